@@ -1,0 +1,151 @@
+//! Wire types: the essbasic request and response structures exactly as the SDKs name them.
+//! Requests hold `Option`s (the SDKs omit unset fields) and are converted into domain types by
+//! the handlers; responses are serialized as they are, field order included.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Agent {
+    pub app_id: Option<String>,
+    pub proxy_organization_open_id: Option<String>,
+    pub proxy_operator: Option<UserInfo>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserInfo {
+    pub open_id: Option<String>,
+}
+
+// ---- SyncProxyOrganization ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SyncProxyOrganizationRequest {
+    pub agent: Option<Agent>,
+    pub proxy_organization_name: Option<String>,
+    pub business_license: Option<String>,
+    pub uniform_social_credit_code: Option<String>,
+    pub proxy_legal_name: Option<String>,
+    pub proxy_legal_id_card_type: Option<String>,
+    pub proxy_legal_id_card_number: Option<String>,
+    pub proxy_address: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+// ---- SyncProxyOrganizationOperators ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SyncProxyOrganizationOperatorsRequest {
+    pub agent: Option<Agent>,
+    pub operator_type: Option<String>,
+    pub proxy_organization_operators: Option<Vec<ProxyOrganizationOperator>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProxyOrganizationOperator {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub id_card_type: Option<String>,
+    pub id_card_number: Option<String>,
+    pub mobile: Option<String>,
+    pub default_role: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SyncProxyOrganizationOperatorsResponse {
+    pub status: i64,
+    pub failed_list: Vec<SyncFailReason>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SyncFailReason {
+    pub id: String,
+    pub message: String,
+}
+
+// ---- DescribeTemplates ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeTemplatesRequest {
+    pub agent: Option<Agent>,
+    pub template_id: Option<String>,
+    pub content_type: Option<i64>,
+    pub template_ids: Option<Vec<String>>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub template_name: Option<String>,
+    pub channel_template_id: Option<String>,
+    pub query_all_components: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeTemplatesResponse {
+    pub templates: Vec<TemplateInfo>,
+    pub total_count: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TemplateInfo {
+    pub template_id: String,
+    pub template_name: String,
+    pub description: String,
+    pub components: Vec<Component>,
+    pub recipients: Vec<Recipient>,
+    pub sign_components: Vec<Component>,
+    pub template_type: i64,
+    pub is_promoter: bool,
+    pub creator: String,
+    pub created_on: i64,
+    pub preview_url: String,
+    pub pdf_url: String,
+    pub channel_template_id: String,
+    pub channel_template_name: String,
+    pub channel_auto_save: i64,
+    pub template_version: String,
+    pub available: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Recipient {
+    pub recipient_id: String,
+    pub recipient_type: String,
+    pub description: String,
+    pub role_name: String,
+    pub require_validation: bool,
+    pub require_sign: bool,
+    pub routing_order: i64,
+    pub is_promoter: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Component {
+    pub component_id: String,
+    pub component_type: String,
+    pub component_name: String,
+    pub component_required: bool,
+    pub component_recipient_id: String,
+    pub file_index: i64,
+    pub generate_mode: String,
+    pub component_width: f64,
+    pub component_height: f64,
+    pub component_page: i64,
+    pub component_pos_x: f64,
+    pub component_pos_y: f64,
+    pub component_extra: String,
+    pub component_value: String,
+}

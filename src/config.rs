@@ -1,0 +1,326 @@
+//! Settings, layered in rising precedence: built-in defaults, an optional `qianshu.toml`, the
+//! environment (`QIANSHU_<NAME>`) and command-line flags. Clap reads each flag and its
+//! environment variable; figment puts the TOML file under them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::api::action::Action;
+
+pub const DEFAULT_CONFIG_FILE: &str = "qianshu.toml";
+
+/// Settings shared by every subcommand (they locate the database).
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct StoreFlags {
+    /// TOML file with settings; flags and QIANSHU_* variables override it [default: ./qianshu.toml if present]
+    #[arg(long, env = "QIANSHU_CONFIG", global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and stored documents [default: ./data]
+    #[arg(long, env = "QIANSHU_DATA_DIR", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite file qianshu.db in the data dir]
+    #[arg(long, env = "QIANSHU_DATABASE_URL", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// Settings of `qianshu serve`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct ServeFlags {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed) [default: 127.0.0.1:8080]
+    #[arg(long, env = "QIANSHU_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Base URL put into the links qianshu hands out [default: http://LISTEN]
+    #[arg(long, env = "QIANSHU_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes [default: 10485760]
+    #[arg(long, env = "QIANSHU_MAX_BODY_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Calls per second allowed per application and action [default: 20]
+    #[arg(long, env = "QIANSHU_RATE_LIMIT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+    /// Per-action overrides of the rate limit, as Action=N,Action=N
+    #[arg(long, env = "QIANSHU_RATE_LIMITS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<String>,
+    /// Load the demo tenant (examples/demo-tenants.json) when the database has no application
+    #[arg(long, env = "QIANSHU_DEMO", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+}
+
+/// A database URL whose password never reaches a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // scheme://user:password@host → scheme://user:***@host
+        if let Some((scheme, rest)) = self.0.split_once("://")
+            && let Some((userinfo, host)) = rest.split_once('@')
+            && let Some((user, _)) = userinfo.split_once(':')
+        {
+            return write!(f, "{scheme}://{user}:***@{host}");
+        }
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub store: StoreSettings,
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub rate_limit: u32,
+    pub rate_limits: BTreeMap<Action, u32>,
+    pub demo: bool,
+}
+
+impl ServeSettings {
+    /// The public base URL, once the listening address is known.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// The file layer, with the defaults under it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layered {
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    listen: String,
+    public_url: Option<String>,
+    max_body_bytes: usize,
+    rate_limit: u32,
+    rate_limits: Option<RateLimits>,
+    demo: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RateLimits {
+    Table(BTreeMap<String, u32>),
+    List(String),
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    data_dir: &'static str,
+    listen: &'static str,
+    max_body_bytes: usize,
+    rate_limit: u32,
+    demo: bool,
+}
+
+const DEFAULTS: Defaults = Defaults {
+    data_dir: "./data",
+    listen: "127.0.0.1:8080",
+    max_body_bytes: 10 * 1024 * 1024,
+    rate_limit: 20,
+    demo: false,
+};
+
+fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
+    let mut figment = Figment::from(Serialized::defaults(DEFAULTS));
+    match &store.config {
+        Some(path) if !path.exists() => bail!("config file {} does not exist", path.display()),
+        Some(path) => figment = figment.merge(Toml::file_exact(path)),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+            figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+        }
+        None => {}
+    }
+    figment = figment
+        .merge(Serialized::defaults(store))
+        .merge(Serialized::defaults(serve));
+    figment.extract().context("reading settings")
+}
+
+impl StoreSettings {
+    pub fn load(flags: &StoreFlags) -> anyhow::Result<StoreSettings> {
+        Self::from_layered(&layered(flags, &ServeFlags::default())?)
+    }
+
+    fn from_layered(l: &Layered) -> anyhow::Result<StoreSettings> {
+        let database_url = match &l.database_url {
+            Some(url) => DatabaseUrl::new(url.clone()),
+            None => DatabaseUrl::new(format!(
+                "sqlite://{}",
+                l.data_dir.join("qianshu.db").display()
+            )),
+        };
+        Ok(StoreSettings {
+            data_dir: l.data_dir.clone(),
+            database_url,
+        })
+    }
+}
+
+impl ServeSettings {
+    pub fn load(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<ServeSettings> {
+        let l = layered(store, serve)?;
+        let rate_limits = match &l.rate_limits {
+            None => BTreeMap::new(),
+            Some(RateLimits::Table(t)) => t
+                .iter()
+                .map(|(a, n)| Ok((parse_action(a)?, *n)))
+                .collect::<anyhow::Result<_>>()?,
+            Some(RateLimits::List(s)) => parse_rate_limits(s)?,
+        };
+        if l.rate_limit == 0 || rate_limits.values().any(|n| *n == 0) {
+            bail!("rate limits must be at least 1 call per second");
+        }
+        Ok(ServeSettings {
+            store: StoreSettings::from_layered(&l)?,
+            listen: l.listen.clone(),
+            public_url: l.public_url.clone(),
+            max_body_bytes: l.max_body_bytes,
+            rate_limit: l.rate_limit,
+            rate_limits,
+            demo: l.demo,
+        })
+    }
+}
+
+fn parse_action(name: &str) -> anyhow::Result<Action> {
+    name.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("rate-limits: `{name}` is not an essbasic action"))
+}
+
+/// `Action=N,Action=N`.
+pub fn parse_rate_limits(s: &str) -> anyhow::Result<BTreeMap<Action, u32>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (action, n) = pair
+                .split_once('=')
+                .with_context(|| format!("rate-limits: `{pair}` is not Action=N"))?;
+            let n = n
+                .trim()
+                .parse()
+                .with_context(|| format!("rate-limits: `{pair}` is not Action=N"))?;
+            Ok((parse_action(action)?, n))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_password_never_prints() {
+        let url = DatabaseUrl::new("postgres://qs:hunter2@db.example:5432/qianshu");
+        assert_eq!(
+            format!("{url:?}"),
+            "postgres://qs:***@db.example:5432/qianshu"
+        );
+        assert_eq!(url.to_string(), "postgres://qs:***@db.example:5432/qianshu");
+        assert_eq!(
+            DatabaseUrl::new("sqlite://data/q.db").to_string(),
+            "sqlite://data/q.db"
+        );
+    }
+
+    #[test]
+    fn rate_limit_overrides_parse_by_action_name() {
+        let m = parse_rate_limits("ChannelCreateFlowGroupByTemplates=100, DescribeTemplates=5")
+            .unwrap();
+        assert_eq!(m[&Action::ChannelCreateFlowGroupByTemplates], 100);
+        assert_eq!(m[&Action::DescribeTemplates], 5);
+        assert!(
+            parse_rate_limits("NoSuchAction=1")
+                .unwrap_err()
+                .to_string()
+                .contains("NoSuchAction")
+        );
+        assert!(parse_rate_limits("DescribeTemplates").is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nrate_limit = 7\n[rate_limits]\nDescribeTemplates = 3\n",
+        )
+        .unwrap();
+        let store = StoreFlags {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let s = ServeSettings::load(&store, &ServeFlags::default()).unwrap();
+        assert_eq!(
+            (s.listen.as_str(), s.rate_limit, s.max_body_bytes),
+            ("0.0.0.0:9000", 7, 10 * 1024 * 1024)
+        );
+        assert_eq!(s.rate_limits[&Action::DescribeTemplates], 3);
+        assert_eq!(s.store.database_url.expose(), "sqlite://./data/qianshu.db");
+        let serve = ServeFlags {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let s = ServeSettings::load(&store, &serve).unwrap();
+        assert_eq!((s.listen.as_str(), s.rate_limit), ("127.0.0.1:1", 7));
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let store = StoreFlags {
+            config: Some(file),
+            ..Default::default()
+        };
+        let e = format!(
+            "{:#}",
+            ServeSettings::load(&store, &ServeFlags::default()).unwrap_err()
+        );
+        assert!(e.contains("lisen"), "{e}");
+    }
+}

@@ -1,0 +1,360 @@
+//! Templates: a PDF, the recipients (roles) that sign it, and the components placed on it.
+
+use super::{is_name_char, required};
+use crate::error::{ApiError, Code, fail};
+
+/// Tencent's resource ids (TemplateId, FlowId, FlowGroupId…): 32 letters and digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(String);
+
+impl ResourceId {
+    pub const LEN: usize = 32;
+
+    pub fn parse(value: Option<&str>, field: &str) -> Result<ResourceId, ApiError> {
+        let v = required(value, field)?;
+        if v.len() == Self::LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(ResourceId(v.to_owned()))
+        } else {
+            fail(
+                Code::InvalidParameter,
+                format!("The parameter `{field}` must be a 32-character id of letters and digits."),
+            )
+        }
+    }
+
+    /// A fresh, unguessable id: 32 characters from 62, about 190 bits of randomness.
+    pub fn generate() -> ResourceId {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        ResourceId(
+            (0..Self::LEN)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                .collect(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(value: String) -> ResourceId {
+        ResourceId(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientType {
+    Enterprise,
+    Individual,
+    Promoter,
+}
+
+impl RecipientType {
+    pub fn parse(value: &str, field: &str) -> Result<RecipientType, ApiError> {
+        match value {
+            "ENTERPRISE" => Ok(RecipientType::Enterprise),
+            "INDIVIDUAL" => Ok(RecipientType::Individual),
+            "PROMOTER" => Ok(RecipientType::Promoter),
+            _ => fail(
+                Code::InvalidParameter,
+                format!("The parameter `{field}` must be ENTERPRISE, INDIVIDUAL or PROMOTER."),
+            ),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientType::Enterprise => "ENTERPRISE",
+            RecipientType::Individual => "INDIVIDUAL",
+            RecipientType::Promoter => "PROMOTER",
+        }
+    }
+}
+
+/// A signing role of a template; flows name it by `RecipientId`, in this order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    pub recipient_id: String,
+    pub role_name: String,
+    pub recipient_type: RecipientType,
+    pub routing_order: i64,
+}
+
+macro_rules! component_types {
+    ($($variant:ident => $name:literal, $sign:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ComponentType { $($variant,)* }
+
+        impl ComponentType {
+            pub fn parse(value: &str, field: &str) -> Result<ComponentType, ApiError> {
+                match value {
+                    $($name => Ok(ComponentType::$variant),)*
+                    _ => fail(Code::InvalidParameter_ComponentType, format!("The parameter `{field}` names an unknown component type `{value}`.")),
+                }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ComponentType::$variant => $name,)* }
+            }
+
+            /// Signing components (listed as `SignComponents`) as opposed to fill components.
+            pub fn is_sign(self) -> bool {
+                match self { $(ComponentType::$variant => $sign,)* }
+            }
+        }
+    };
+}
+
+component_types! {
+    Text => "TEXT", false;
+    MultiLineText => "MULTI_LINE_TEXT", false;
+    CheckBox => "CHECK_BOX", false;
+    FillImage => "FILL_IMAGE", false;
+    DynamicTable => "DYNAMIC_TABLE", false;
+    Attachment => "ATTACHMENT", false;
+    Selector => "SELECTOR", false;
+    Date => "DATE", false;
+    District => "DISTRICT", false;
+    VirtualCombination => "VIRTUAL_COMBINATION", false;
+    SignSeal => "SIGN_SEAL", true;
+    SignDate => "SIGN_DATE", true;
+    SignSignature => "SIGN_SIGNATURE", true;
+    SignPagingSignature => "SIGN_PAGING_SIGNATURE", true;
+    SignPagingSeal => "SIGN_PAGING_SEAL", true;
+    SignOpinion => "SIGN_OPINION", true;
+    SignVirtualCombination => "SIGN_VIRTUAL_COMBINATION", true;
+    SignMultiLineText => "SIGN_MULTI_LINE_TEXT", true;
+    SignSelector => "SIGN_SELECTOR", true;
+    SignLegalPersonSeal => "SIGN_LEGAL_PERSON_SEAL", true;
+}
+
+/// A rectangle on a page, in PDF points, with Tencent's origin at the page's top-left corner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub page: u32,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub component_id: String,
+    pub component_name: String,
+    pub component_type: ComponentType,
+    /// The recipient who fills or signs it; `None` means the initiator fills it at creation.
+    pub recipient_id: Option<String>,
+    pub placement: Placement,
+    pub required: bool,
+    /// `ComponentExtra` as given (font, size, alignment…), interpreted when documents are made.
+    pub extra: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub template_id: ResourceId,
+    pub name: String,
+    pub description: String,
+    pub recipients: Vec<Recipient>,
+    pub components: Vec<Component>,
+    /// SHA-256 (hex) of the template PDF in the blob store.
+    pub pdf_sha256: String,
+    pub created_on: i64,
+}
+
+/// Names of components and roles: Tencent's name characters, at most `max` of them.
+pub fn component_label(value: &str, max: usize, field: &str) -> Result<(), ApiError> {
+    super::at_most(value, max, field)?;
+    if !value.chars().all(is_name_char) {
+        return fail(
+            Code::InvalidParameter,
+            format!(
+                "The parameter `{field}` may only hold Chinese characters, letters, digits and underscores."
+            ),
+        );
+    }
+    Ok(())
+}
+
+impl Template {
+    /// Checks that ties the parts together: unique ids, components owned by real recipients,
+    /// signing components owned by someone, boxes inside pages of the given sizes.
+    pub fn check(&self, page_sizes: &[(f64, f64)]) -> Result<(), String> {
+        let mut recipient_ids = std::collections::HashSet::new();
+        for (i, r) in self.recipients.iter().enumerate() {
+            if !recipient_ids.insert(r.recipient_id.as_str()) {
+                return Err(format!(
+                    "Recipients[{i}].RecipientId `{}` is used twice",
+                    r.recipient_id
+                ));
+            }
+        }
+        let mut component_ids = std::collections::HashSet::new();
+        for (i, c) in self.components.iter().enumerate() {
+            if !component_ids.insert(c.component_id.as_str()) {
+                return Err(format!(
+                    "Components[{i}].ComponentId `{}` is used twice",
+                    c.component_id
+                ));
+            }
+            match &c.recipient_id {
+                Some(r) if !recipient_ids.contains(r.as_str()) => {
+                    return Err(format!(
+                        "Components[{i}].ComponentRecipientId `{r}` is not a recipient of this template"
+                    ));
+                }
+                None if c.component_type.is_sign() => {
+                    return Err(format!(
+                        "Components[{i}]: a {} component needs a ComponentRecipientId",
+                        c.component_type.as_str()
+                    ));
+                }
+                _ => {}
+            }
+            let p = c.placement;
+            let Some(&(w, h)) = page_sizes.get(p.page as usize - 1) else {
+                return Err(format!(
+                    "Components[{i}].ComponentPage {} is past the PDF's last page ({})",
+                    p.page,
+                    page_sizes.len()
+                ));
+            };
+            if p.x + p.width > w + 0.01 || p.y + p.height > h + 0.01 {
+                return Err(format!(
+                    "Components[{i}] ({}, {}, {}×{}) does not fit on page {} ({w}×{h} points)",
+                    p.x, p.y, p.width, p.height, p.page
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_id_is_32_letters_and_digits() {
+        assert!(ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "TemplateId").is_ok());
+        assert_eq!(
+            ResourceId::parse(Some("short"), "TemplateId")
+                .unwrap_err()
+                .code,
+            Code::InvalidParameter
+        );
+        assert_eq!(
+            ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9c_"), "TemplateId")
+                .unwrap_err()
+                .code,
+            Code::InvalidParameter
+        );
+        let a = ResourceId::generate();
+        assert!(ResourceId::parse(Some(a.as_str()), "x").is_ok());
+        assert_ne!(a, ResourceId::generate());
+    }
+
+    #[test]
+    fn component_types_know_sign_from_fill() {
+        assert!(ComponentType::parse("SIGN_SEAL", "t").unwrap().is_sign());
+        assert!(
+            !ComponentType::parse("DYNAMIC_TABLE", "t")
+                .unwrap()
+                .is_sign()
+        );
+        assert_eq!(
+            ComponentType::parse("STAMP", "t").unwrap_err().code,
+            Code::InvalidParameter_ComponentType
+        );
+    }
+
+    fn template(components: Vec<Component>) -> Template {
+        Template {
+            template_id: ResourceId::generate(),
+            name: "t".into(),
+            description: String::new(),
+            recipients: vec![Recipient {
+                recipient_id: "r1".into(),
+                role_name: "甲方".into(),
+                recipient_type: RecipientType::Enterprise,
+                routing_order: 1,
+            }],
+            components,
+            pdf_sha256: String::new(),
+            created_on: 0,
+        }
+    }
+
+    fn component(
+        id: &str,
+        kind: ComponentType,
+        owner: Option<&str>,
+        page: u32,
+        y: f64,
+    ) -> Component {
+        Component {
+            component_id: id.into(),
+            component_name: id.into(),
+            component_type: kind,
+            recipient_id: owner.map(Into::into),
+            placement: Placement {
+                page,
+                x: 100.0,
+                y,
+                width: 200.0,
+                height: 20.0,
+            },
+            required: false,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn a_template_checks_owners_pages_and_boxes() {
+        let a4 = [(595.0, 842.0)];
+        assert_eq!(
+            template(vec![component("c", ComponentType::Text, None, 1, 600.0)]).check(&a4),
+            Ok(())
+        );
+        let e = template(vec![component(
+            "c",
+            ComponentType::Text,
+            Some("r9"),
+            1,
+            600.0,
+        )])
+        .check(&a4)
+        .unwrap_err();
+        assert!(e.contains("`r9` is not a recipient"), "{e}");
+        let e = template(vec![component(
+            "c",
+            ComponentType::SignSeal,
+            None,
+            1,
+            600.0,
+        )])
+        .check(&a4)
+        .unwrap_err();
+        assert!(e.contains("needs a ComponentRecipientId"), "{e}");
+        let e = template(vec![component("c", ComponentType::Text, None, 2, 600.0)])
+            .check(&a4)
+            .unwrap_err();
+        assert!(e.contains("past the PDF's last page (1)"), "{e}");
+        let e = template(vec![component("c", ComponentType::Text, None, 1, 830.0)])
+            .check(&a4)
+            .unwrap_err();
+        assert!(e.contains("does not fit on page 1"), "{e}");
+        let twice = vec![
+            component("c", ComponentType::Text, None, 1, 1.0),
+            component("c", ComponentType::Date, None, 1, 30.0),
+        ];
+        assert!(
+            template(twice)
+                .check(&a4)
+                .unwrap_err()
+                .contains("used twice")
+        );
+    }
+}

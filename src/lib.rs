@@ -1,0 +1,13 @@
+//! qianshu (签署): a self-hosted electronic-signature server speaking Tencent Cloud's essbasic
+//! API (2021-05-26), so the official SDKs work unchanged. See docs/ARCHITECTURE.md.
+
+pub mod api;
+pub mod blobs;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod ratelimit;
+pub mod server;
+pub mod store;
+pub mod tenants;

@@ -1,0 +1,83 @@
+//! The two commands: `serve` and `apply`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::api::{self, AppState};
+use crate::blobs::BlobStore;
+use crate::config::{ServeSettings, StoreSettings};
+use crate::ratelimit::RateLimits;
+use crate::store::Store;
+
+async fn open(settings: &StoreSettings) -> anyhow::Result<(Store, BlobStore)> {
+    let store = Store::connect(&settings.database_url).await?;
+    let blobs = BlobStore::local(&settings.data_dir.join("blobs"))?;
+    Ok((store, blobs))
+}
+
+pub async fn apply(settings: StoreSettings, file: &Path) -> anyhow::Result<()> {
+    let (store, blobs) = open(&settings).await?;
+    let tenants = crate::tenants::load(file, &blobs).await?;
+    store
+        .apply_tenants(&tenants)
+        .await
+        .map_err(anyhow::Error::from)
+        .context("applying the tenants file")?;
+    let templates: usize = tenants.iter().map(|t| t.templates.len()).sum();
+    let organizations: usize = tenants.iter().map(|t| t.organizations.len()).sum();
+    println!(
+        "applied {}: {} application(s), {organizations} organization(s), {templates} template(s) to {}",
+        file.display(),
+        tenants.len(),
+        settings.database_url
+    );
+    store.close().await;
+    Ok(())
+}
+
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let (store, blobs) = open(&settings.store).await?;
+    if settings.demo && store.has_no_application().await? {
+        crate::demo::load(&store, &blobs, &settings.store.data_dir).await?;
+    }
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let bound = listener.local_addr()?;
+    let public_url = settings.public_url(bound);
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
+        max_body_bytes: settings.max_body_bytes,
+        public_url: public_url.clone(),
+    });
+    info!(database = %settings.store.database_url, "qianshu ready");
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("qianshu listening on http://{bound} (public URL {public_url})");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    info!("shutting down");
+}

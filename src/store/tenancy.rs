@@ -1,0 +1,595 @@
+//! Applications, credentials, sub-organisations, operators and templates.
+
+use std::collections::BTreeSet;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, flag, now};
+use crate::domain::template::{
+    Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template,
+};
+use crate::domain::tenancy::{
+    Application, CallbackSettings, Feature, Operator, OperatorSync, Organization,
+    OrganizationDetails, OrganizationName, SyncFailure, TenantApplication,
+};
+use crate::domain::{ExternalId, IdCard, IdCardType, Mobile, PersonName};
+use crate::error::Failure;
+
+type Conn = sqlx::AnyConnection;
+
+/// A `DescribeTemplates` query.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateQuery {
+    /// Only these ids (no paging then); every one must exist.
+    pub ids: Option<Vec<ResourceId>>,
+    /// A part of the template name.
+    pub name_contains: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Has nothing been configured yet? (`serve --demo` loads the demo tenant then.)
+    pub async fn has_no_application(&self) -> Result<bool, Failure> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// The application a SecretId belongs to, and the key to check its signatures with.
+    pub async fn credential(
+        &self,
+        secret_id: &str,
+    ) -> Result<Option<(ExternalId, SecretString)>, Failure> {
+        let row =
+            sqlx::query("SELECT app_id, secret_key FROM application_secrets WHERE secret_id = $1")
+                .bind(secret_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| {
+            (
+                ExternalId::from_stored(r.get("app_id")),
+                SecretString::from(r.get::<String, _>("secret_key")),
+            )
+        }))
+    }
+
+    pub async fn application(&self, app_id: &ExternalId) -> Result<Option<Application>, Failure> {
+        let Some(row) = sqlx::query(
+            "SELECT app_id, flow_quota, callback_url, callback_aes_key, callback_token FROM applications WHERE app_id = $1",
+        )
+        .bind(app_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let features: Vec<String> =
+            sqlx::query_scalar("SELECT feature FROM application_features WHERE app_id = $1")
+                .bind(app_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        let callback = row
+            .get::<Option<String>, _>("callback_url")
+            .map(|url| CallbackSettings {
+                url,
+                aes_key: row
+                    .get::<Option<String>, _>("callback_aes_key")
+                    .map(SecretString::from),
+                token: row
+                    .get::<Option<String>, _>("callback_token")
+                    .map(SecretString::from),
+            });
+        Ok(Some(Application {
+            app_id: ExternalId::from_stored(row.get("app_id")),
+            flow_quota: row.get("flow_quota"),
+            features: features
+                .iter()
+                .filter_map(|f| Feature::parse(f))
+                .collect::<BTreeSet<_>>(),
+            callback,
+        }))
+    }
+
+    pub async fn organization(
+        &self,
+        app_id: &ExternalId,
+        open_id: &ExternalId,
+    ) -> Result<Option<Organization>, Failure> {
+        let row = sqlx::query(
+            "SELECT open_id, name, verified, uniform_social_credit_code, legal_name, legal_id_card_number, address \
+             FROM organizations WHERE app_id = $1 AND open_id = $2",
+        )
+        .bind(app_id.as_str())
+        .bind(open_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| organization_from_row(&r)))
+    }
+
+    pub async fn operator(
+        &self,
+        app_id: &ExternalId,
+        organization: &ExternalId,
+        open_id: &ExternalId,
+    ) -> Result<Option<Operator>, Failure> {
+        let mut conn = self.pool.acquire().await?;
+        operator(&mut conn, app_id, organization, open_id).await
+    }
+
+    /// `SyncProxyOrganization`: creates the sub-organisation unverified, or updates what it
+    /// records; verification is never granted through the API.
+    pub async fn sync_organization(
+        &self,
+        app_id: &ExternalId,
+        open_id: &ExternalId,
+        name: &OrganizationName,
+        details: &OrganizationDetails,
+    ) -> Result<(), Failure> {
+        let mut tx = self.begin_write().await?;
+        upsert_organization(&mut tx, app_id, open_id, name, details, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `SyncProxyOrganizationOperators`: each operator succeeds or fails on its own.
+    pub async fn sync_operators(
+        &self,
+        app_id: &ExternalId,
+        organization: &ExternalId,
+        kind: OperatorSync,
+        operators: &[Operator],
+    ) -> Result<Vec<SyncFailure>, Failure> {
+        let mut tx = self.begin_write().await?;
+        let mut failures = Vec::new();
+        for op in operators {
+            let existing = operator(&mut tx, app_id, organization, &op.open_id).await?;
+            let fault = match (kind, &existing) {
+                (OperatorSync::Create, Some(e)) if e.verified => {
+                    Some("员工已实名，不能覆盖 (the operator is already verified)")
+                }
+                (OperatorSync::Update, None) => Some("员工不存在 (no such operator)"),
+                (OperatorSync::Update, Some(e)) if e.verified => Some(
+                    "员工已实名，仅支持修改未实名员工的信息 (only unverified operators can be updated)",
+                ),
+                (OperatorSync::Resign, None) => Some("员工不存在 (no such operator)"),
+                _ => None,
+            };
+            if let Some(message) = fault {
+                failures.push(SyncFailure {
+                    id: op.open_id.to_string(),
+                    message: message.to_owned(),
+                });
+                continue;
+            }
+            match kind {
+                OperatorSync::Create | OperatorSync::Update => {
+                    upsert_operator(&mut tx, app_id, organization, op, false).await?;
+                }
+                // A resigned operator's data is cleared and the OpenId can be given to someone else.
+                OperatorSync::Resign => {
+                    sqlx::query("DELETE FROM operators WHERE app_id = $1 AND organization_open_id = $2 AND open_id = $3")
+                        .bind(app_id.as_str())
+                        .bind(organization.as_str())
+                        .bind(op.open_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(failures)
+    }
+
+    /// `qianshu apply`: makes the database hold what the tenants file declares, in one
+    /// transaction. Applying the same file twice changes nothing.
+    pub async fn apply_tenants(&self, tenants: &[TenantApplication]) -> Result<(), Failure> {
+        let mut tx = self.begin_write().await?;
+        for t in tenants {
+            let app = &t.application;
+            let a = app.app_id.as_str();
+            sqlx::query(
+                "INSERT INTO applications (app_id, flow_quota, callback_url, callback_aes_key, callback_token, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id) DO UPDATE SET flow_quota = $2, \
+                 callback_url = $3, callback_aes_key = $4, callback_token = $5",
+            )
+            .bind(a)
+            .bind(app.flow_quota)
+            .bind(app.callback.as_ref().map(|c| c.url.clone()))
+            .bind(app.callback.as_ref().and_then(|c| c.aes_key.as_ref()).map(|k| k.expose_secret().to_owned()))
+            .bind(app.callback.as_ref().and_then(|c| c.token.as_ref()).map(|k| k.expose_secret().to_owned()))
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM application_features WHERE app_id = $1")
+                .bind(a)
+                .execute(&mut *tx)
+                .await?;
+            for f in &app.features {
+                sqlx::query("INSERT INTO application_features (app_id, feature) VALUES ($1, $2)")
+                    .bind(a)
+                    .bind(f.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for c in &t.credentials {
+                let owner: Option<String> = sqlx::query_scalar(
+                    "SELECT app_id FROM application_secrets WHERE secret_id = $1",
+                )
+                .bind(&c.secret_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if owner.as_deref().is_some_and(|o| o != a) {
+                    return Err(anyhow::anyhow!(
+                        "SecretId {} already belongs to another application",
+                        c.secret_id
+                    )
+                    .into());
+                }
+                sqlx::query(
+                    "INSERT INTO application_secrets (secret_id, app_id, secret_key) VALUES ($1, $2, $3) \
+                     ON CONFLICT (secret_id) DO UPDATE SET secret_key = $3",
+                )
+                .bind(&c.secret_id)
+                .bind(a)
+                .bind(c.secret_key.expose_secret())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (org, operators) in &t.organizations {
+                upsert_organization(
+                    &mut tx,
+                    &app.app_id,
+                    &org.open_id,
+                    &org.name,
+                    &org.details,
+                    Some(org.verified),
+                )
+                .await?;
+                for op in operators {
+                    upsert_operator(&mut tx, &app.app_id, &org.open_id, op, op.verified).await?;
+                }
+            }
+            for tpl in &t.templates {
+                put_template(&mut tx, &app.app_id, tpl).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `DescribeTemplates`: a page of the application's templates, and how many match.
+    pub async fn templates(
+        &self,
+        app_id: &ExternalId,
+        q: &TemplateQuery,
+    ) -> Result<(Vec<Template>, i64), Failure> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = match &q.ids {
+            Some(ids) => {
+                let mut found = Vec::new();
+                for id in ids {
+                    let hit: Option<String> = sqlx::query_scalar(
+                        "SELECT template_id FROM templates WHERE app_id = $1 AND template_id = $2",
+                    )
+                    .bind(app_id.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    found.extend(hit);
+                }
+                found
+            }
+            None => {
+                let pattern = q
+                    .name_contains
+                    .as_ref()
+                    .map(|n| format!("%{}%", escape_like(n)));
+                sqlx::query_scalar(
+                    "SELECT template_id FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\') \
+                     ORDER BY created_at DESC, template_id LIMIT $3 OFFSET $4",
+                )
+                .bind(app_id.as_str())
+                .bind(pattern)
+                .bind(q.limit)
+                .bind(q.offset)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        let total: i64 = match &q.ids {
+            Some(_) => ids.len() as i64,
+            None => {
+                let pattern = q
+                    .name_contains
+                    .as_ref()
+                    .map(|n| format!("%{}%", escape_like(n)));
+                sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\')")
+                    .bind(app_id.as_str())
+                    .bind(pattern)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
+        let mut templates = Vec::with_capacity(ids.len());
+        for id in ids {
+            templates.push(
+                template(&mut conn, app_id, &id)
+                    .await?
+                    .expect("listed just now"),
+            );
+        }
+        Ok((templates, total))
+    }
+
+    /// One template of the application, or `None`.
+    pub async fn template(
+        &self,
+        app_id: &ExternalId,
+        template_id: &ResourceId,
+    ) -> Result<Option<Template>, Failure> {
+        let mut conn = self.pool.acquire().await?;
+        template(&mut conn, app_id, template_id.as_str()).await
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn organization_from_row(r: &AnyRow) -> Organization {
+    Organization {
+        open_id: ExternalId::from_stored(r.get("open_id")),
+        name: OrganizationName::from_stored(r.get("name")),
+        verified: r.get::<i64, _>("verified") != 0,
+        details: OrganizationDetails {
+            uniform_social_credit_code: r.get("uniform_social_credit_code"),
+            legal_name: r.get("legal_name"),
+            legal_id_card_number: r.get("legal_id_card_number"),
+            address: r.get("address"),
+        },
+    }
+}
+
+/// Inserts or updates; `verified: None` keeps the current state (new ones start unverified).
+async fn upsert_organization(
+    conn: &mut Conn,
+    app_id: &ExternalId,
+    open_id: &ExternalId,
+    name: &OrganizationName,
+    d: &OrganizationDetails,
+    verified: Option<bool>,
+) -> Result<(), Failure> {
+    sqlx::query(
+        "INSERT INTO organizations (app_id, open_id, name, verified, uniform_social_credit_code, legal_name, \
+         legal_id_card_number, address) VALUES ($1, $2, $3, COALESCE($4, 0), $5, $6, $7, $8) \
+         ON CONFLICT (app_id, open_id) DO UPDATE SET name = $3, verified = COALESCE($4, organizations.verified), \
+         uniform_social_credit_code = COALESCE($5, organizations.uniform_social_credit_code), \
+         legal_name = COALESCE($6, organizations.legal_name), \
+         legal_id_card_number = COALESCE($7, organizations.legal_id_card_number), \
+         address = COALESCE($8, organizations.address)",
+    )
+    .bind(app_id.as_str())
+    .bind(open_id.as_str())
+    .bind(name.as_str())
+    .bind(verified.map(flag))
+    .bind(d.uniform_social_credit_code.clone())
+    .bind(d.legal_name.clone())
+    .bind(d.legal_id_card_number.clone())
+    .bind(d.address.clone())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_operator(
+    conn: &mut Conn,
+    app_id: &ExternalId,
+    organization: &ExternalId,
+    op: &Operator,
+    verified: bool,
+) -> Result<(), Failure> {
+    sqlx::query(
+        "INSERT INTO operators (app_id, organization_open_id, open_id, name, mobile, id_card_type, id_card_number, \
+         default_role, verified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (app_id, organization_open_id, open_id) DO UPDATE SET name = $4, mobile = $5, id_card_type = $6, \
+         id_card_number = $7, default_role = $8, verified = $9",
+    )
+    .bind(app_id.as_str())
+    .bind(organization.as_str())
+    .bind(op.open_id.as_str())
+    .bind(op.name.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(op.mobile.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(op.id_card.as_ref().map(|c| c.kind.as_str()))
+    .bind(op.id_card.as_ref().map(|c| c.number.clone()))
+    .bind(op.default_role.clone())
+    .bind(flag(verified))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn operator(
+    conn: &mut Conn,
+    app_id: &ExternalId,
+    organization: &ExternalId,
+    open_id: &ExternalId,
+) -> Result<Option<Operator>, Failure> {
+    let row = sqlx::query(
+        "SELECT open_id, name, mobile, id_card_type, id_card_number, default_role, verified FROM operators \
+         WHERE app_id = $1 AND organization_open_id = $2 AND open_id = $3",
+    )
+    .bind(app_id.as_str())
+    .bind(organization.as_str())
+    .bind(open_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| Operator {
+        open_id: ExternalId::from_stored(r.get("open_id")),
+        name: r
+            .get::<Option<String>, _>("name")
+            .map(PersonName::from_stored),
+        mobile: r
+            .get::<Option<String>, _>("mobile")
+            .map(Mobile::from_stored),
+        id_card: r
+            .get::<Option<String>, _>("id_card_number")
+            .map(|number| IdCard {
+                kind: match r.get::<Option<String>, _>("id_card_type").as_deref() {
+                    Some("HONGKONG_AND_MACAO") => IdCardType::HongKongAndMacao,
+                    Some("HONGKONG_MACAO_AND_TAIWAN") => IdCardType::HongKongMacaoAndTaiwan,
+                    _ => IdCardType::IdCard,
+                },
+                number,
+            }),
+        default_role: r.get("default_role"),
+        verified: r.get::<i64, _>("verified") != 0,
+    }))
+}
+
+async fn put_template(conn: &mut Conn, app_id: &ExternalId, t: &Template) -> Result<(), Failure> {
+    let (a, id) = (app_id.as_str(), t.template_id.as_str());
+    sqlx::query(
+        "INSERT INTO templates (app_id, template_id, name, description, pdf_sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (app_id, template_id) DO UPDATE SET name = $3, description = $4, pdf_sha256 = $5",
+    )
+    .bind(a)
+    .bind(id)
+    .bind(&t.name)
+    .bind(&t.description)
+    .bind(&t.pdf_sha256)
+    .bind(t.created_on)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM template_recipients WHERE app_id = $1 AND template_id = $2")
+        .bind(a)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM template_components WHERE app_id = $1 AND template_id = $2")
+        .bind(a)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for (i, r) in t.recipients.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO template_recipients (app_id, template_id, position, recipient_id, role_name, recipient_type, routing_order) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(a)
+        .bind(id)
+        .bind(i as i64)
+        .bind(&r.recipient_id)
+        .bind(&r.role_name)
+        .bind(r.recipient_type.as_str())
+        .bind(r.routing_order)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (i, c) in t.components.iter().enumerate() {
+        let p = c.placement;
+        sqlx::query(
+            "INSERT INTO template_components (app_id, template_id, position, component_id, component_name, component_type, \
+             recipient_id, page, pos_x, pos_y, width, height, required, extra) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(a)
+        .bind(id)
+        .bind(i as i64)
+        .bind(&c.component_id)
+        .bind(&c.component_name)
+        .bind(c.component_type.as_str())
+        .bind(c.recipient_id.clone())
+        .bind(i64::from(p.page))
+        .bind(p.x)
+        .bind(p.y)
+        .bind(p.width)
+        .bind(p.height)
+        .bind(flag(c.required))
+        .bind(c.extra.clone())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn template(
+    conn: &mut Conn,
+    app_id: &ExternalId,
+    template_id: &str,
+) -> Result<Option<Template>, Failure> {
+    let Some(row) = sqlx::query(
+        "SELECT template_id, name, description, pdf_sha256, created_at FROM templates WHERE app_id = $1 AND template_id = $2",
+    )
+    .bind(app_id.as_str())
+    .bind(template_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let recipients = sqlx::query(
+        "SELECT recipient_id, role_name, recipient_type, routing_order FROM template_recipients \
+         WHERE app_id = $1 AND template_id = $2 ORDER BY position",
+    )
+    .bind(app_id.as_str())
+    .bind(template_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| -> Result<Recipient, Failure> {
+        Ok(Recipient {
+            recipient_id: r.get("recipient_id"),
+            role_name: r.get("role_name"),
+            recipient_type: RecipientType::parse(
+                &r.get::<String, _>("recipient_type"),
+                "recipient_type",
+            )
+            .map_err(|e| anyhow::anyhow!("stored template {template_id}: {e}"))?,
+            routing_order: r.get("routing_order"),
+        })
+    })
+    .collect::<Result<_, _>>()?;
+    let components = sqlx::query(
+        "SELECT component_id, component_name, component_type, recipient_id, page, pos_x, pos_y, width, height, required, extra \
+         FROM template_components WHERE app_id = $1 AND template_id = $2 ORDER BY position",
+    )
+    .bind(app_id.as_str())
+    .bind(template_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| -> Result<Component, Failure> {
+        Ok(Component {
+            component_id: r.get("component_id"),
+            component_name: r.get("component_name"),
+            component_type: ComponentType::parse(&r.get::<String, _>("component_type"), "component_type")
+                .map_err(|e| anyhow::anyhow!("stored template {template_id}: {e}"))?,
+            recipient_id: r.get("recipient_id"),
+            placement: Placement {
+                page: r.get::<i64, _>("page") as u32,
+                x: r.get("pos_x"),
+                y: r.get("pos_y"),
+                width: r.get("width"),
+                height: r.get("height"),
+            },
+            required: r.get::<i64, _>("required") != 0,
+            extra: r.get("extra"),
+        })
+    })
+    .collect::<Result<_, _>>()?;
+    Ok(Some(Template {
+        template_id: ResourceId::from_stored(row.get("template_id")),
+        name: row.get("name"),
+        description: row.get("description"),
+        recipients,
+        components,
+        pdf_sha256: row.get("pdf_sha256"),
+        created_on: row.get("created_at"),
+    }))
+}

@@ -1,0 +1,451 @@
+//! The tenants file that `qianshu apply` loads: applications with their keys, quota, feature
+//! switches, sub-organisations, operators and templates. Its names mirror the API's. A bad file
+//! is refused as a whole with a message naming the offending entry.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use bytes::Bytes;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::blobs::BlobStore;
+use crate::domain::template::{
+    Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template,
+    component_label,
+};
+use crate::domain::tenancy::{
+    Application, CallbackSettings, Credential, Feature, Operator, Organization,
+    OrganizationDetails, OrganizationName, TenantApplication,
+};
+use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most};
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TenantsFile {
+    pub applications: Vec<ApplicationEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ApplicationEntry {
+    pub app_id: String,
+    pub secret_id: Option<String>,
+    pub secret_key: Option<String>,
+    #[serde(default)]
+    pub secrets: Vec<SecretEntry>,
+    pub flow_quota: i64,
+    #[serde(default)]
+    pub features: Vec<String>,
+    pub callback_url: Option<String>,
+    pub callback_key: Option<String>,
+    pub callback_token: Option<String>,
+    #[serde(default)]
+    pub organizations: Vec<OrganizationEntry>,
+    #[serde(default)]
+    pub templates: Vec<TemplateEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SecretEntry {
+    pub secret_id: String,
+    pub secret_key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OrganizationEntry {
+    pub open_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub verified: bool,
+    pub uniform_social_credit_code: Option<String>,
+    pub legal_name: Option<String>,
+    pub address: Option<String>,
+    #[serde(default)]
+    pub operators: Vec<OperatorEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OperatorEntry {
+    pub open_id: String,
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub id_card_type: Option<String>,
+    pub id_card_number: Option<String>,
+    pub default_role: Option<String>,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TemplateEntry {
+    pub template_id: String,
+    pub template_name: String,
+    #[serde(default)]
+    pub description: String,
+    pub pdf: PathBuf,
+    #[serde(default)]
+    pub recipients: Vec<RecipientEntry>,
+    #[serde(default)]
+    pub components: Vec<ComponentEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RecipientEntry {
+    pub recipient_id: String,
+    pub role_name: String,
+    pub recipient_type: String,
+    pub routing_order: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ComponentEntry {
+    pub component_id: String,
+    pub component_type: String,
+    pub component_name: Option<String>,
+    #[serde(default)]
+    pub component_recipient_id: String,
+    pub component_page: u32,
+    pub component_pos_x: f64,
+    pub component_pos_y: f64,
+    pub component_width: f64,
+    pub component_height: f64,
+    #[serde(default)]
+    pub component_required: bool,
+    pub component_extra: Option<String>,
+}
+
+/// Reads and checks a tenants file, storing its template PDFs in `blobs`; nothing reaches the
+/// database until every entry has passed.
+pub async fn load(path: &Path, blobs: &BlobStore) -> anyhow::Result<Vec<TenantApplication>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: TenantsFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid tenants file", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    let mut app_ids = BTreeSet::new();
+    let mut secret_ids = BTreeSet::new();
+    for (i, entry) in file.applications.into_iter().enumerate() {
+        let at = format!("Applications[{i}]");
+        let tenant = application(entry, &at, base, blobs).await?;
+        if !app_ids.insert(tenant.application.app_id.clone()) {
+            bail!("{at}.AppId: `{}` appears twice", tenant.application.app_id);
+        }
+        for c in &tenant.credentials {
+            if !secret_ids.insert(c.secret_id.clone()) {
+                bail!("{at}: SecretId `{}` appears twice", c.secret_id);
+            }
+        }
+        out.push(tenant);
+    }
+    Ok(out)
+}
+
+/// A domain parse error, placed at its entry.
+fn at(prefix: &str) -> impl Fn(ApiError) -> anyhow::Error + '_ {
+    move |e| anyhow!("{prefix}: {}", e.message)
+}
+
+async fn application(
+    e: ApplicationEntry,
+    at_app: &str,
+    base: &Path,
+    blobs: &BlobStore,
+) -> anyhow::Result<TenantApplication> {
+    let app_id =
+        ExternalId::parse(Some(&e.app_id), &format!("{at_app}.AppId")).map_err(at(at_app))?;
+    if e.flow_quota < 0 {
+        bail!("{at_app}.FlowQuota: must not be negative");
+    }
+    let mut credentials = Vec::new();
+    match (e.secret_id, e.secret_key) {
+        (Some(id), Some(key)) => credentials.push((id, key)),
+        (None, None) => {}
+        _ => bail!("{at_app}: SecretId and SecretKey go together"),
+    }
+    credentials.extend(e.secrets.into_iter().map(|s| (s.secret_id, s.secret_key)));
+    if credentials.is_empty() {
+        bail!("{at_app}: an application needs a SecretId and SecretKey (or Secrets)");
+    }
+    let credentials = credentials
+        .into_iter()
+        .map(|(secret_id, secret_key)| {
+            if secret_id.is_empty()
+                || secret_id.len() > 128
+                || !secret_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                bail!(
+                    "{at_app}: SecretId `{secret_id}` must be 1 to 128 letters, digits, `_` or `-`"
+                );
+            }
+            if secret_key.len() < 16 {
+                bail!("{at_app}: the SecretKey of `{secret_id}` must be at least 16 characters");
+            }
+            Ok(Credential {
+                secret_id,
+                secret_key: SecretString::from(secret_key),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let features = e
+        .features
+        .iter()
+        .map(|f| {
+            Feature::parse(f).ok_or_else(|| {
+                anyhow!("{at_app}.Features: unknown feature `{f}` (AUTO_SIGN, DYNAMIC_SIGNER)")
+            })
+        })
+        .collect::<anyhow::Result<BTreeSet<_>>>()?;
+    let callback = match e.callback_url {
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("{at_app}.CallbackUrl: must be an http:// or https:// URL");
+            }
+            if let Some(k) = &e.callback_key
+                && k.len() != 32
+            {
+                bail!("{at_app}.CallbackKey: must be 32 bytes (an AES-256 key)");
+            }
+            Some(CallbackSettings {
+                url,
+                aes_key: e.callback_key.map(SecretString::from),
+                token: e.callback_token.map(SecretString::from),
+            })
+        }
+        None if e.callback_key.is_some() || e.callback_token.is_some() => {
+            bail!("{at_app}: CallbackKey and CallbackToken need a CallbackUrl")
+        }
+        None => None,
+    };
+
+    let mut organizations = Vec::new();
+    let mut org_ids = BTreeSet::new();
+    for (j, o) in e.organizations.into_iter().enumerate() {
+        let at_org = format!("{at_app}.Organizations[{j}]");
+        let org = Organization {
+            open_id: ExternalId::parse(Some(&o.open_id), "OpenId").map_err(at(&at_org))?,
+            name: OrganizationName::parse(Some(&o.name), "Name").map_err(at(&at_org))?,
+            verified: o.verified,
+            details: OrganizationDetails {
+                uniform_social_credit_code: o.uniform_social_credit_code,
+                legal_name: o.legal_name,
+                legal_id_card_number: None,
+                address: o.address,
+            },
+        };
+        if !org_ids.insert(org.open_id.clone()) {
+            bail!("{at_org}.OpenId: `{}` appears twice", org.open_id);
+        }
+        let mut operators = Vec::new();
+        let mut op_ids = BTreeSet::new();
+        for (k, op) in o.operators.into_iter().enumerate() {
+            let at_op = format!("{at_org}.Operators[{k}]");
+            let operator = Operator {
+                open_id: ExternalId::parse(Some(&op.open_id), "OpenId").map_err(at(&at_op))?,
+                name: op
+                    .name
+                    .as_deref()
+                    .map(|n| PersonName::parse(Some(n), "Name"))
+                    .transpose()
+                    .map_err(at(&at_op))?,
+                mobile: op
+                    .mobile
+                    .as_deref()
+                    .map(|m| Mobile::parse(m, "Mobile"))
+                    .transpose()
+                    .map_err(at(&at_op))?,
+                id_card: op
+                    .id_card_number
+                    .as_deref()
+                    .map(|n| {
+                        IdCard::parse(op.id_card_type.as_deref(), n, "IdCardType", "IdCardNumber")
+                    })
+                    .transpose()
+                    .map_err(at(&at_op))?,
+                default_role: op.default_role,
+                verified: op.verified,
+            };
+            if operator.verified && (operator.name.is_none() || !org.verified) {
+                bail!("{at_op}: a verified operator needs a Name and a verified organization");
+            }
+            if !op_ids.insert(operator.open_id.clone()) {
+                bail!("{at_op}.OpenId: `{}` appears twice", operator.open_id);
+            }
+            operators.push(operator);
+        }
+        organizations.push((org, operators));
+    }
+
+    let mut templates = Vec::new();
+    let mut template_ids = BTreeSet::new();
+    for (j, t) in e.templates.into_iter().enumerate() {
+        let at_tpl = format!("{at_app}.Templates[{j}]");
+        let template = template(t, &at_tpl, base, blobs).await?;
+        if !template_ids.insert(template.template_id.clone()) {
+            bail!(
+                "{at_tpl}.TemplateId: `{}` appears twice",
+                template.template_id.as_str()
+            );
+        }
+        templates.push(template);
+    }
+
+    Ok(TenantApplication {
+        application: Application {
+            app_id,
+            flow_quota: e.flow_quota,
+            features,
+            callback,
+        },
+        credentials,
+        organizations,
+        templates,
+    })
+}
+
+async fn template(
+    t: TemplateEntry,
+    at_tpl: &str,
+    base: &Path,
+    blobs: &BlobStore,
+) -> anyhow::Result<Template> {
+    let template_id = ResourceId::parse(Some(&t.template_id), "TemplateId").map_err(at(at_tpl))?;
+    if t.template_name.trim().is_empty() {
+        bail!("{at_tpl}.TemplateName: must not be empty");
+    }
+    at_most(&t.template_name, 200, "TemplateName").map_err(at(at_tpl))?;
+    let pdf_path = if t.pdf.is_absolute() {
+        t.pdf.clone()
+    } else {
+        base.join(&t.pdf)
+    };
+    let pdf = std::fs::read(&pdf_path)
+        .with_context(|| format!("{at_tpl}.Pdf: reading {}", pdf_path.display()))?;
+    let page_sizes = pdf_page_sizes(&pdf)
+        .with_context(|| format!("{at_tpl}.Pdf: {} is not a usable PDF", pdf_path.display()))?;
+
+    let mut recipients = Vec::new();
+    for (k, r) in t.recipients.into_iter().enumerate() {
+        let at_r = format!("{at_tpl}.Recipients[{k}]");
+        ExternalId::parse(Some(&r.recipient_id), "RecipientId").map_err(at(&at_r))?;
+        component_label(&r.role_name, 20, "RoleName").map_err(at(&at_r))?;
+        let routing_order = r.routing_order.unwrap_or(k as i64 + 1);
+        if routing_order < 1 {
+            bail!("{at_r}.RoutingOrder: must be at least 1");
+        }
+        recipients.push(Recipient {
+            recipient_id: r.recipient_id,
+            role_name: r.role_name,
+            recipient_type: RecipientType::parse(&r.recipient_type, "RecipientType")
+                .map_err(at(&at_r))?,
+            routing_order,
+        });
+    }
+    let mut components = Vec::new();
+    for (k, c) in t.components.into_iter().enumerate() {
+        let at_c = format!("{at_tpl}.Components[{k}]");
+        component_label(&c.component_id, 64, "ComponentId").map_err(at(&at_c))?;
+        let component_name = c.component_name.unwrap_or_else(|| c.component_id.clone());
+        component_label(&component_name, 20, "ComponentName").map_err(at(&at_c))?;
+        if c.component_page < 1 {
+            bail!("{at_c}.ComponentPage: pages are numbered from 1");
+        }
+        if c.component_pos_x < 0.0
+            || c.component_pos_y < 0.0
+            || c.component_width <= 0.0
+            || c.component_height <= 0.0
+        {
+            bail!("{at_c}: positions must not be negative and sizes must be positive");
+        }
+        if let Some(extra) = &c.component_extra
+            && !serde_json::from_str::<serde_json::Value>(extra).is_ok_and(|v| v.is_object())
+        {
+            bail!("{at_c}.ComponentExtra: must be a JSON object written as a string");
+        }
+        components.push(Component {
+            component_id: c.component_id,
+            component_name,
+            component_type: ComponentType::parse(&c.component_type, "ComponentType")
+                .map_err(at(&at_c))?,
+            recipient_id: Some(c.component_recipient_id).filter(|r| !r.is_empty()),
+            placement: Placement {
+                page: c.component_page,
+                x: c.component_pos_x,
+                y: c.component_pos_y,
+                width: c.component_width,
+                height: c.component_height,
+            },
+            required: c.component_required,
+            extra: c.component_extra,
+        });
+    }
+    let mut template = Template {
+        template_id,
+        name: t.template_name,
+        description: t.description,
+        recipients,
+        components,
+        pdf_sha256: String::new(),
+        created_on: crate::store::now(),
+    };
+    template
+        .check(&page_sizes)
+        .map_err(|e| anyhow!("{at_tpl}.{e}"))?;
+    template.pdf_sha256 = blobs.put(Bytes::from(pdf)).await?;
+    Ok(template)
+}
+
+/// Width and height in points of each page, or why the bytes are not a PDF qianshu can use.
+pub fn pdf_page_sizes(bytes: &[u8]) -> anyhow::Result<Vec<(f64, f64)>> {
+    if !bytes.starts_with(b"%PDF-") {
+        bail!("it does not start with %PDF-");
+    }
+    let doc = lopdf::Document::load_mem(bytes).map_err(|e| anyhow!("it cannot be parsed: {e}"))?;
+    if doc.is_encrypted() {
+        bail!("it is encrypted");
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        bail!("it has no pages");
+    }
+    pages
+        .values()
+        .map(|&id| {
+            let mut node = doc.get_dictionary(id)?;
+            loop {
+                if let Ok(mb) = node
+                    .get(b"MediaBox")
+                    .and_then(|o| doc.dereference(o))
+                    .and_then(|(_, o)| o.as_array())
+                {
+                    let n: Vec<f64> = mb
+                        .iter()
+                        .filter_map(|v| {
+                            v.as_float()
+                                .ok()
+                                .map(f64::from)
+                                .or_else(|| v.as_i64().ok().map(|i| i as f64))
+                        })
+                        .collect();
+                    if n.len() == 4 {
+                        return Ok(((n[2] - n[0]).abs(), (n[3] - n[1]).abs()));
+                    }
+                }
+                let parent = node.get(b"Parent")?.as_reference()?;
+                node = doc.get_dictionary(parent)?;
+            }
+        })
+        .collect::<Result<Vec<_>, lopdf::Error>>()
+        .map_err(|e| anyhow!("a page has no usable MediaBox: {e}"))
+}
