@@ -21,11 +21,9 @@ impl BlobStore {
     /// Blobs in `dir` (created if needed).
     pub fn local(dir: &std::path::Path) -> anyhow::Result<BlobStore> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let fs = LocalFileSystem::new_with_prefix(dir)
-            .with_context(|| format!("opening blob store {}", dir.display()))?;
-        Ok(BlobStore {
-            inner: Arc::new(fs),
-        })
+        let fs =
+            LocalFileSystem::new_with_prefix(dir).with_context(|| format!("opening blob store {}", dir.display()))?;
+        Ok(BlobStore { inner: Arc::new(fs) })
     }
 
     fn path(sha256: &str) -> Path {
@@ -35,19 +33,12 @@ impl BlobStore {
     /// Stores `bytes` and returns their SHA-256 in hex.
     pub async fn put(&self, bytes: Bytes) -> anyhow::Result<String> {
         let sha = hex::encode(Sha256::digest(&bytes));
-        self.inner
-            .put(&Self::path(&sha), bytes.into())
-            .await
-            .with_context(|| format!("storing blob {sha}"))?;
+        self.inner.put(&Self::path(&sha), bytes.into()).await.with_context(|| format!("storing blob {sha}"))?;
         Ok(sha)
     }
 
     pub async fn get(&self, sha256: &str) -> anyhow::Result<Bytes> {
-        let got = self
-            .inner
-            .get(&Self::path(sha256))
-            .await
-            .with_context(|| format!("reading blob {sha256}"))?;
+        let got = self.inner.get(&Self::path(sha256)).await.with_context(|| format!("reading blob {sha256}"))?;
         Ok(got.bytes().await?)
     }
 }
@@ -60,25 +51,10 @@ mod tests {
     async fn a_blob_comes_back_by_its_hash() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = BlobStore::local(dir.path()).unwrap();
-        let sha = blobs
-            .put(Bytes::from_static(b"%PDF-1.7 hello"))
-            .await
-            .unwrap();
+        let sha = blobs.put(Bytes::from_static(b"%PDF-1.7 hello")).await.unwrap();
         assert_eq!(sha, hex::encode(Sha256::digest(b"%PDF-1.7 hello")));
-        assert_eq!(
-            blobs
-                .put(Bytes::from_static(b"%PDF-1.7 hello"))
-                .await
-                .unwrap(),
-            sha
-        );
+        assert_eq!(blobs.put(Bytes::from_static(b"%PDF-1.7 hello")).await.unwrap(), sha);
         assert_eq!(&blobs.get(&sha).await.unwrap()[..], b"%PDF-1.7 hello");
-        assert!(
-            dir.path()
-                .join("sha256")
-                .join(&sha[..2])
-                .join(&sha)
-                .exists()
-        );
+        assert!(dir.path().join("sha256").join(&sha[..2]).join(&sha).exists());
     }
 }

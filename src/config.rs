@@ -116,11 +116,7 @@ pub struct ServeSettings {
 impl ServeSettings {
     /// The public base URL, once the listening address is known.
     pub fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
-            .trim_end_matches('/')
-            .to_owned()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_owned()
     }
 }
 
@@ -172,9 +168,7 @@ fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
         }
         None => {}
     }
-    figment = figment
-        .merge(Serialized::defaults(store))
-        .merge(Serialized::defaults(serve));
+    figment = figment.merge(Serialized::defaults(store)).merge(Serialized::defaults(serve));
     figment.extract().context("reading settings")
 }
 
@@ -186,15 +180,9 @@ impl StoreSettings {
     fn from_layered(l: &Layered) -> anyhow::Result<StoreSettings> {
         let database_url = match &l.database_url {
             Some(url) => DatabaseUrl::new(url.clone()),
-            None => DatabaseUrl::new(format!(
-                "sqlite://{}",
-                l.data_dir.join("qianshu.db").display()
-            )),
+            None => DatabaseUrl::new(format!("sqlite://{}", l.data_dir.join("qianshu.db").display())),
         };
-        Ok(StoreSettings {
-            data_dir: l.data_dir.clone(),
-            database_url,
-        })
+        Ok(StoreSettings { data_dir: l.data_dir.clone(), database_url })
     }
 }
 
@@ -203,10 +191,9 @@ impl ServeSettings {
         let l = layered(store, serve)?;
         let rate_limits = match &l.rate_limits {
             None => BTreeMap::new(),
-            Some(RateLimits::Table(t)) => t
-                .iter()
-                .map(|(a, n)| Ok((parse_action(a)?, *n)))
-                .collect::<anyhow::Result<_>>()?,
+            Some(RateLimits::Table(t)) => {
+                t.iter().map(|(a, n)| Ok((parse_action(a)?, *n))).collect::<anyhow::Result<_>>()?
+            }
             Some(RateLimits::List(s)) => parse_rate_limits(s)?,
         };
         if l.rate_limit == 0 || rate_limits.values().any(|n| *n == 0) {
@@ -225,9 +212,7 @@ impl ServeSettings {
 }
 
 fn parse_action(name: &str) -> anyhow::Result<Action> {
-    name.trim()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("rate-limits: `{name}` is not an essbasic action"))
+    name.trim().parse().map_err(|_| anyhow::anyhow!("rate-limits: `{name}` is not an essbasic action"))
 }
 
 /// `Action=N,Action=N`.
@@ -235,13 +220,8 @@ pub fn parse_rate_limits(s: &str) -> anyhow::Result<BTreeMap<Action, u32>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|pair| {
-            let (action, n) = pair
-                .split_once('=')
-                .with_context(|| format!("rate-limits: `{pair}` is not Action=N"))?;
-            let n = n
-                .trim()
-                .parse()
-                .with_context(|| format!("rate-limits: `{pair}` is not Action=N"))?;
+            let (action, n) = pair.split_once('=').with_context(|| format!("rate-limits: `{pair}` is not Action=N"))?;
+            let n = n.trim().parse().with_context(|| format!("rate-limits: `{pair}` is not Action=N"))?;
             Ok((parse_action(action)?, n))
         })
         .collect()
@@ -254,29 +234,17 @@ mod tests {
     #[test]
     fn a_database_password_never_prints() {
         let url = DatabaseUrl::new("postgres://qs:hunter2@db.example:5432/qianshu");
-        assert_eq!(
-            format!("{url:?}"),
-            "postgres://qs:***@db.example:5432/qianshu"
-        );
+        assert_eq!(format!("{url:?}"), "postgres://qs:***@db.example:5432/qianshu");
         assert_eq!(url.to_string(), "postgres://qs:***@db.example:5432/qianshu");
-        assert_eq!(
-            DatabaseUrl::new("sqlite://data/q.db").to_string(),
-            "sqlite://data/q.db"
-        );
+        assert_eq!(DatabaseUrl::new("sqlite://data/q.db").to_string(), "sqlite://data/q.db");
     }
 
     #[test]
     fn rate_limit_overrides_parse_by_action_name() {
-        let m = parse_rate_limits("ChannelCreateFlowGroupByTemplates=100, DescribeTemplates=5")
-            .unwrap();
+        let m = parse_rate_limits("ChannelCreateFlowGroupByTemplates=100, DescribeTemplates=5").unwrap();
         assert_eq!(m[&Action::ChannelCreateFlowGroupByTemplates], 100);
         assert_eq!(m[&Action::DescribeTemplates], 5);
-        assert!(
-            parse_rate_limits("NoSuchAction=1")
-                .unwrap_err()
-                .to_string()
-                .contains("NoSuchAction")
-        );
+        assert!(parse_rate_limits("NoSuchAction=1").unwrap_err().to_string().contains("NoSuchAction"));
         assert!(parse_rate_limits("DescribeTemplates").is_err());
     }
 
@@ -284,26 +252,14 @@ mod tests {
     fn flags_beat_the_file_which_beats_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\nrate_limit = 7\n[rate_limits]\nDescribeTemplates = 3\n",
-        )
-        .unwrap();
-        let store = StoreFlags {
-            config: Some(file.clone()),
-            ..Default::default()
-        };
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nrate_limit = 7\n[rate_limits]\nDescribeTemplates = 3\n")
+            .unwrap();
+        let store = StoreFlags { config: Some(file.clone()), ..Default::default() };
         let s = ServeSettings::load(&store, &ServeFlags::default()).unwrap();
-        assert_eq!(
-            (s.listen.as_str(), s.rate_limit, s.max_body_bytes),
-            ("0.0.0.0:9000", 7, 10 * 1024 * 1024)
-        );
+        assert_eq!((s.listen.as_str(), s.rate_limit, s.max_body_bytes), ("0.0.0.0:9000", 7, 10 * 1024 * 1024));
         assert_eq!(s.rate_limits[&Action::DescribeTemplates], 3);
         assert_eq!(s.store.database_url.expose(), "sqlite://./data/qianshu.db");
-        let serve = ServeFlags {
-            listen: Some("127.0.0.1:1".into()),
-            ..Default::default()
-        };
+        let serve = ServeFlags { listen: Some("127.0.0.1:1".into()), ..Default::default() };
         let s = ServeSettings::load(&store, &serve).unwrap();
         assert_eq!((s.listen.as_str(), s.rate_limit), ("127.0.0.1:1", 7));
     }
@@ -313,14 +269,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
-        let store = StoreFlags {
-            config: Some(file),
-            ..Default::default()
-        };
-        let e = format!(
-            "{:#}",
-            ServeSettings::load(&store, &ServeFlags::default()).unwrap_err()
-        );
+        let store = StoreFlags { config: Some(file), ..Default::default() };
+        let e = format!("{:#}", ServeSettings::load(&store, &ServeFlags::default()).unwrap_err());
         assert!(e.contains("lisen"), "{e}");
     }
 }

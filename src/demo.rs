@@ -9,18 +9,9 @@ use crate::blobs::BlobStore;
 use crate::store::Store;
 
 const FILES: &[(&str, &[u8])] = &[
-    (
-        "demo-tenants.json",
-        include_bytes!("../examples/demo-tenants.json"),
-    ),
-    (
-        "templates/employment-contract.pdf",
-        include_bytes!("../examples/templates/employment-contract.pdf"),
-    ),
-    (
-        "templates/confidentiality-agreement.pdf",
-        include_bytes!("../examples/templates/confidentiality-agreement.pdf"),
-    ),
+    ("demo-tenants.json", include_bytes!("../examples/demo-tenants.json")),
+    ("templates/employment-contract.pdf", include_bytes!("../examples/templates/employment-contract.pdf")),
+    ("templates/confidentiality-agreement.pdf", include_bytes!("../examples/templates/confidentiality-agreement.pdf")),
 ];
 
 pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::Result<()> {
@@ -31,11 +22,7 @@ pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
     let tenants = crate::tenants::load(&dir.join("demo-tenants.json"), blobs).await?;
-    store
-        .apply_tenants(&tenants)
-        .await
-        .map_err(anyhow::Error::from)
-        .context("loading the demo tenant")?;
+    store.apply_tenants(&tenants).await.map_err(anyhow::Error::from).context("loading the demo tenant")?;
     let t = &tenants[0];
     let credential = &t.credentials[0];
     let (organization, operators) = &t.organizations[0];
@@ -60,12 +47,8 @@ pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::
         key = secrecy::ExposeSecret::expose_secret(&credential.secret_key),
         org = organization.open_id,
         op = operators[0].open_id,
-        templates = t
-            .templates
-            .iter()
-            .map(|t| format!("{} {}", t.template_id.as_str(), t.name))
-            .collect::<Vec<_>>()
-            .join(", "),
+        templates =
+            t.templates.iter().map(|t| format!("{} {}", t.template_id.as_str(), t.name)).collect::<Vec<_>>().join(", "),
     );
     Ok(())
 }

@@ -29,8 +29,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("QIANSHU_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("QIANSHU_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -43,12 +42,8 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Serve(flags) => {
-                qianshu::server::serve(ServeSettings::load(&cli.store, &flags)?).await
-            }
-            Command::Apply { file } => {
-                qianshu::server::apply(StoreSettings::load(&cli.store)?, &file).await
-            }
+            Command::Serve(flags) => qianshu::server::serve(ServeSettings::load(&cli.store, &flags)?).await,
+            Command::Apply { file } => qianshu::server::apply(StoreSettings::load(&cli.store)?, &file).await,
         }
     });
     match outcome {

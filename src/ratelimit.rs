@@ -20,9 +20,7 @@ impl RateLimits {
             .iter()
             .map(|a| {
                 let n = overrides.get(a).copied().unwrap_or(default_per_second);
-                DefaultKeyedRateLimiter::keyed(Quota::per_second(
-                    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN),
-                ))
+                DefaultKeyedRateLimiter::keyed(Quota::per_second(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)))
             })
             .collect();
         RateLimits { per_action }
@@ -42,17 +40,10 @@ mod tests {
     #[test]
     fn a_burst_over_the_limit_is_refused_for_that_account_and_action_only() {
         let limits = RateLimits::new(20, &BTreeMap::from([(Action::DescribeTemplates, 5)]));
-        let allowed = (0..45)
-            .filter(|_| limits.allow(Action::ChannelCreateFlowGroupByTemplates, "a"))
-            .count();
+        let allowed = (0..45).filter(|_| limits.allow(Action::ChannelCreateFlowGroupByTemplates, "a")).count();
         assert_eq!(allowed, 20);
         assert!(limits.allow(Action::ChannelCreateFlowGroupByTemplates, "b"));
         assert!(limits.allow(Action::DescribeFlowDetailInfo, "a"));
-        assert_eq!(
-            (0..10)
-                .filter(|_| limits.allow(Action::DescribeTemplates, "a"))
-                .count(),
-            5
-        );
+        assert_eq!((0..10).filter(|_| limits.allow(Action::DescribeTemplates, "a")).count(), 5);
     }
 }

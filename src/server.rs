@@ -22,11 +22,7 @@ async fn open(settings: &StoreSettings) -> anyhow::Result<(Store, BlobStore)> {
 pub async fn apply(settings: StoreSettings, file: &Path) -> anyhow::Result<()> {
     let (store, blobs) = open(&settings).await?;
     let tenants = crate::tenants::load(file, &blobs).await?;
-    store
-        .apply_tenants(&tenants)
-        .await
-        .map_err(anyhow::Error::from)
-        .context("applying the tenants file")?;
+    store.apply_tenants(&tenants).await.map_err(anyhow::Error::from).context("applying the tenants file")?;
     let templates: usize = tenants.iter().map(|t| t.templates.len()).sum();
     let organizations: usize = tenants.iter().map(|t| t.organizations.len()).sum();
     println!(
@@ -44,9 +40,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     if settings.demo && store.has_no_application().await? {
         crate::demo::load(&store, &blobs, &settings.store.data_dir).await?;
     }
-    let listener = TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("listening on {}", settings.listen))?;
+    let listener =
+        TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public_url = settings.public_url(bound);
     let state = Arc::new(AppState {
@@ -58,9 +53,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     info!(database = %settings.store.database_url, "qianshu ready");
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("qianshu listening on http://{bound} (public URL {public_url})");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
     store.close().await;
     Ok(())
 }
@@ -71,8 +64,7 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

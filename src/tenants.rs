@@ -12,12 +12,11 @@ use serde::Deserialize;
 
 use crate::blobs::BlobStore;
 use crate::domain::template::{
-    Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template,
-    component_label,
+    Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template, component_label,
 };
 use crate::domain::tenancy::{
-    Application, CallbackSettings, Credential, Feature, Operator, Organization,
-    OrganizationDetails, OrganizationName, TenantApplication,
+    Application, CallbackSettings, Credential, Feature, Operator, Organization, OrganizationDetails, OrganizationName,
+    TenantApplication,
 };
 use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most};
 use crate::error::ApiError;
@@ -126,10 +125,9 @@ pub struct ComponentEntry {
 /// Reads and checks a tenants file, storing its template PDFs in `blobs`; nothing reaches the
 /// database until every entry has passed.
 pub async fn load(path: &Path, blobs: &BlobStore) -> anyhow::Result<Vec<TenantApplication>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: TenantsFile = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a valid tenants file", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: TenantsFile =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a valid tenants file", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     let mut app_ids = BTreeSet::new();
@@ -161,8 +159,7 @@ async fn application(
     base: &Path,
     blobs: &BlobStore,
 ) -> anyhow::Result<TenantApplication> {
-    let app_id =
-        ExternalId::parse(Some(&e.app_id), &format!("{at_app}.AppId")).map_err(at(at_app))?;
+    let app_id = ExternalId::parse(Some(&e.app_id), &format!("{at_app}.AppId")).map_err(at(at_app))?;
     if e.flow_quota < 0 {
         bail!("{at_app}.FlowQuota: must not be negative");
     }
@@ -181,30 +178,22 @@ async fn application(
         .map(|(secret_id, secret_key)| {
             if secret_id.is_empty()
                 || secret_id.len() > 128
-                || !secret_id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                || !secret_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                bail!(
-                    "{at_app}: SecretId `{secret_id}` must be 1 to 128 letters, digits, `_` or `-`"
-                );
+                bail!("{at_app}: SecretId `{secret_id}` must be 1 to 128 letters, digits, `_` or `-`");
             }
             if secret_key.len() < 16 {
                 bail!("{at_app}: the SecretKey of `{secret_id}` must be at least 16 characters");
             }
-            Ok(Credential {
-                secret_id,
-                secret_key: SecretString::from(secret_key),
-            })
+            Ok(Credential { secret_id, secret_key: SecretString::from(secret_key) })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let features = e
         .features
         .iter()
         .map(|f| {
-            Feature::parse(f).ok_or_else(|| {
-                anyhow!("{at_app}.Features: unknown feature `{f}` (AUTO_SIGN, DYNAMIC_SIGNER)")
-            })
+            Feature::parse(f)
+                .ok_or_else(|| anyhow!("{at_app}.Features: unknown feature `{f}` (AUTO_SIGN, DYNAMIC_SIGNER)"))
         })
         .collect::<anyhow::Result<BTreeSet<_>>>()?;
     let callback = match e.callback_url {
@@ -253,24 +242,12 @@ async fn application(
             let at_op = format!("{at_org}.Operators[{k}]");
             let operator = Operator {
                 open_id: ExternalId::parse(Some(&op.open_id), "OpenId").map_err(at(&at_op))?,
-                name: op
-                    .name
-                    .as_deref()
-                    .map(|n| PersonName::parse(Some(n), "Name"))
-                    .transpose()
-                    .map_err(at(&at_op))?,
-                mobile: op
-                    .mobile
-                    .as_deref()
-                    .map(|m| Mobile::parse(m, "Mobile"))
-                    .transpose()
-                    .map_err(at(&at_op))?,
+                name: op.name.as_deref().map(|n| PersonName::parse(Some(n), "Name")).transpose().map_err(at(&at_op))?,
+                mobile: op.mobile.as_deref().map(|m| Mobile::parse(m, "Mobile")).transpose().map_err(at(&at_op))?,
                 id_card: op
                     .id_card_number
                     .as_deref()
-                    .map(|n| {
-                        IdCard::parse(op.id_card_type.as_deref(), n, "IdCardType", "IdCardNumber")
-                    })
+                    .map(|n| IdCard::parse(op.id_card_type.as_deref(), n, "IdCardType", "IdCardNumber"))
                     .transpose()
                     .map_err(at(&at_op))?,
                 default_role: op.default_role,
@@ -293,47 +270,29 @@ async fn application(
         let at_tpl = format!("{at_app}.Templates[{j}]");
         let template = template(t, &at_tpl, base, blobs).await?;
         if !template_ids.insert(template.template_id.clone()) {
-            bail!(
-                "{at_tpl}.TemplateId: `{}` appears twice",
-                template.template_id.as_str()
-            );
+            bail!("{at_tpl}.TemplateId: `{}` appears twice", template.template_id.as_str());
         }
         templates.push(template);
     }
 
     Ok(TenantApplication {
-        application: Application {
-            app_id,
-            flow_quota: e.flow_quota,
-            features,
-            callback,
-        },
+        application: Application { app_id, flow_quota: e.flow_quota, features, callback },
         credentials,
         organizations,
         templates,
     })
 }
 
-async fn template(
-    t: TemplateEntry,
-    at_tpl: &str,
-    base: &Path,
-    blobs: &BlobStore,
-) -> anyhow::Result<Template> {
+async fn template(t: TemplateEntry, at_tpl: &str, base: &Path, blobs: &BlobStore) -> anyhow::Result<Template> {
     let template_id = ResourceId::parse(Some(&t.template_id), "TemplateId").map_err(at(at_tpl))?;
     if t.template_name.trim().is_empty() {
         bail!("{at_tpl}.TemplateName: must not be empty");
     }
     at_most(&t.template_name, 200, "TemplateName").map_err(at(at_tpl))?;
-    let pdf_path = if t.pdf.is_absolute() {
-        t.pdf.clone()
-    } else {
-        base.join(&t.pdf)
-    };
-    let pdf = std::fs::read(&pdf_path)
-        .with_context(|| format!("{at_tpl}.Pdf: reading {}", pdf_path.display()))?;
-    let page_sizes = pdf_page_sizes(&pdf)
-        .with_context(|| format!("{at_tpl}.Pdf: {} is not a usable PDF", pdf_path.display()))?;
+    let pdf_path = if t.pdf.is_absolute() { t.pdf.clone() } else { base.join(&t.pdf) };
+    let pdf = std::fs::read(&pdf_path).with_context(|| format!("{at_tpl}.Pdf: reading {}", pdf_path.display()))?;
+    let page_sizes =
+        pdf_page_sizes(&pdf).with_context(|| format!("{at_tpl}.Pdf: {} is not a usable PDF", pdf_path.display()))?;
 
     let mut recipients = Vec::new();
     for (k, r) in t.recipients.into_iter().enumerate() {
@@ -347,8 +306,7 @@ async fn template(
         recipients.push(Recipient {
             recipient_id: r.recipient_id,
             role_name: r.role_name,
-            recipient_type: RecipientType::parse(&r.recipient_type, "RecipientType")
-                .map_err(at(&at_r))?,
+            recipient_type: RecipientType::parse(&r.recipient_type, "RecipientType").map_err(at(&at_r))?,
             routing_order,
         });
     }
@@ -361,11 +319,7 @@ async fn template(
         if c.component_page < 1 {
             bail!("{at_c}.ComponentPage: pages are numbered from 1");
         }
-        if c.component_pos_x < 0.0
-            || c.component_pos_y < 0.0
-            || c.component_width <= 0.0
-            || c.component_height <= 0.0
-        {
+        if c.component_pos_x < 0.0 || c.component_pos_y < 0.0 || c.component_width <= 0.0 || c.component_height <= 0.0 {
             bail!("{at_c}: positions must not be negative and sizes must be positive");
         }
         if let Some(extra) = &c.component_extra
@@ -376,8 +330,7 @@ async fn template(
         components.push(Component {
             component_id: c.component_id,
             component_name,
-            component_type: ComponentType::parse(&c.component_type, "ComponentType")
-                .map_err(at(&at_c))?,
+            component_type: ComponentType::parse(&c.component_type, "ComponentType").map_err(at(&at_c))?,
             recipient_id: Some(c.component_recipient_id).filter(|r| !r.is_empty()),
             placement: Placement {
                 page: c.component_page,
@@ -399,9 +352,7 @@ async fn template(
         pdf_sha256: String::new(),
         created_on: crate::store::now(),
     };
-    template
-        .check(&page_sizes)
-        .map_err(|e| anyhow!("{at_tpl}.{e}"))?;
+    template.check(&page_sizes).map_err(|e| anyhow!("{at_tpl}.{e}"))?;
     template.pdf_sha256 = blobs.put(Bytes::from(pdf)).await?;
     Ok(template)
 }
@@ -424,19 +375,10 @@ pub fn pdf_page_sizes(bytes: &[u8]) -> anyhow::Result<Vec<(f64, f64)>> {
         .map(|&id| {
             let mut node = doc.get_dictionary(id)?;
             loop {
-                if let Ok(mb) = node
-                    .get(b"MediaBox")
-                    .and_then(|o| doc.dereference(o))
-                    .and_then(|(_, o)| o.as_array())
-                {
+                if let Ok(mb) = node.get(b"MediaBox").and_then(|o| doc.dereference(o)).and_then(|(_, o)| o.as_array()) {
                     let n: Vec<f64> = mb
                         .iter()
-                        .filter_map(|v| {
-                            v.as_float()
-                                .ok()
-                                .map(f64::from)
-                                .or_else(|| v.as_i64().ok().map(|i| i as f64))
-                        })
+                        .filter_map(|v| v.as_float().ok().map(f64::from).or_else(|| v.as_i64().ok().map(|i| i as f64)))
                         .collect();
                     if n.len() == 4 {
                         return Ok(((n[2] - n[0]).abs(), (n[3] - n[1]).abs()));

@@ -60,13 +60,7 @@ mod tests {
             "ChannelCreateFlowGroupByTemplates".parse::<Action>(),
             Ok(Action::ChannelCreateFlowGroupByTemplates)
         );
-        assert_eq!(
-            "channelcreateflowgroupbytemplates".parse::<Action>(),
-            Err(())
-        );
-        assert_eq!(
-            Action::ALL[Action::DescribeTemplates.index()],
-            Action::DescribeTemplates
-        );
+        assert_eq!("channelcreateflowgroupbytemplates".parse::<Action>(), Err(()));
+        assert_eq!(Action::ALL[Action::DescribeTemplates.index()], Action::DescribeTemplates);
     }
 }

@@ -25,14 +25,8 @@ pub fn success(request_id: &str, body: Map<String, Value>) -> Vec<u8> {
 
 pub fn error(request_id: &str, e: &ApiError) -> Vec<u8> {
     let mut inner = Map::new();
-    let err = ErrorBody {
-        code: e.code.as_str(),
-        message: &e.message,
-    };
-    inner.insert(
-        "Error".into(),
-        serde_json::to_value(err).expect("strings serialize"),
-    );
+    let err = ErrorBody { code: e.code.as_str(), message: &e.message };
+    inner.insert("Error".into(), serde_json::to_value(err).expect("strings serialize"));
     inner.insert("RequestId".into(), Value::String(request_id.to_owned()));
     wrap(inner)
 }
@@ -45,10 +39,7 @@ fn wrap(inner: Map<String, Value>) -> Vec<u8> {
 
 pub fn http(bytes: Vec<u8>) -> Response {
     let mut r = (StatusCode::OK, bytes).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
@@ -56,18 +47,13 @@ pub fn http(bytes: Vec<u8>) -> Response {
 pub fn to_object<T: Serialize>(value: &T) -> Result<Map<String, Value>, anyhow::Error> {
     match serde_json::to_value(value)? {
         Value::Object(m) => Ok(m),
-        other => Err(anyhow::anyhow!(
-            "response serialized to {other}, not an object"
-        )),
+        other => Err(anyhow::anyhow!("response serialized to {other}, not an object")),
     }
 }
 
 /// The message clients get for any internal failure; the cause is logged under the RequestId.
 pub fn internal() -> ApiError {
-    ApiError::new(
-        Code::InternalError,
-        "An internal error occurred; quote the RequestId when reporting it.",
-    )
+    ApiError::new(Code::InternalError, "An internal error occurred; quote the RequestId when reporting it.")
 }
 
 #[cfg(test)]
@@ -88,10 +74,7 @@ mod tests {
     fn a_success_envelope_keeps_field_order_and_ends_with_the_request_id() {
         let body = SyncProxyOrganizationOperatorsResponse {
             status: 2,
-            failed_list: vec![SyncFailReason {
-                id: "op1".into(),
-                message: "m".into(),
-            }],
+            failed_list: vec![SyncFailReason { id: "op1".into(), message: "m".into() }],
         };
         assert_eq!(
             String::from_utf8(success("r", to_object(&body).unwrap())).unwrap(),

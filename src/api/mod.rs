@@ -61,10 +61,7 @@ async fn unknown_path(request: Request) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let e = ApiError::new(
         Code::ResourceNotFound_URL,
-        format!(
-            "No resource at `{}`; essbasic is served at `/`.",
-            request.uri().path()
-        ),
+        format!("No resource at `{}`; essbasic is served at `/`.", request.uri().path()),
     );
     envelope::http(envelope::error(&id, &e))
 }
@@ -93,11 +90,7 @@ fn missing_header(name: &str) -> ApiError {
     )
 }
 
-async fn handle(
-    state: &AppState,
-    parts: &Parts,
-    body: Body,
-) -> Result<Map<String, Value>, Failure> {
+async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<String, Value>, Failure> {
     let method = parts.method.as_str();
     if method != "POST" && method != "GET" {
         return Err(ApiError::new(
@@ -117,25 +110,15 @@ async fn handle(
         .into());
     }
     let action: Action = action_name.parse().map_err(|_| {
+        ApiError::new(Code::InvalidAction, format!("The action `{action_name}` does not exist in essbasic {VERSION}."))
+    })?;
+    let body = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
         ApiError::new(
-            Code::InvalidAction,
-            format!("The action `{action_name}` does not exist in essbasic {VERSION}."),
+            Code::RequestSizeLimitExceeded,
+            format!("The request body is larger than {} bytes.", state.max_body_bytes),
         )
     })?;
-    let body = axum::body::to_bytes(body, state.max_body_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                Code::RequestSizeLimitExceeded,
-                format!(
-                    "The request body is larger than {} bytes.",
-                    state.max_body_bytes
-                ),
-            )
-        })?;
-    if method == "POST"
-        && !header("content-type").is_some_and(|ct| ct.starts_with("application/json"))
-    {
+    if method == "POST" && !header("content-type").is_some_and(|ct| ct.starts_with("application/json")) {
         return Err(ApiError::new(
             Code::UnsupportedProtocol,
             "POST requests must be application/json signed with TC3-HMAC-SHA256.",
@@ -143,40 +126,22 @@ async fn handle(
         .into());
     }
 
-    let authorization = header("authorization").ok_or_else(|| {
-        ApiError::new(
-            Code::AuthFailure_InvalidAuthorization,
-            "The Authorization header is missing.",
-        )
-    })?;
+    let authorization = header("authorization")
+        .ok_or_else(|| ApiError::new(Code::AuthFailure_InvalidAuthorization, "The Authorization header is missing."))?;
     let authorization = tc3::Authorization::parse(authorization)?;
     let timestamp = tc3::check_timestamp(
         header("x-tc-timestamp").ok_or_else(|| missing_header("Timestamp"))?,
         crate::store::now(),
     )?;
-    let (app_id, secret_key) = state
-        .store
-        .credential(&authorization.secret_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::AuthFailure_SecretIdNotFound,
-                format!("The SecretId `{}` does not exist.", authorization.secret_id),
-            )
-        })?;
+    let (app_id, secret_key) = state.store.credential(&authorization.secret_id).await?.ok_or_else(|| {
+        ApiError::new(
+            Code::AuthFailure_SecretIdNotFound,
+            format!("The SecretId `{}` does not exist.", authorization.secret_id),
+        )
+    })?;
     let query = parts.uri.query().unwrap_or("");
-    let signed = tc3::SignedParts {
-        method,
-        query,
-        header: &header,
-        body: &body,
-    };
-    tc3::verify_signature(
-        &signed,
-        &authorization,
-        timestamp,
-        secret_key.expose_secret(),
-    )?;
+    let signed = tc3::SignedParts { method, query, header: &header, body: &body };
+    tc3::verify_signature(&signed, &authorization, timestamp, secret_key.expose_secret())?;
 
     if !state.limits.allow(action, app_id.as_str()) {
         return Err(ApiError::new(
@@ -187,17 +152,11 @@ async fn handle(
     }
 
     let params = if method == "GET" {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         Schema::get().unflatten(action.as_str(), &pairs)?
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                Code::InvalidParameter,
-                format!("The request body is not valid JSON: {e}."),
-            )
-        })?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(Code::InvalidParameter, format!("The request body is not valid JSON: {e}.")))?
     };
     handlers::dispatch(state, &Caller { app_id }, action, params).await
 }

@@ -56,18 +56,12 @@ impl Schema {
     pub fn get() -> &'static Schema {
         static SCHEMA: OnceLock<Schema> = OnceLock::new();
         SCHEMA.get_or_init(|| {
-            let raw: Value = serde_json::from_str(include_str!("schema.json"))
-                .expect("schema.json is valid JSON");
+            let raw: Value = serde_json::from_str(include_str!("schema.json")).expect("schema.json is valid JSON");
             let actions = raw["actions"]
                 .as_object()
                 .expect("actions")
                 .iter()
-                .map(|(name, a)| {
-                    (
-                        name.clone(),
-                        a["request"].as_str().expect("request").to_owned(),
-                    )
-                })
+                .map(|(name, a)| (name.clone(), a["request"].as_str().expect("request").to_owned()))
                 .collect();
             let objects = raw["objects"]
                 .as_object()
@@ -114,20 +108,12 @@ impl Schema {
     /// value of the wrong type. `null` counts as absent, as the SDKs omit unset fields.
     pub fn check(&self, action: &str, body: &Value) -> Result<(), ApiError> {
         let Value::Object(map) = body else {
-            return Err(ApiError::new(
-                Code::InvalidParameter,
-                "The request body must be a JSON object.",
-            ));
+            return Err(ApiError::new(Code::InvalidParameter, "The request body must be a JSON object."));
         };
         self.check_object(&self.actions[action], map, "")
     }
 
-    fn check_object(
-        &self,
-        object: &str,
-        map: &Map<String, Value>,
-        prefix: &str,
-    ) -> Result<(), ApiError> {
+    fn check_object(&self, object: &str, map: &Map<String, Value>, prefix: &str) -> Result<(), ApiError> {
         let fields = &self.objects[object];
         for (name, value) in map {
             let path = join(prefix, name);
@@ -175,19 +161,13 @@ impl Schema {
                             return Err(unknown(&path));
                         };
                         t = ft;
-                        let Node::Object(children) = node else {
-                            unreachable!("objects hold objects")
-                        };
-                        node = children
-                            .entry(part.to_owned())
-                            .or_insert_with(|| Node::empty(ft));
+                        let Node::Object(children) = node else { unreachable!("objects hold objects") };
+                        node = children.entry(part.to_owned()).or_insert_with(|| Node::empty(ft));
                     }
                     FieldType::List(inner) => {
                         let index: usize = part.parse().map_err(|_| wrong_type(&path, t))?;
                         t = inner;
-                        let Node::List(children) = node else {
-                            unreachable!("lists hold lists")
-                        };
+                        let Node::List(children) = node else { unreachable!("lists hold lists") };
                         node = children.entry(index).or_insert_with(|| Node::empty(inner));
                     }
                     _ => return Err(wrong_type(&path, t)),
@@ -256,9 +236,7 @@ fn leaf(t: &FieldType, raw: &str, path: &str) -> Result<Value, ApiError> {
         FieldType::Integer => Value::from(raw.parse::<i64>().map_err(|_| bad())?),
         FieldType::Float => {
             let f: f64 = raw.parse().map_err(|_| bad())?;
-            serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .ok_or_else(bad)?
+            serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(bad)?
         }
         FieldType::Boolean => match raw {
             "True" | "true" => Value::Bool(true),
@@ -270,27 +248,17 @@ fn leaf(t: &FieldType, raw: &str, path: &str) -> Result<Value, ApiError> {
 }
 
 fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}.{name}")
-    }
+    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
 
 fn unknown(path: &str) -> ApiError {
-    ApiError::new(
-        Code::UnknownParameter,
-        format!("The parameter `{path}` is not recognized."),
-    )
+    ApiError::new(Code::UnknownParameter, format!("The parameter `{path}` is not recognized."))
 }
 
 fn wrong_type(path: &str, t: &FieldType) -> ApiError {
     ApiError::new(
         Code::InvalidParameter,
-        format!(
-            "The value type of parameter `{path}` is not valid: expected {}.",
-            t.describe()
-        ),
+        format!("The value type of parameter `{path}` is not valid: expected {}.", t.describe()),
     )
 }
 
@@ -302,10 +270,7 @@ mod tests {
     const ACTION: &str = "ChannelCreateFlowGroupByTemplates";
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -321,43 +286,23 @@ mod tests {
         let body = json!({"FlowInfos": [{"FlowName": "f"}, {"FlowApprovers": [{"Nmae": "x"}]}]});
         let e = Schema::get().check(ACTION, &body).unwrap_err();
         assert_eq!(e.code, Code::UnknownParameter);
-        assert_eq!(
-            e.message,
-            "The parameter `FlowInfos.1.FlowApprovers.0.Nmae` is not recognized."
-        );
+        assert_eq!(e.message, "The parameter `FlowInfos.1.FlowApprovers.0.Nmae` is not recognized.");
     }
 
     #[test]
     fn a_wrongly_typed_value_is_named() {
-        let e = Schema::get()
-            .check(ACTION, &json!({"FlowInfos": [{"Deadline": "soon"}]}))
-            .unwrap_err();
+        let e = Schema::get().check(ACTION, &json!({"FlowInfos": [{"Deadline": "soon"}]})).unwrap_err();
         assert_eq!(e.code, Code::InvalidParameter);
-        assert_eq!(
-            e.message,
-            "The value type of parameter `FlowInfos.0.Deadline` is not valid: expected an integer."
-        );
-        let e = Schema::get()
-            .check(ACTION, &json!({"FlowInfos": {"FlowName": "x"}}))
-            .unwrap_err();
-        assert_eq!(
-            e.message,
-            "The value type of parameter `FlowInfos` is not valid: expected an array."
-        );
-        let e = Schema::get()
-            .check(ACTION, &json!({"FlowGroupName": 1.5}))
-            .unwrap_err();
-        assert_eq!(
-            e.message,
-            "The value type of parameter `FlowGroupName` is not valid: expected a string."
-        );
+        assert_eq!(e.message, "The value type of parameter `FlowInfos.0.Deadline` is not valid: expected an integer.");
+        let e = Schema::get().check(ACTION, &json!({"FlowInfos": {"FlowName": "x"}})).unwrap_err();
+        assert_eq!(e.message, "The value type of parameter `FlowInfos` is not valid: expected an array.");
+        let e = Schema::get().check(ACTION, &json!({"FlowGroupName": 1.5})).unwrap_err();
+        assert_eq!(e.message, "The value type of parameter `FlowGroupName` is not valid: expected a string.");
     }
 
     #[test]
     fn null_counts_as_absent() {
-        Schema::get()
-            .check(ACTION, &json!({"FlowGroupName": null}))
-            .unwrap();
+        Schema::get().check(ACTION, &json!({"FlowGroupName": null})).unwrap();
     }
 
     #[test]
@@ -392,39 +337,19 @@ mod tests {
     #[test]
     fn a_flattened_query_with_an_unknown_name_or_bad_value_is_refused() {
         let s = Schema::get();
-        let e = s
-            .unflatten(ACTION, &pairs(&[("FlowInfos.0.Bogus", "x")]))
-            .unwrap_err();
+        let e = s.unflatten(ACTION, &pairs(&[("FlowInfos.0.Bogus", "x")])).unwrap_err();
         assert_eq!(
             (e.code, e.message.as_str()),
-            (
-                Code::UnknownParameter,
-                "The parameter `FlowInfos.0.Bogus` is not recognized."
-            )
+            (Code::UnknownParameter, "The parameter `FlowInfos.0.Bogus` is not recognized.")
         );
-        let e = s
-            .unflatten(ACTION, &pairs(&[("FlowInfos.0.Deadline", "tomorrow")]))
-            .unwrap_err();
+        let e = s.unflatten(ACTION, &pairs(&[("FlowInfos.0.Deadline", "tomorrow")])).unwrap_err();
         assert_eq!(e.code, Code::InvalidParameter);
-        let e = s
-            .unflatten(ACTION, &pairs(&[("FlowInfos.x.FlowName", "a")]))
-            .unwrap_err();
-        assert_eq!(
-            e.message,
-            "The value type of parameter `FlowInfos.x` is not valid: expected an array."
-        );
-        let e = s
-            .unflatten(ACTION, &pairs(&[("FlowInfos.1.FlowName", "a")]))
-            .unwrap_err();
-        assert_eq!(
-            e.message,
-            "The parameter `FlowInfos.0` is missing: list indices must start at 0 and have no gaps."
-        );
+        let e = s.unflatten(ACTION, &pairs(&[("FlowInfos.x.FlowName", "a")])).unwrap_err();
+        assert_eq!(e.message, "The value type of parameter `FlowInfos.x` is not valid: expected an array.");
+        let e = s.unflatten(ACTION, &pairs(&[("FlowInfos.1.FlowName", "a")])).unwrap_err();
+        assert_eq!(e.message, "The parameter `FlowInfos.0` is missing: list indices must start at 0 and have no gaps.");
         let e = s.unflatten(ACTION, &pairs(&[("Agent", "a")])).unwrap_err();
-        assert_eq!(
-            e.message,
-            "The value type of parameter `Agent` is not valid: expected an object."
-        );
+        assert_eq!(e.message, "The value type of parameter `Agent` is not valid: expected an object.");
     }
 
     #[test]

@@ -11,10 +11,7 @@ use crate::error::{ApiError, Code, fail};
 pub fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
     match value.map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => fail(
-            Code::MissingParameter,
-            format!("The parameter `{field}` is required."),
-        ),
+        _ => fail(Code::MissingParameter, format!("The parameter `{field}` is required.")),
     }
 }
 
@@ -81,18 +78,12 @@ pub struct Mobile(String);
 impl Mobile {
     pub fn parse(value: &str, field: &str) -> Result<Mobile, ApiError> {
         let b = value.as_bytes();
-        if b.len() == 11
-            && b[0] == b'1'
-            && (b'3'..=b'9').contains(&b[1])
-            && b.iter().all(u8::is_ascii_digit)
-        {
+        if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit) {
             Ok(Mobile(value.to_owned()))
         } else {
             fail(
                 Code::InvalidParameter_Mobile,
-                format!(
-                    "The parameter `{field}` must be an 11-digit mainland mobile number without +86."
-                ),
+                format!("The parameter `{field}` must be an 11-digit mainland mobile number without +86."),
             )
         }
     }
@@ -148,9 +139,7 @@ impl IdCardType {
             "HONGKONG_MACAO_AND_TAIWAN" => Ok(IdCardType::HongKongMacaoAndTaiwan),
             _ => fail(
                 Code::InvalidParameter_CardType,
-                format!(
-                    "The parameter `{field}` must be ID_CARD, HONGKONG_AND_MACAO or HONGKONG_MACAO_AND_TAIWAN."
-                ),
+                format!("The parameter `{field}` must be ID_CARD, HONGKONG_AND_MACAO or HONGKONG_MACAO_AND_TAIWAN."),
             ),
         }
     }
@@ -173,12 +162,7 @@ pub struct IdCard {
 
 impl IdCard {
     /// `kind` defaults to ID_CARD, as the API documents.
-    pub fn parse(
-        kind: Option<&str>,
-        number: &str,
-        kind_field: &str,
-        number_field: &str,
-    ) -> Result<IdCard, ApiError> {
+    pub fn parse(kind: Option<&str>, number: &str, kind_field: &str, number_field: &str) -> Result<IdCard, ApiError> {
         let kind = match kind.filter(|k| !k.is_empty()) {
             Some(k) => IdCardType::parse(k, kind_field)?,
             None => IdCardType::IdCard,
@@ -187,14 +171,10 @@ impl IdCard {
         let ok = match kind {
             // 17 digits and a check character (digit or upper-case X); also for residence permits.
             IdCardType::IdCard | IdCardType::HongKongMacaoAndTaiwan => {
-                b.len() == 18
-                    && b[..17].iter().all(u8::is_ascii_digit)
-                    && (b[17].is_ascii_digit() || b[17] == b'X')
+                b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X')
             }
             IdCardType::HongKongAndMacao => {
-                b.len() == 11
-                    && matches!(b[0], b'H' | b'M')
-                    && b[1..].iter().all(u8::is_ascii_digit)
+                b.len() == 11 && matches!(b[0], b'H' | b'M') && b[1..].iter().all(u8::is_ascii_digit)
             }
         };
         if !ok {
@@ -204,16 +184,10 @@ impl IdCard {
             };
             return fail(
                 Code::InvalidParameter_CardNumber,
-                format!(
-                    "The parameter `{number_field}` is not a valid {} number: {rule}.",
-                    kind.as_str()
-                ),
+                format!("The parameter `{number_field}` is not a valid {} number: {rule}.", kind.as_str()),
             );
         }
-        Ok(IdCard {
-            kind,
-            number: number.to_owned(),
-        })
+        Ok(IdCard { kind, number: number.to_owned() })
     }
 }
 
@@ -224,19 +198,8 @@ mod tests {
     #[test]
     fn a_mobile_must_be_eleven_mainland_digits() {
         assert!(Mobile::parse("13800000008", "Mobile").is_ok());
-        for bad in [
-            "+8613800000008",
-            "1380000000",
-            "138000000081",
-            "12800000008",
-            "1380000000a",
-            "23800000008",
-        ] {
-            assert_eq!(
-                Mobile::parse(bad, "Mobile").unwrap_err().code,
-                Code::InvalidParameter_Mobile,
-                "{bad}"
-            );
+        for bad in ["+8613800000008", "1380000000", "138000000081", "12800000008", "1380000000a", "23800000008"] {
+            assert_eq!(Mobile::parse(bad, "Mobile").unwrap_err().code, Code::InvalidParameter_Mobile, "{bad}");
         }
     }
 
@@ -245,46 +208,26 @@ mod tests {
         assert!(IdCard::parse(None, "11010519491231002X", "T", "N").is_ok());
         assert!(IdCard::parse(Some("HONGKONG_AND_MACAO"), "H1234567890", "T", "N").is_ok());
         assert_eq!(
-            IdCard::parse(None, "11010519491231002x", "T", "N")
-                .unwrap_err()
-                .code,
+            IdCard::parse(None, "11010519491231002x", "T", "N").unwrap_err().code,
             Code::InvalidParameter_CardNumber
         );
         assert_eq!(
-            IdCard::parse(Some("HONGKONG_AND_MACAO"), "X1234567890", "T", "N")
-                .unwrap_err()
-                .code,
+            IdCard::parse(Some("HONGKONG_AND_MACAO"), "X1234567890", "T", "N").unwrap_err().code,
             Code::InvalidParameter_CardNumber
         );
-        assert_eq!(
-            IdCard::parse(Some("PASSPORT"), "E1", "T", "N")
-                .unwrap_err()
-                .code,
-            Code::InvalidParameter_CardType
-        );
+        assert_eq!(IdCard::parse(Some("PASSPORT"), "E1", "T", "N").unwrap_err().code, Code::InvalidParameter_CardType);
     }
 
     #[test]
     fn an_external_id_is_one_to_64_printable_characters() {
         assert!(ExternalId::parse(Some("kev_open_organization_8"), "OpenId").is_ok());
-        assert_eq!(
-            ExternalId::parse(Some(""), "OpenId").unwrap_err().code,
-            Code::MissingParameter
-        );
+        assert_eq!(ExternalId::parse(Some(""), "OpenId").unwrap_err().code, Code::MissingParameter);
         assert_eq!(
             ExternalId::parse(None, "Agent.AppId").unwrap_err().message,
             "The parameter `Agent.AppId` is required."
         );
-        assert_eq!(
-            ExternalId::parse(Some(&"a".repeat(65)), "OpenId")
-                .unwrap_err()
-                .code,
-            Code::InvalidParameter
-        );
-        assert_eq!(
-            ExternalId::parse(Some("a b"), "OpenId").unwrap_err().code,
-            Code::InvalidParameter
-        );
+        assert_eq!(ExternalId::parse(Some(&"a".repeat(65)), "OpenId").unwrap_err().code, Code::InvalidParameter);
+        assert_eq!(ExternalId::parse(Some("a b"), "OpenId").unwrap_err().code, Code::InvalidParameter);
     }
 
     #[test]

@@ -27,11 +27,7 @@ impl ResourceId {
         use rand::Rng;
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         let mut rng = rand::rng();
-        ResourceId(
-            (0..Self::LEN)
-                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-                .collect(),
-        )
+        ResourceId((0..Self::LEN).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect())
     }
 
     pub fn as_str(&self) -> &str {
@@ -170,9 +166,7 @@ pub fn component_label(value: &str, max: usize, field: &str) -> Result<(), ApiEr
     if !value.chars().all(is_name_char) {
         return fail(
             Code::InvalidParameter,
-            format!(
-                "The parameter `{field}` may only hold Chinese characters, letters, digits and underscores."
-            ),
+            format!("The parameter `{field}` may only hold Chinese characters, letters, digits and underscores."),
         );
     }
     Ok(())
@@ -185,19 +179,13 @@ impl Template {
         let mut recipient_ids = std::collections::HashSet::new();
         for (i, r) in self.recipients.iter().enumerate() {
             if !recipient_ids.insert(r.recipient_id.as_str()) {
-                return Err(format!(
-                    "Recipients[{i}].RecipientId `{}` is used twice",
-                    r.recipient_id
-                ));
+                return Err(format!("Recipients[{i}].RecipientId `{}` is used twice", r.recipient_id));
             }
         }
         let mut component_ids = std::collections::HashSet::new();
         for (i, c) in self.components.iter().enumerate() {
             if !component_ids.insert(c.component_id.as_str()) {
-                return Err(format!(
-                    "Components[{i}].ComponentId `{}` is used twice",
-                    c.component_id
-                ));
+                return Err(format!("Components[{i}].ComponentId `{}` is used twice", c.component_id));
             }
             match &c.recipient_id {
                 Some(r) if !recipient_ids.contains(r.as_str()) => {
@@ -239,16 +227,9 @@ mod tests {
     #[test]
     fn a_resource_id_is_32_letters_and_digits() {
         assert!(ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "TemplateId").is_ok());
+        assert_eq!(ResourceId::parse(Some("short"), "TemplateId").unwrap_err().code, Code::InvalidParameter);
         assert_eq!(
-            ResourceId::parse(Some("short"), "TemplateId")
-                .unwrap_err()
-                .code,
-            Code::InvalidParameter
-        );
-        assert_eq!(
-            ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9c_"), "TemplateId")
-                .unwrap_err()
-                .code,
+            ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9c_"), "TemplateId").unwrap_err().code,
             Code::InvalidParameter
         );
         let a = ResourceId::generate();
@@ -259,15 +240,8 @@ mod tests {
     #[test]
     fn component_types_know_sign_from_fill() {
         assert!(ComponentType::parse("SIGN_SEAL", "t").unwrap().is_sign());
-        assert!(
-            !ComponentType::parse("DYNAMIC_TABLE", "t")
-                .unwrap()
-                .is_sign()
-        );
-        assert_eq!(
-            ComponentType::parse("STAMP", "t").unwrap_err().code,
-            Code::InvalidParameter_ComponentType
-        );
+        assert!(!ComponentType::parse("DYNAMIC_TABLE", "t").unwrap().is_sign());
+        assert_eq!(ComponentType::parse("STAMP", "t").unwrap_err().code, Code::InvalidParameter_ComponentType);
     }
 
     fn template(components: Vec<Component>) -> Template {
@@ -287,25 +261,13 @@ mod tests {
         }
     }
 
-    fn component(
-        id: &str,
-        kind: ComponentType,
-        owner: Option<&str>,
-        page: u32,
-        y: f64,
-    ) -> Component {
+    fn component(id: &str, kind: ComponentType, owner: Option<&str>, page: u32, y: f64) -> Component {
         Component {
             component_id: id.into(),
             component_name: id.into(),
             component_type: kind,
             recipient_id: owner.map(Into::into),
-            placement: Placement {
-                page,
-                x: 100.0,
-                y,
-                width: 200.0,
-                height: 20.0,
-            },
+            placement: Placement { page, x: 100.0, y, width: 200.0, height: 20.0 },
             required: false,
             extra: None,
         }
@@ -314,47 +276,17 @@ mod tests {
     #[test]
     fn a_template_checks_owners_pages_and_boxes() {
         let a4 = [(595.0, 842.0)];
-        assert_eq!(
-            template(vec![component("c", ComponentType::Text, None, 1, 600.0)]).check(&a4),
-            Ok(())
-        );
-        let e = template(vec![component(
-            "c",
-            ComponentType::Text,
-            Some("r9"),
-            1,
-            600.0,
-        )])
-        .check(&a4)
-        .unwrap_err();
+        assert_eq!(template(vec![component("c", ComponentType::Text, None, 1, 600.0)]).check(&a4), Ok(()));
+        let e = template(vec![component("c", ComponentType::Text, Some("r9"), 1, 600.0)]).check(&a4).unwrap_err();
         assert!(e.contains("`r9` is not a recipient"), "{e}");
-        let e = template(vec![component(
-            "c",
-            ComponentType::SignSeal,
-            None,
-            1,
-            600.0,
-        )])
-        .check(&a4)
-        .unwrap_err();
+        let e = template(vec![component("c", ComponentType::SignSeal, None, 1, 600.0)]).check(&a4).unwrap_err();
         assert!(e.contains("needs a ComponentRecipientId"), "{e}");
-        let e = template(vec![component("c", ComponentType::Text, None, 2, 600.0)])
-            .check(&a4)
-            .unwrap_err();
+        let e = template(vec![component("c", ComponentType::Text, None, 2, 600.0)]).check(&a4).unwrap_err();
         assert!(e.contains("past the PDF's last page (1)"), "{e}");
-        let e = template(vec![component("c", ComponentType::Text, None, 1, 830.0)])
-            .check(&a4)
-            .unwrap_err();
+        let e = template(vec![component("c", ComponentType::Text, None, 1, 830.0)]).check(&a4).unwrap_err();
         assert!(e.contains("does not fit on page 1"), "{e}");
-        let twice = vec![
-            component("c", ComponentType::Text, None, 1, 1.0),
-            component("c", ComponentType::Date, None, 1, 30.0),
-        ];
-        assert!(
-            template(twice)
-                .check(&a4)
-                .unwrap_err()
-                .contains("used twice")
-        );
+        let twice =
+            vec![component("c", ComponentType::Text, None, 1, 1.0), component("c", ComponentType::Date, None, 1, 30.0)];
+        assert!(template(twice).check(&a4).unwrap_err().contains("used twice"));
     }
 }

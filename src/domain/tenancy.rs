@@ -65,9 +65,7 @@ impl OrganizationName {
         if v.contains(['(', ')']) {
             return fail(
                 Code::InvalidParameter_OrganizationName,
-                format!(
-                    "The parameter `{field}` must write parentheses as Chinese （） as on the business licence."
-                ),
+                format!("The parameter `{field}` must write parentheses as Chinese （） as on the business licence."),
             );
         }
         if v.chars().any(char::is_control) {
@@ -150,31 +148,19 @@ mod tests {
 
     #[test]
     fn an_organization_name_with_english_parentheses_is_rejected() {
-        let e = OrganizationName::parse(Some("典子谦(深圳)科技有限公司"), "ProxyOrganizationName")
-            .unwrap_err();
+        let e = OrganizationName::parse(Some("典子谦(深圳)科技有限公司"), "ProxyOrganizationName").unwrap_err();
         assert_eq!(e.code, Code::InvalidParameter_OrganizationName);
-        assert!(
-            OrganizationName::parse(Some("典子谦（深圳）科技有限公司"), "ProxyOrganizationName")
-                .is_ok()
-        );
+        assert!(OrganizationName::parse(Some("典子谦（深圳）科技有限公司"), "ProxyOrganizationName").is_ok());
     }
 
     #[test]
     fn operator_sync_types_are_exactly_create_update_resign() {
+        assert_eq!(OperatorSync::parse(Some("RESIGN"), "OperatorType"), Ok(OperatorSync::Resign));
         assert_eq!(
-            OperatorSync::parse(Some("RESIGN"), "OperatorType"),
-            Ok(OperatorSync::Resign)
-        );
-        assert_eq!(
-            OperatorSync::parse(Some("DELETE"), "OperatorType")
-                .unwrap_err()
-                .code,
+            OperatorSync::parse(Some("DELETE"), "OperatorType").unwrap_err().code,
             Code::OperationDenied_OperateType
         );
-        assert_eq!(
-            OperatorSync::parse(None, "OperatorType").unwrap_err().code,
-            Code::MissingParameter
-        );
+        assert_eq!(OperatorSync::parse(None, "OperatorType").unwrap_err().code, Code::MissingParameter);
     }
 
     #[test]

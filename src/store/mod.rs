@@ -31,9 +31,7 @@ impl Backend {
         } else if u.starts_with("postgres://") || u.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
-            bail!(
-                "database URL `{url}` has an unknown scheme: use sqlite://PATH or postgres://USER@HOST/DB"
-            )
+            bail!("database URL `{url}` has an unknown scheme: use sqlite://PATH or postgres://USER@HOST/DB")
         }
     }
 }
@@ -56,23 +54,13 @@ impl Store {
         match backend {
             // dialect: SQLite takes its settings per connection, and allows one writer at a time.
             Backend::Sqlite => {
-                let path = raw
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:");
+                let path = raw.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
-                if let Some(dir) = Path::new(path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
+                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
                 }
                 if !raw.contains("mode=") {
-                    raw.push_str(if raw.contains('?') {
-                        "&mode=rwc"
-                    } else {
-                        "?mode=rwc"
-                    });
+                    raw.push_str(if raw.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
                 }
                 pool = pool.max_connections(8).after_connect(|conn, _| {
                     Box::pin(async move {
@@ -87,16 +75,9 @@ impl Store {
             }
             Backend::Postgres => pool = pool.max_connections(16),
         }
-        let options = AnyConnectOptions::from_str(&raw)
-            .with_context(|| format!("parsing database URL {url}"))?;
-        let pool = pool
-            .connect_with(options)
-            .await
-            .with_context(|| format!("connecting to {url}"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .with_context(|| format!("migrating {url}"))?;
+        let options = AnyConnectOptions::from_str(&raw).with_context(|| format!("parsing database URL {url}"))?;
+        let pool = pool.connect_with(options).await.with_context(|| format!("connecting to {url}"))?;
+        MIGRATOR.run(&pool).await.with_context(|| format!("migrating {url}"))?;
         Ok(Store { pool, backend })
     }
 
@@ -120,10 +101,7 @@ impl Store {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// 0/1 columns, portable across both backends.

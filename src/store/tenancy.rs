@@ -7,12 +7,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, flag, now};
-use crate::domain::template::{
-    Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template,
-};
+use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template};
 use crate::domain::tenancy::{
-    Application, CallbackSettings, Feature, Operator, OperatorSync, Organization,
-    OrganizationDetails, OrganizationName, SyncFailure, TenantApplication,
+    Application, CallbackSettings, Feature, Operator, OperatorSync, Organization, OrganizationDetails,
+    OrganizationName, SyncFailure, TenantApplication,
 };
 use crate::domain::{ExternalId, IdCard, IdCardType, Mobile, PersonName};
 use crate::error::Failure;
@@ -33,28 +31,18 @@ pub struct TemplateQuery {
 impl Store {
     /// Has nothing been configured yet? (`serve --demo` loads the demo tenant then.)
     pub async fn has_no_application(&self) -> Result<bool, Failure> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.pool).await?;
         Ok(n == 0)
     }
 
     /// The application a SecretId belongs to, and the key to check its signatures with.
-    pub async fn credential(
-        &self,
-        secret_id: &str,
-    ) -> Result<Option<(ExternalId, SecretString)>, Failure> {
-        let row =
-            sqlx::query("SELECT app_id, secret_key FROM application_secrets WHERE secret_id = $1")
-                .bind(secret_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| {
-            (
-                ExternalId::from_stored(r.get("app_id")),
-                SecretString::from(r.get::<String, _>("secret_key")),
-            )
-        }))
+    pub async fn credential(&self, secret_id: &str) -> Result<Option<(ExternalId, SecretString)>, Failure> {
+        let row = sqlx::query("SELECT app_id, secret_key FROM application_secrets WHERE secret_id = $1")
+            .bind(secret_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| (ExternalId::from_stored(r.get("app_id")), SecretString::from(r.get::<String, _>("secret_key")))))
     }
 
     pub async fn application(&self, app_id: &ExternalId) -> Result<Option<Application>, Failure> {
@@ -67,29 +55,19 @@ impl Store {
         else {
             return Ok(None);
         };
-        let features: Vec<String> =
-            sqlx::query_scalar("SELECT feature FROM application_features WHERE app_id = $1")
-                .bind(app_id.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-        let callback = row
-            .get::<Option<String>, _>("callback_url")
-            .map(|url| CallbackSettings {
-                url,
-                aes_key: row
-                    .get::<Option<String>, _>("callback_aes_key")
-                    .map(SecretString::from),
-                token: row
-                    .get::<Option<String>, _>("callback_token")
-                    .map(SecretString::from),
-            });
+        let features: Vec<String> = sqlx::query_scalar("SELECT feature FROM application_features WHERE app_id = $1")
+            .bind(app_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let callback = row.get::<Option<String>, _>("callback_url").map(|url| CallbackSettings {
+            url,
+            aes_key: row.get::<Option<String>, _>("callback_aes_key").map(SecretString::from),
+            token: row.get::<Option<String>, _>("callback_token").map(SecretString::from),
+        });
         Ok(Some(Application {
             app_id: ExternalId::from_stored(row.get("app_id")),
             flow_quota: row.get("flow_quota"),
-            features: features
-                .iter()
-                .filter_map(|f| Feature::parse(f))
-                .collect::<BTreeSet<_>>(),
+            features: features.iter().filter_map(|f| Feature::parse(f)).collect::<BTreeSet<_>>(),
             callback,
         }))
     }
@@ -152,17 +130,14 @@ impl Store {
                     Some("员工已实名，不能覆盖 (the operator is already verified)")
                 }
                 (OperatorSync::Update, None) => Some("员工不存在 (no such operator)"),
-                (OperatorSync::Update, Some(e)) if e.verified => Some(
-                    "员工已实名，仅支持修改未实名员工的信息 (only unverified operators can be updated)",
-                ),
+                (OperatorSync::Update, Some(e)) if e.verified => {
+                    Some("员工已实名，仅支持修改未实名员工的信息 (only unverified operators can be updated)")
+                }
                 (OperatorSync::Resign, None) => Some("员工不存在 (no such operator)"),
                 _ => None,
             };
             if let Some(message) = fault {
-                failures.push(SyncFailure {
-                    id: op.open_id.to_string(),
-                    message: message.to_owned(),
-                });
+                failures.push(SyncFailure { id: op.open_id.to_string(), message: message.to_owned() });
                 continue;
             }
             match kind {
@@ -171,12 +146,14 @@ impl Store {
                 }
                 // A resigned operator's data is cleared and the OpenId can be given to someone else.
                 OperatorSync::Resign => {
-                    sqlx::query("DELETE FROM operators WHERE app_id = $1 AND organization_open_id = $2 AND open_id = $3")
-                        .bind(app_id.as_str())
-                        .bind(organization.as_str())
-                        .bind(op.open_id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "DELETE FROM operators WHERE app_id = $1 AND organization_open_id = $2 AND open_id = $3",
+                    )
+                    .bind(app_id.as_str())
+                    .bind(organization.as_str())
+                    .bind(op.open_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
         }
@@ -204,10 +181,7 @@ impl Store {
             .bind(now())
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM application_features WHERE app_id = $1")
-                .bind(a)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM application_features WHERE app_id = $1").bind(a).execute(&mut *tx).await?;
             for f in &app.features {
                 sqlx::query("INSERT INTO application_features (app_id, feature) VALUES ($1, $2)")
                     .bind(a)
@@ -216,18 +190,15 @@ impl Store {
                     .await?;
             }
             for c in &t.credentials {
-                let owner: Option<String> = sqlx::query_scalar(
-                    "SELECT app_id FROM application_secrets WHERE secret_id = $1",
-                )
-                .bind(&c.secret_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let owner: Option<String> =
+                    sqlx::query_scalar("SELECT app_id FROM application_secrets WHERE secret_id = $1")
+                        .bind(&c.secret_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 if owner.as_deref().is_some_and(|o| o != a) {
-                    return Err(anyhow::anyhow!(
-                        "SecretId {} already belongs to another application",
-                        c.secret_id
-                    )
-                    .into());
+                    return Err(
+                        anyhow::anyhow!("SecretId {} already belongs to another application", c.secret_id).into()
+                    );
                 }
                 sqlx::query(
                     "INSERT INTO application_secrets (secret_id, app_id, secret_key) VALUES ($1, $2, $3) \
@@ -240,15 +211,8 @@ impl Store {
                 .await?;
             }
             for (org, operators) in &t.organizations {
-                upsert_organization(
-                    &mut tx,
-                    &app.app_id,
-                    &org.open_id,
-                    &org.name,
-                    &org.details,
-                    Some(org.verified),
-                )
-                .await?;
+                upsert_organization(&mut tx, &app.app_id, &org.open_id, &org.name, &org.details, Some(org.verified))
+                    .await?;
                 for op in operators {
                     upsert_operator(&mut tx, &app.app_id, &org.open_id, op, op.verified).await?;
                 }
@@ -262,32 +226,24 @@ impl Store {
     }
 
     /// `DescribeTemplates`: a page of the application's templates, and how many match.
-    pub async fn templates(
-        &self,
-        app_id: &ExternalId,
-        q: &TemplateQuery,
-    ) -> Result<(Vec<Template>, i64), Failure> {
+    pub async fn templates(&self, app_id: &ExternalId, q: &TemplateQuery) -> Result<(Vec<Template>, i64), Failure> {
         let mut conn = self.pool.acquire().await?;
         let ids: Vec<String> = match &q.ids {
             Some(ids) => {
                 let mut found = Vec::new();
                 for id in ids {
-                    let hit: Option<String> = sqlx::query_scalar(
-                        "SELECT template_id FROM templates WHERE app_id = $1 AND template_id = $2",
-                    )
-                    .bind(app_id.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                    let hit: Option<String> =
+                        sqlx::query_scalar("SELECT template_id FROM templates WHERE app_id = $1 AND template_id = $2")
+                            .bind(app_id.as_str())
+                            .bind(id.as_str())
+                            .fetch_optional(&mut *conn)
+                            .await?;
                     found.extend(hit);
                 }
                 found
             }
             None => {
-                let pattern = q
-                    .name_contains
-                    .as_ref()
-                    .map(|n| format!("%{}%", escape_like(n)));
+                let pattern = q.name_contains.as_ref().map(|n| format!("%{}%", escape_like(n)));
                 sqlx::query_scalar(
                     "SELECT template_id FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\') \
                      ORDER BY created_at DESC, template_id LIMIT $3 OFFSET $4",
@@ -303,43 +259,32 @@ impl Store {
         let total: i64 = match &q.ids {
             Some(_) => ids.len() as i64,
             None => {
-                let pattern = q
-                    .name_contains
-                    .as_ref()
-                    .map(|n| format!("%{}%", escape_like(n)));
-                sqlx::query_scalar("SELECT COUNT(*) FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\')")
-                    .bind(app_id.as_str())
-                    .bind(pattern)
-                    .fetch_one(&mut *conn)
-                    .await?
+                let pattern = q.name_contains.as_ref().map(|n| format!("%{}%", escape_like(n)));
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\')",
+                )
+                .bind(app_id.as_str())
+                .bind(pattern)
+                .fetch_one(&mut *conn)
+                .await?
             }
         };
         let mut templates = Vec::with_capacity(ids.len());
         for id in ids {
-            templates.push(
-                template(&mut conn, app_id, &id)
-                    .await?
-                    .expect("listed just now"),
-            );
+            templates.push(template(&mut conn, app_id, &id).await?.expect("listed just now"));
         }
         Ok((templates, total))
     }
 
     /// One template of the application, or `None`.
-    pub async fn template(
-        &self,
-        app_id: &ExternalId,
-        template_id: &ResourceId,
-    ) -> Result<Option<Template>, Failure> {
+    pub async fn template(&self, app_id: &ExternalId, template_id: &ResourceId) -> Result<Option<Template>, Failure> {
         let mut conn = self.pool.acquire().await?;
         template(&mut conn, app_id, template_id.as_str()).await
     }
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 fn organization_from_row(r: &AnyRow) -> Organization {
@@ -431,22 +376,16 @@ async fn operator(
     .await?;
     Ok(row.map(|r| Operator {
         open_id: ExternalId::from_stored(r.get("open_id")),
-        name: r
-            .get::<Option<String>, _>("name")
-            .map(PersonName::from_stored),
-        mobile: r
-            .get::<Option<String>, _>("mobile")
-            .map(Mobile::from_stored),
-        id_card: r
-            .get::<Option<String>, _>("id_card_number")
-            .map(|number| IdCard {
-                kind: match r.get::<Option<String>, _>("id_card_type").as_deref() {
-                    Some("HONGKONG_AND_MACAO") => IdCardType::HongKongAndMacao,
-                    Some("HONGKONG_MACAO_AND_TAIWAN") => IdCardType::HongKongMacaoAndTaiwan,
-                    _ => IdCardType::IdCard,
-                },
-                number,
-            }),
+        name: r.get::<Option<String>, _>("name").map(PersonName::from_stored),
+        mobile: r.get::<Option<String>, _>("mobile").map(Mobile::from_stored),
+        id_card: r.get::<Option<String>, _>("id_card_number").map(|number| IdCard {
+            kind: match r.get::<Option<String>, _>("id_card_type").as_deref() {
+                Some("HONGKONG_AND_MACAO") => IdCardType::HongKongAndMacao,
+                Some("HONGKONG_MACAO_AND_TAIWAN") => IdCardType::HongKongMacaoAndTaiwan,
+                _ => IdCardType::IdCard,
+            },
+            number,
+        }),
         default_role: r.get("default_role"),
         verified: r.get::<i64, _>("verified") != 0,
     }))
@@ -518,11 +457,7 @@ async fn put_template(conn: &mut Conn, app_id: &ExternalId, t: &Template) -> Res
     Ok(())
 }
 
-async fn template(
-    conn: &mut Conn,
-    app_id: &ExternalId,
-    template_id: &str,
-) -> Result<Option<Template>, Failure> {
+async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Result<Option<Template>, Failure> {
     let Some(row) = sqlx::query(
         "SELECT template_id, name, description, pdf_sha256, created_at FROM templates WHERE app_id = $1 AND template_id = $2",
     )
@@ -546,11 +481,8 @@ async fn template(
         Ok(Recipient {
             recipient_id: r.get("recipient_id"),
             role_name: r.get("role_name"),
-            recipient_type: RecipientType::parse(
-                &r.get::<String, _>("recipient_type"),
-                "recipient_type",
-            )
-            .map_err(|e| anyhow::anyhow!("stored template {template_id}: {e}"))?,
+            recipient_type: RecipientType::parse(&r.get::<String, _>("recipient_type"), "recipient_type")
+                .map_err(|e| anyhow::anyhow!("stored template {template_id}: {e}"))?,
             routing_order: r.get("routing_order"),
         })
     })

@@ -18,8 +18,7 @@ use crate::error::{ApiError, Code, Failure, fail};
 /// Validates the parameters against the action's schema, then deserializes them.
 fn request<T: DeserializeOwned>(action: Action, params: Value) -> Result<T, ApiError> {
     Schema::get().check(action.as_str(), &params)?;
-    serde_json::from_value(params)
-        .map_err(|e| ApiError::new(Code::InvalidParameter, format!("Invalid request: {e}.")))
+    serde_json::from_value(params).map_err(|e| ApiError::new(Code::InvalidParameter, format!("Invalid request: {e}.")))
 }
 
 /// Declares the implemented actions once: the dispatch `match` and the list the compatibility
@@ -60,9 +59,7 @@ implemented_actions! {
 /// `Agent.AppId` must be the application that owns the calling SecretId; anything else looks
 /// exactly like an application that does not exist.
 fn agent_app<'a>(caller: &'a Caller, agent: Option<&Agent>) -> Result<&'a ExternalId, ApiError> {
-    let agent = agent.ok_or_else(|| {
-        ApiError::new(Code::MissingParameter, "The parameter `Agent` is required.")
-    })?;
+    let agent = agent.ok_or_else(|| ApiError::new(Code::MissingParameter, "The parameter `Agent` is required."))?;
     let app_id = ExternalId::parse(agent.app_id.as_deref(), "Agent.AppId")?;
     if app_id != caller.app_id {
         return fail(
@@ -76,11 +73,7 @@ fn agent_app<'a>(caller: &'a Caller, agent: Option<&Agent>) -> Result<&'a Extern
 }
 
 /// The sub-organisation `Agent.ProxyOrganizationOpenId` names, which must exist.
-async fn agent_organization(
-    state: &AppState,
-    caller: &Caller,
-    agent: Option<&Agent>,
-) -> Result<Organization, Failure> {
+async fn agent_organization(state: &AppState, caller: &Caller, agent: Option<&Agent>) -> Result<Organization, Failure> {
     let app_id = agent_app(caller, agent)?;
     let open_id = ExternalId::parse(
         agent.and_then(|a| a.proxy_organization_open_id.as_deref()),
@@ -103,30 +96,32 @@ async fn agent_operator(
 ) -> Result<(Organization, Operator), Failure> {
     let organization = agent_organization(state, caller, agent).await?;
     let open_id = ExternalId::parse(
-        agent
-            .and_then(|a| a.proxy_operator.as_ref())
-            .and_then(|o| o.open_id.as_deref()),
+        agent.and_then(|a| a.proxy_operator.as_ref()).and_then(|o| o.open_id.as_deref()),
         "Agent.ProxyOperator.OpenId",
     )?;
     let operator = state.store.operator(&caller.app_id, &organization.open_id, &open_id).await?.ok_or_else(|| {
         ApiError::new(
             Code::OperationDenied_UserNotInOrganization,
-            format!("The operator `{open_id}` (Agent.ProxyOperator.OpenId) is not an employee of `{}`.", organization.open_id),
+            format!(
+                "The operator `{open_id}` (Agent.ProxyOperator.OpenId) is not an employee of `{}`.",
+                organization.open_id
+            ),
         )
     })?;
     if !organization.verified {
         return Err(ApiError::new(
             Code::OperationDenied_NoIdentityVerify,
-            format!("The sub-organization `{}` (Agent.ProxyOrganizationOpenId) is not real-name verified.", organization.open_id),
+            format!(
+                "The sub-organization `{}` (Agent.ProxyOrganizationOpenId) is not real-name verified.",
+                organization.open_id
+            ),
         )
         .into());
     }
     if !operator.verified {
         return Err(ApiError::new(
             Code::OperationDenied_NoIdentityVerify,
-            format!(
-                "The operator `{open_id}` (Agent.ProxyOperator.OpenId) is not real-name verified."
-            ),
+            format!("The operator `{open_id}` (Agent.ProxyOperator.OpenId) is not real-name verified."),
         )
         .into());
     }

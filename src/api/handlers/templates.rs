@@ -32,19 +32,13 @@ pub async fn describe_templates(
     };
     let limit = req.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return fail(
-            Code::InvalidParameter,
-            format!("The parameter `Limit` must be between 1 and {MAX_LIMIT}."),
-        )
-        .map_err(Into::into);
+        return fail(Code::InvalidParameter, format!("The parameter `Limit` must be between 1 and {MAX_LIMIT}."))
+            .map_err(Into::into);
     }
     let offset = req.offset.unwrap_or(0);
     if !(0..=MAX_OFFSET).contains(&offset) {
-        return fail(
-            Code::InvalidParameter,
-            format!("The parameter `Offset` must be between 0 and {MAX_OFFSET}."),
-        )
-        .map_err(Into::into);
+        return fail(Code::InvalidParameter, format!("The parameter `Offset` must be between 0 and {MAX_OFFSET}."))
+            .map_err(Into::into);
     }
     let name_contains = req.template_name.filter(|n| !n.is_empty());
     if let Some(n) = &name_contains {
@@ -71,11 +65,7 @@ pub async fn describe_templates(
             .template(&caller.app_id, &id)
             .await?
             .into_iter()
-            .filter(|t| {
-                name_contains
-                    .as_ref()
-                    .is_none_or(|n| t.name.contains(n.as_str()))
-            })
+            .filter(|t| name_contains.as_ref().is_none_or(|n| t.name.contains(n.as_str())))
             .collect();
         let total = found.len() as i64;
         return Ok(respond(found, total));
@@ -84,10 +74,7 @@ pub async fn describe_templates(
         Some(ids) if ids.len() > MAX_IDS => {
             return fail(
                 Code::InvalidParameter,
-                format!(
-                    "The parameter `TemplateIds` holds {} ids; at most {MAX_IDS} are allowed.",
-                    ids.len()
-                ),
+                format!("The parameter `TemplateIds` holds {} ids; at most {MAX_IDS} are allowed.", ids.len()),
             )
             .map_err(Into::into);
         }
@@ -99,24 +86,12 @@ pub async fn describe_templates(
         ),
         None => None,
     };
-    let query = TemplateQuery {
-        ids: ids.clone(),
-        name_contains,
-        offset,
-        limit,
-    };
+    let query = TemplateQuery { ids: ids.clone(), name_contains, offset, limit };
     let (templates, total) = state.store.templates(&caller.app_id, &query).await?;
-    if let Some(missing) = ids
-        .iter()
-        .flatten()
-        .find(|id| !templates.iter().any(|t| &t.template_id == *id))
-    {
+    if let Some(missing) = ids.iter().flatten().find(|id| !templates.iter().any(|t| &t.template_id == *id)) {
         return fail(
             Code::ResourceNotFound_Template,
-            format!(
-                "The template `{}` (TemplateIds) does not exist.",
-                missing.as_str()
-            ),
+            format!("The template `{}` (TemplateIds) does not exist.", missing.as_str()),
         )
         .map_err(Into::into);
     }
@@ -140,8 +115,7 @@ fn template_info(t: &Template, list_only: bool, all_components: bool) -> Templat
         component_extra: c.extra.clone().unwrap_or_default(),
         component_value: String::new(),
     };
-    let (mut components, mut sign_components, mut recipients) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut components, mut sign_components, mut recipients) = (Vec::new(), Vec::new(), Vec::new());
     if !list_only {
         for c in &t.components {
             if c.component_type.is_sign() {

@@ -6,9 +6,7 @@ use crate::api::wire::{
     SyncProxyOrganizationOperatorsResponse, SyncProxyOrganizationRequest,
 };
 use crate::api::{AppState, Caller};
-use crate::domain::tenancy::{
-    Operator, OperatorSync, OrganizationDetails, OrganizationName, SyncFailure,
-};
+use crate::domain::tenancy::{Operator, OperatorSync, OrganizationDetails, OrganizationName, SyncFailure};
 use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most};
 use crate::error::{ApiError, Code, Failure, fail};
 
@@ -32,19 +30,11 @@ pub async fn sync_proxy_organization(
 ) -> Result<Empty, Failure> {
     let app_id = agent_app(caller, req.agent.as_ref())?;
     let open_id = ExternalId::parse(
-        req.agent
-            .as_ref()
-            .and_then(|a| a.proxy_organization_open_id.as_deref()),
+        req.agent.as_ref().and_then(|a| a.proxy_organization_open_id.as_deref()),
         "Agent.ProxyOrganizationOpenId",
     )?;
-    let name = OrganizationName::parse(
-        req.proxy_organization_name.as_deref(),
-        "ProxyOrganizationName",
-    )?;
-    if let Some(kind) = req
-        .proxy_legal_id_card_type
-        .as_deref()
-        .filter(|k| !k.is_empty())
+    let name = OrganizationName::parse(req.proxy_organization_name.as_deref(), "ProxyOrganizationName")?;
+    if let Some(kind) = req.proxy_legal_id_card_type.as_deref().filter(|k| !k.is_empty())
         && kind != "ID_CARD"
     {
         return Err(ApiError::new(
@@ -54,21 +44,17 @@ pub async fn sync_proxy_organization(
         .into());
     }
     let legal_id_card_number = match req.proxy_legal_id_card_number.filter(|n| !n.is_empty()) {
-        Some(n) => {
-            Some(IdCard::parse(None, &n, "ProxyLegalIdCardType", "ProxyLegalIdCardNumber")?.number)
-        }
+        Some(n) => Some(IdCard::parse(None, &n, "ProxyLegalIdCardType", "ProxyLegalIdCardNumber")?.number),
         None => None,
     };
     if let Some(license) = &req.business_license {
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(license)
-            .map_err(|_| {
-                ApiError::new(
-                    Code::InvalidParameter_BusinessLicense,
-                    "The parameter `BusinessLicense` must be a base64 PNG or JPG.",
-                )
-            })?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(license).map_err(|_| {
+            ApiError::new(
+                Code::InvalidParameter_BusinessLicense,
+                "The parameter `BusinessLicense` must be a base64 PNG or JPG.",
+            )
+        })?;
         if bytes.len() > 5 * 1024 * 1024 {
             return Err(ApiError::new(
                 Code::LimitExceeded_FileSize,
@@ -78,28 +64,17 @@ pub async fn sync_proxy_organization(
         }
     }
     let details = OrganizationDetails {
-        uniform_social_credit_code: optional(
-            req.uniform_social_credit_code,
-            200,
-            "UniformSocialCreditCode",
-        )?,
+        uniform_social_credit_code: optional(req.uniform_social_credit_code, 200, "UniformSocialCreditCode")?,
         legal_name: optional(req.proxy_legal_name, 50, "ProxyLegalName")?,
         legal_id_card_number,
         address: optional(req.proxy_address, 500, "ProxyAddress")?,
     };
-    state
-        .store
-        .sync_organization(app_id, &open_id, &name, &details)
-        .await?;
+    state.store.sync_organization(app_id, &open_id, &name, &details).await?;
     Ok(Empty {})
 }
 
 /// One operator of a sync call, or why it cannot be synced.
-fn operator(
-    kind: OperatorSync,
-    index: usize,
-    w: &ProxyOrganizationOperator,
-) -> Result<Operator, SyncFailure> {
+fn operator(kind: OperatorSync, index: usize, w: &ProxyOrganizationOperator) -> Result<Operator, SyncFailure> {
     let path = |f: &str| format!("ProxyOrganizationOperators.{index}.{f}");
     let id = w.id.clone().unwrap_or_default();
     let parse = || -> Result<Operator, ApiError> {
@@ -123,28 +98,13 @@ fn operator(
             None => None,
         };
         let id_card = match w.id_card_number.as_deref().filter(|n| !n.is_empty()) {
-            Some(n) => Some(IdCard::parse(
-                w.id_card_type.as_deref(),
-                n,
-                &path("IdCardType"),
-                &path("IdCardNumber"),
-            )?),
+            Some(n) => Some(IdCard::parse(w.id_card_type.as_deref(), n, &path("IdCardType"), &path("IdCardNumber"))?),
             None => None,
         };
         let default_role = optional(w.default_role.clone(), 64, &path("DefaultRole"))?;
-        Ok(Operator {
-            open_id,
-            name,
-            mobile,
-            id_card,
-            default_role,
-            verified: false,
-        })
+        Ok(Operator { open_id, name, mobile, id_card, default_role, verified: false })
     };
-    parse().map_err(|e| SyncFailure {
-        id,
-        message: format!("{}: {}", e.code, e.message),
-    })
+    parse().map_err(|e| SyncFailure { id, message: format!("{}: {}", e.code, e.message) })
 }
 
 pub async fn sync_proxy_organization_operators(
@@ -156,16 +116,16 @@ pub async fn sync_proxy_organization_operators(
     let kind = OperatorSync::parse(req.operator_type.as_deref(), "OperatorType")?;
     let wire = req.proxy_organization_operators.unwrap_or_default();
     if wire.is_empty() {
-        return fail(
-            Code::MissingParameter,
-            "The parameter `ProxyOrganizationOperators` is required.",
-        )
-        .map_err(Into::into);
+        return fail(Code::MissingParameter, "The parameter `ProxyOrganizationOperators` is required.")
+            .map_err(Into::into);
     }
     if wire.len() > MAX_OPERATORS {
         return fail(
             Code::LimitExceeded_ProxyOrganizationOperator,
-            format!("The parameter `ProxyOrganizationOperators` holds {} operators; at most {MAX_OPERATORS} are allowed.", wire.len()),
+            format!(
+                "The parameter `ProxyOrganizationOperators` holds {} operators; at most {MAX_OPERATORS} are allowed.",
+                wire.len()
+            ),
         )
         .map_err(Into::into);
     }
@@ -177,31 +137,14 @@ pub async fn sync_proxy_organization_operators(
             Err(f) => failures.push(f),
         }
     }
-    failures.extend(
-        state
-            .store
-            .sync_operators(&caller.app_id, &organization.open_id, kind, &valid)
-            .await?,
-    );
+    failures.extend(state.store.sync_operators(&caller.app_id, &organization.open_id, kind, &valid).await?);
     if failures.len() == wire.len() {
-        let reasons: Vec<String> = failures
-            .iter()
-            .map(|f| format!("{}: {}", f.id, f.message))
-            .collect();
-        return fail(
-            Code::FailedOperation,
-            format!("No operator could be synced: {}", reasons.join("; ")),
-        )
-        .map_err(Into::into);
+        let reasons: Vec<String> = failures.iter().map(|f| format!("{}: {}", f.id, f.message)).collect();
+        return fail(Code::FailedOperation, format!("No operator could be synced: {}", reasons.join("; ")))
+            .map_err(Into::into);
     }
     Ok(SyncProxyOrganizationOperatorsResponse {
         status: if failures.is_empty() { 1 } else { 2 },
-        failed_list: failures
-            .into_iter()
-            .map(|f| SyncFailReason {
-                id: f.id,
-                message: f.message,
-            })
-            .collect(),
+        failed_list: failures.into_iter().map(|f| SyncFailReason { id: f.id, message: f.message }).collect(),
     })
 }
