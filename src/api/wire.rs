@@ -149,3 +149,151 @@ pub struct Component {
     pub component_extra: String,
     pub component_value: String,
 }
+
+// ---- ChannelCreateFlowGroupByTemplates ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowGroupByTemplatesRequest {
+    pub agent: Option<Agent>,
+    pub flow_infos: Option<Vec<FlowInfo>>,
+    pub flow_group_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowInfo {
+    pub flow_name: Option<String>,
+    pub deadline: Option<i64>,
+    pub template_id: Option<String>,
+    pub flow_approvers: Option<Vec<FlowApproverInfo>>,
+    pub form_fields: Option<Vec<FormField>>,
+    pub flow_type: Option<String>,
+    pub flow_description: Option<String>,
+    pub customer_data: Option<String>,
+    pub custom_show_map: Option<String>,
+    pub cc_infos: Option<Vec<serde::de::IgnoredAny>>,
+    pub need_sign_review: Option<bool>,
+    pub flow_display_type: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowApproverInfo {
+    pub name: Option<String>,
+    pub id_card_type: Option<String>,
+    pub id_card_number: Option<String>,
+    pub mobile: Option<String>,
+    pub organization_name: Option<String>,
+    pub not_channel_organization: Option<bool>,
+    pub open_id: Option<String>,
+    pub organization_open_id: Option<String>,
+    pub approver_type: Option<String>,
+    pub recipient_id: Option<String>,
+    pub pre_read_time: Option<i64>,
+    pub approver_option: Option<ApproverOption>,
+    pub notify_type: Option<String>,
+    pub approver_role_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApproverOption {
+    pub fill_type: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FormField {
+    pub component_value: Option<String>,
+    pub component_id: Option<String>,
+    pub component_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowGroupByTemplatesResponse {
+    pub flow_group_id: String,
+    pub flow_ids: Vec<String>,
+    pub task_infos: Vec<TaskInfo>,
+    /// Present only when a flow has a dynamic signer (ApproverOption.FillType = 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<Vec<FlowGroupApprovers>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskInfo {
+    pub task_id: String,
+    pub task_status: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowGroupApprovers {
+    pub approvers: Vec<ApproverItem>,
+    pub flow_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApproverItem {
+    pub approver_role_name: String,
+    pub recipient_id: String,
+    pub sign_id: String,
+}
+
+// ---- DescribeFlowDetailInfo ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeFlowDetailInfoRequest {
+    pub agent: Option<Agent>,
+    pub flow_ids: Option<Vec<String>>,
+    pub flow_group_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeFlowDetailInfoResponse {
+    pub application_id: String,
+    pub proxy_organization_open_id: String,
+    pub flow_info: Vec<FlowDetailInfo>,
+    pub flow_group_id: String,
+    pub flow_group_name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowDetailInfo {
+    pub flow_id: String,
+    pub flow_name: String,
+    pub flow_type: String,
+    pub flow_status: String,
+    pub flow_message: String,
+    pub create_on: i64,
+    pub dead_line: i64,
+    pub custom_data: String,
+    pub flow_approver_infos: Vec<FlowApproverDetail>,
+    pub cc_infos: Vec<FlowApproverDetail>,
+    pub need_create_review: bool,
+    pub template_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowApproverDetail {
+    pub recipient_id: String,
+    pub proxy_organization_open_id: String,
+    pub proxy_operator_open_id: String,
+    pub proxy_organization_name: String,
+    pub mobile: String,
+    pub sign_order: i64,
+    pub approve_name: String,
+    pub approve_status: String,
+    pub approve_message: String,
+    pub approve_time: i64,
+    pub approve_type: String,
+    pub approver_role_name: String,
+    pub sign_id: String,
+}

@@ -2,6 +2,7 @@
 //! same SQL text (`$N` placeholders, portable types). Methods speak the domain's words; no
 //! handler writes SQL. Dialect differences are confined to blocks marked `dialect:`.
 
+mod flows;
 mod tenancy;
 
 pub use tenancy::TemplateQuery;

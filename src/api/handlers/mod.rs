@@ -1,6 +1,7 @@
 //! One handler per implemented action: wire request in, domain types and store calls, wire
 //! response out. Every other action answers `UnsupportedOperation`.
 
+mod flows;
 mod templates;
 mod tenancy;
 
@@ -51,6 +52,8 @@ macro_rules! implemented_actions {
 }
 
 implemented_actions! {
+    ChannelCreateFlowGroupByTemplates => flows::create_flow_group_by_templates,
+    DescribeFlowDetailInfo => flows::describe_flow_detail_info,
     DescribeTemplates => templates::describe_templates,
     SyncProxyOrganization => tenancy::sync_proxy_organization,
     SyncProxyOrganizationOperators => tenancy::sync_proxy_organization_operators,
