@@ -81,7 +81,7 @@ async fn applying_the_same_file_twice_changes_nothing(db: &TestDb) {
     assert_eq!(count("organizations"), 4);
     assert_eq!(count("operators"), 5);
     assert_eq!(count("templates"), 3);
-    assert_eq!(count("template_components"), 16 + 7);
+    assert_eq!(count("template_components"), 17 + 7);
 }
 
 async fn a_failing_apply_leaves_nothing_behind(db: &TestDb) {
@@ -104,7 +104,7 @@ async fn a_secret_id_resolves_to_its_application_and_key(db: &TestDb) {
     assert_eq!(key.expose_secret(), "testSecretKeyA2000000000000000000");
     assert!(store.credential("AKIDnobody").await.unwrap().is_none());
     let a = store.application(&id(APP_A)).await.unwrap().unwrap();
-    assert_eq!(a.flow_quota, 100);
+    assert_eq!(a.flow_quota, 100_000);
     assert_eq!(a.features.len(), 2);
     assert!(store.application(&id(APP_B)).await.unwrap().unwrap().features.is_empty());
 }
@@ -169,7 +169,7 @@ async fn templates_page_filter_and_stay_within_their_application(db: &TestDb) {
     assert_eq!(t.recipients[0].recipient_id, "bRecipient1");
     let employment = ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "t").unwrap();
     let t = store.template(&app, &employment).await.unwrap().unwrap();
-    assert_eq!(t.components.len(), 16);
+    assert_eq!(t.components.len(), 17);
     assert_eq!(t.components[0].component_id, "CompanyName");
     assert_eq!(t.components[0].extra.as_deref(), Some(r#"{"Font":"黑体","FontSize":12,"FontAlign":"Left"}"#));
     assert_eq!(t.recipients.iter().map(|r| r.role_name.as_str()).collect::<Vec<_>>(), ["甲方", "乙方"]);
@@ -183,3 +183,92 @@ on_both_backends!(
     operator_sync_creates_updates_and_resigns,
     templates_page_filter_and_stay_within_their_application,
 );
+
+fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::flow::FlowGroup {
+    use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowStatus};
+    FlowGroup {
+        app_id: id(app),
+        flow_group_id: ResourceId::generate(),
+        name: FlowGroupName::parse(Some("合同组"), "n").unwrap(),
+        organization_open_id: id("b_org"),
+        operator_open_id: id("b_op"),
+        created_on,
+        flows: (0..flows)
+            .map(|i| Flow {
+                flow_id: ResourceId::generate(),
+                group: None,
+                organization_open_id: "b_org".into(),
+                operator_open_id: "b_op".into(),
+                template_id: ResourceId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
+                name: format!("合同{i}"),
+                flow_type: None,
+                description: None,
+                customer_data: Some("aGk=".into()),
+                custom_show_map: None,
+                need_sign_review: false,
+                display_type: 0,
+                status: FlowStatus::Init,
+                deadline: created_on + 100,
+                created_on,
+                approvers: vec![Approver {
+                    recipient_id: "bRecipient1".into(),
+                    sign_id: ResourceId::generate(),
+                    signer_kind: "CHANNEL_EMPLOYEE".into(),
+                    approver_type: "ORGANIZATION".into(),
+                    role_name: "甲方".into(),
+                    custom_role_name: None,
+                    organization_open_id: Some("b_org".into()),
+                    organization_name: Some("乙应用企业".into()),
+                    open_id: Some("b_op".into()),
+                    name: Some("周八".into()),
+                    mobile: Some("13900000001".into()),
+                    id_card: None,
+                    status: ApproveStatus::Pending,
+                }],
+                fields: vec![("F1".into(), format!("值{i}"))],
+            })
+            .collect(),
+    }
+}
+
+async fn a_group_reads_back_as_it_was_written(db: &TestDb) {
+    let store = applied(db).await;
+    let mut g = planned_group(APP_B, 3, 1_800_000_000);
+    store.create_flow_group(&g).await.unwrap();
+    let (name, flows) = store.flow_group(&id(APP_B), &id("b_org"), &g.flow_group_id).await.unwrap().unwrap();
+    assert_eq!(name, "合同组");
+    for f in &mut g.flows {
+        f.group = Some((g.flow_group_id.clone(), "合同组".into()));
+    }
+    assert_eq!(flows, g.flows);
+    let ids = [g.flows[2].flow_id.clone(), g.flows[0].flow_id.clone()];
+    assert_eq!(store.flows(&id(APP_B), &id("b_org"), &ids).await.unwrap().len(), 2);
+    assert!(store.flow_group(&id(APP_A), &id("b_org"), &g.flow_group_id).await.unwrap().is_none());
+    assert!(store.flow_group(&id(APP_B), &id("other"), &g.flow_group_id).await.unwrap().is_none());
+    assert!(store.flows(&id(APP_A), &id("b_org"), &ids).await.unwrap().is_empty());
+    assert_eq!(store.quota_left(&id(APP_B)).await.unwrap(), (7, 3));
+}
+
+async fn concurrent_groups_never_take_more_than_the_quota(db: &TestDb) {
+    let store = applied(db).await;
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_flow_group(&planned_group(APP_B, 2, 1_800_000_000)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(qianshu::error::Failure::Client(e)) => {
+                assert_eq!(e.code, qianshu::error::Code::OperationDenied_NoQuota)
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(ok, 5);
+    assert_eq!(store.quota_left(&id(APP_B)).await.unwrap(), (0, 10));
+}
+
+on_both_backends!(a_group_reads_back_as_it_was_written, concurrent_groups_never_take_more_than_the_quota);

@@ -297,3 +297,68 @@ pub struct FlowApproverDetail {
     pub approver_role_name: String,
     pub sign_id: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::envelope::{success, to_object};
+
+    fn rendered<T: Serialize>(body: &T, request_id: &str) -> String {
+        String::from_utf8(success(request_id, to_object(body).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn the_seeds_first_output_example_byte_for_byte() {
+        let body = ChannelCreateFlowGroupByTemplatesResponse {
+            flow_group_id: "yDwiwUUckpo0n304UuwJzdxCQJhOooyw".into(),
+            flow_ids: vec!["yDwiwUUckpo0n30bUuwJzdxxvnaMZpxW".into(), "yDwiwUUckpo0n30uUuwJzdxxwyCoXw1Z".into()],
+            task_infos: (0..2).map(|_| TaskInfo { task_id: String::new(), task_status: String::new() }).collect(),
+            approvers: None,
+        };
+        assert_eq!(
+            rendered(&body, "s1698201691021218250"),
+            r#"{"Response":{"FlowGroupId":"yDwiwUUckpo0n304UuwJzdxCQJhOooyw","FlowIds":["yDwiwUUckpo0n30bUuwJzdxxvnaMZpxW","yDwiwUUckpo0n30uUuwJzdxxwyCoXw1Z"],"TaskInfos":[{"TaskId":"","TaskStatus":""},{"TaskId":"","TaskStatus":""}],"RequestId":"s1698201691021218250"}}"#
+        );
+    }
+
+    #[test]
+    fn the_seeds_second_output_example_byte_for_byte() {
+        let item = |recipient: &str, sign: &str| ApproverItem {
+            approver_role_name: String::new(),
+            recipient_id: recipient.into(),
+            sign_id: sign.into(),
+        };
+        let body = ChannelCreateFlowGroupByTemplatesResponse {
+            flow_group_id: "yDCVHUUckpwbqurkUuyXGHS89Y9LLM4x".into(),
+            flow_ids: vec!["yDCVHUUckpwbqur3UuyXGHSxpj1wPeJn".into(), "yDCVHUUckpwbqur1UuyXGHS1JCWpHawy".into()],
+            task_infos: (0..2).map(|_| TaskInfo { task_id: String::new(), task_status: String::new() }).collect(),
+            approvers: Some(vec![
+                FlowGroupApprovers {
+                    approvers: vec![
+                        item("yDSx0UUckptqcu0rUuvGhoq88RKQezmP", "yDCVHUUckpwbqurqUuyXGHS1da6wB7v2"),
+                        item("yDCVHUUckpwbqurlUuyXGHSChXDgrj1C", "yDCVHUUckpwbqurgUuyXGHS1cwtnpm8o"),
+                    ],
+                    flow_id: "yDCVHUUckpwbqur3UuyXGHSxpj1wPeJn".into(),
+                },
+                FlowGroupApprovers {
+                    approvers: vec![
+                        item("yDSx0UUckptqcu0rUuvGhoq88RKQezmP", "yDCVHUUckpwbqursUuyXGHSCOm804z86"),
+                        item("yDCVHUUckpwbqurrUuyXGHS8cOo8z4Vc", "yDCVHUUckpwbqulcUuyXGHSSvCaqc6He"),
+                    ],
+                    flow_id: "yDCVHUUckpwbqur1UuyXGHS1JCWpHawy".into(),
+                },
+            ]),
+        };
+        let expected = concat!(
+            r#"{"Response":{"FlowGroupId":"yDCVHUUckpwbqurkUuyXGHS89Y9LLM4x","#,
+            r#""FlowIds":["yDCVHUUckpwbqur3UuyXGHSxpj1wPeJn","yDCVHUUckpwbqur1UuyXGHS1JCWpHawy"],"#,
+            r#""TaskInfos":[{"TaskId":"","TaskStatus":""},{"TaskId":"","TaskStatus":""}],"#,
+            r#""Approvers":[{"Approvers":[{"ApproverRoleName":"","RecipientId":"yDSx0UUckptqcu0rUuvGhoq88RKQezmP","SignId":"yDCVHUUckpwbqurqUuyXGHS1da6wB7v2"},"#,
+            r#"{"ApproverRoleName":"","RecipientId":"yDCVHUUckpwbqurlUuyXGHSChXDgrj1C","SignId":"yDCVHUUckpwbqurgUuyXGHS1cwtnpm8o"}],"FlowId":"yDCVHUUckpwbqur3UuyXGHSxpj1wPeJn"},"#,
+            r#"{"Approvers":[{"ApproverRoleName":"","RecipientId":"yDSx0UUckptqcu0rUuvGhoq88RKQezmP","SignId":"yDCVHUUckpwbqursUuyXGHSCOm804z86"},"#,
+            r#"{"ApproverRoleName":"","RecipientId":"yDCVHUUckpwbqurrUuyXGHS8cOo8z4Vc","SignId":"yDCVHUUckpwbqulcUuyXGHSSvCaqc6He"}],"FlowId":"yDCVHUUckpwbqur1UuyXGHS1JCWpHawy"}],"#,
+            r#""RequestId":"s1711352113176693412"}}"#
+        );
+        assert_eq!(rendered(&body, "s1711352113176693412"), expected);
+    }
+}

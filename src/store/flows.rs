@@ -219,11 +219,12 @@ impl Store {
         Ok(())
     }
 
-    /// Quota units the application has left: its quota less the ledger's charges and refunds.
+    /// Quota units the application has left and has used; fails if the ledger does not explain the use.
     pub async fn quota_left(&self, app_id: &ExternalId) -> Result<(i64, i64), Failure> {
+        // dialect: PostgreSQL sums BIGINT as NUMERIC, which the Any driver cannot read; hence the CAST.
         let row = sqlx::query(
             "SELECT a.flow_quota - a.flow_quota_used AS left_units, \
-             (SELECT COALESCE(SUM(units), 0) FROM quota_ledger l WHERE l.app_id = a.app_id) AS ledger_units, \
+             (SELECT CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM quota_ledger l WHERE l.app_id = a.app_id) AS ledger_units, \
              a.flow_quota_used AS used FROM applications a WHERE a.app_id = $1",
         )
         .bind(app_id.as_str())

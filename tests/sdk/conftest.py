@@ -167,3 +167,16 @@ def error_of(client, action, params):
     except TencentCloudSDKException as e:
         return e.code, e.message
     pytest.fail(f"{action} succeeded: {json.dumps(r, ensure_ascii=False)}")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_server(request, tmp_path_factory):
+    """One server per backend for a whole module, for tests that do not depend on quota."""
+    tmp = tmp_path_factory.mktemp("shared")
+    d = Database(request.param, tmp)
+    r = apply(d, tmp)
+    assert r.returncode == 0, r.stderr
+    s = Server(d, tmp, ["--rate-limit", "1000"])
+    yield s
+    s.stop()
+    d.drop()
