@@ -27,10 +27,10 @@ fi
 
 step "format and lints"
 cargo fmt --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "Rust tests: unit, and the storage suite on both backends"
-cargo test
+cargo test --workspace
 
 step "official Python SDK suite on both backends"
 cargo build --bin qianshu

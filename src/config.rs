@@ -57,6 +57,12 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_RATE_LIMITS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<String>,
+    /// How long credentials, applications, organizations, operators and templates read by a
+    /// request are reused, in milliseconds; changes made by another node or `qianshu apply` show
+    /// after at most this long; 0 turns caching off [default: 1000]
+    #[arg(long, env = "QIANSHU_CACHE_TTL_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_ms: Option<u64>,
     /// Load the demo tenant (examples/demo-tenants.json) when the database has no application
     #[arg(long, env = "QIANSHU_DEMO", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,6 +116,7 @@ pub struct ServeSettings {
     pub max_body_bytes: usize,
     pub rate_limit: u32,
     pub rate_limits: BTreeMap<Action, u32>,
+    pub cache_ttl: std::time::Duration,
     pub demo: bool,
 }
 
@@ -131,6 +138,7 @@ struct Layered {
     max_body_bytes: usize,
     rate_limit: u32,
     rate_limits: Option<RateLimits>,
+    cache_ttl_ms: u64,
     demo: bool,
 }
 
@@ -147,6 +155,7 @@ struct Defaults {
     listen: &'static str,
     max_body_bytes: usize,
     rate_limit: u32,
+    cache_ttl_ms: u64,
     demo: bool,
 }
 
@@ -155,6 +164,7 @@ const DEFAULTS: Defaults = Defaults {
     listen: "127.0.0.1:8080",
     max_body_bytes: 10 * 1024 * 1024,
     rate_limit: 20,
+    cache_ttl_ms: 1000,
     demo: false,
 };
 
@@ -206,6 +216,7 @@ impl ServeSettings {
             max_body_bytes: l.max_body_bytes,
             rate_limit: l.rate_limit,
             rate_limits,
+            cache_ttl: std::time::Duration::from_millis(l.cache_ttl_ms),
             demo: l.demo,
         })
     }

@@ -37,6 +37,7 @@ pub async fn apply(settings: StoreSettings, file: &Path) -> anyhow::Result<()> {
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let (store, blobs) = open(&settings.store).await?;
+    let store = store.with_cache(settings.cache_ttl);
     if settings.demo && store.has_no_application().await? {
         crate::demo::load(&store, &blobs, &settings.store.data_dir).await?;
     }
@@ -46,6 +47,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let public_url = settings.public_url(bound);
     let state = Arc::new(AppState {
         store: store.clone(),
+        groups: crate::store::GroupWriter::spawn(store.clone()),
         limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
         max_body_bytes: settings.max_body_bytes,
         public_url: public_url.clone(),

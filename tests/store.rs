@@ -272,3 +272,17 @@ async fn concurrent_groups_never_take_more_than_the_quota(db: &TestDb) {
 }
 
 on_both_backends!(a_group_reads_back_as_it_was_written, concurrent_groups_never_take_more_than_the_quota);
+
+async fn the_read_cache_drops_what_this_node_changes(db: &TestDb) {
+    let store = applied(db).await.with_cache(std::time::Duration::from_secs(60));
+    let (app, org) = (id(APP_A), id("kev_open_organization_8"));
+    assert!(store.operator(&app, &org, &id("late_op")).await.unwrap().is_none());
+    store.sync_operators(&app, &org, OperatorSync::Create, &[operator("late_op")]).await.unwrap();
+    assert!(store.operator(&app, &org, &id("late_op")).await.unwrap().is_some());
+    let name = OrganizationName::parse(Some("改名企业"), "n").unwrap();
+    assert_eq!(store.organization(&app, &org).await.unwrap().unwrap().name.as_str(), "典子谦示例企业");
+    store.sync_organization(&app, &org, &name, &OrganizationDetails::default()).await.unwrap();
+    assert_eq!(store.organization(&app, &org).await.unwrap().unwrap().name.as_str(), "改名企业");
+}
+
+on_both_backends!(the_read_cache_drops_what_this_node_changes);

@@ -25,7 +25,7 @@ use tracing::{debug, error};
 use crate::domain::ExternalId;
 use crate::error::{ApiError, Code, Failure};
 use crate::ratelimit::RateLimits;
-use crate::store::Store;
+use crate::store::{GroupWriter, Store};
 use action::Action;
 use schema::Schema;
 
@@ -33,6 +33,8 @@ pub const VERSION: &str = "2021-05-26";
 
 pub struct AppState {
     pub store: Store,
+    /// Writes contract groups in batches (group commit).
+    pub groups: GroupWriter,
     pub limits: RateLimits,
     pub max_body_bytes: usize,
     /// Base of the links qianshu hands out.

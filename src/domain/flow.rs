@@ -308,7 +308,7 @@ pub struct Context<'a> {
     pub app: &'a Application,
     pub organization: &'a Organization,
     pub operator: &'a Operator,
-    pub templates: &'a HashMap<ResourceId, Template>,
+    pub templates: &'a HashMap<ResourceId, std::sync::Arc<Template>>,
     /// Sub-organisations and operators of this application that approvers name, when known.
     pub organizations: &'a HashMap<ExternalId, Organization>,
     pub operators: &'a HashMap<(ExternalId, ExternalId), Operator>,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, flag};
+use super::{Backend, Store, flag};
 use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowStatus};
 use crate::domain::template::ResourceId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
@@ -35,40 +35,53 @@ impl From<i64> for Val {
     }
 }
 
-/// `INSERT INTO table (columns) VALUES (…), (…)` in one statement: far fewer round trips than a
-/// statement per row, on both backends.
+/// Most parameters one statement binds: under SQLite's 32766 and PostgreSQL's 65535.
+const MAX_PARAMETERS: usize = 10_000;
+
+/// `INSERT INTO table (columns) VALUES (…), (…)`: as few statements as the parameter limits
+/// allow, far fewer round trips than a statement per row.
 async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     table: &str,
     columns: &[&str],
     rows: Vec<Vec<Val>>,
 ) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut n = 0;
-    for (i, row) in rows.iter().enumerate() {
-        debug_assert_eq!(row.len(), columns.len());
-        sql.push_str(if i == 0 { "(" } else { ", (" });
-        for j in 0..row.len() {
-            n += 1;
-            if j > 0 {
-                sql.push_str(", ");
+    let per_statement = (MAX_PARAMETERS / columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_statement).collect();
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+        let mut n = 0;
+        for (i, row) in chunk.iter().enumerate() {
+            debug_assert_eq!(row.len(), columns.len());
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..row.len() {
+                n += 1;
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                // dialect: SQLite looks each `$N` up by name in a list, which is quadratic in
+                // the number of parameters; anonymous `?` are bound by position.
+                match backend {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                }
             }
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            sql.push(')');
         }
-        sql.push(')');
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in chunk.into_iter().flatten() {
+            q = match v {
+                Val::Text(t) => q.bind(t),
+                Val::Int(i) => q.bind(i),
+            };
+        }
+        q.execute(&mut *conn).await?;
     }
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for v in rows.into_iter().flatten() {
-        q = match v {
-            Val::Text(t) => q.bind(t),
-            Val::Int(i) => q.bind(i),
-        };
-    }
-    q.execute(conn).await?;
     Ok(())
 }
 
@@ -77,95 +90,145 @@ const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.
     f.display_type, f.status, f.deadline, f.created_at";
 
 impl Store {
-    /// Writes a planned group and charges one unit of quota per contract, all in one
-    /// transaction: without enough quota nothing is written.
+    /// Writes one planned group and charges one unit of quota per contract, in one transaction:
+    /// without enough quota nothing is written.
     pub async fn create_flow_group(&self, g: &FlowGroup) -> Result<(), Failure> {
-        let units = g.flows.len() as i64;
-        let app = g.app_id.as_str();
-        let mut tx = self.begin_write().await?;
-        let charged = sqlx::query(
-            "UPDATE applications SET flow_quota_used = flow_quota_used + $2 WHERE app_id = $1 AND flow_quota_used + $2 <= flow_quota",
-        )
-        .bind(app)
-        .bind(units)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if charged == 0 {
-            let left: i64 =
-                sqlx::query_scalar("SELECT flow_quota - flow_quota_used FROM applications WHERE app_id = $1")
-                    .bind(app)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.rollback().await?;
-            return Err(ApiError::new(
-                Code::OperationDenied_NoQuota,
-                format!("The group needs {units} contracts of quota; application {app} has {left} left."),
-            )
-            .into());
-        }
-        sqlx::query(
-            "INSERT INTO flow_groups (flow_group_id, app_id, name, organization_open_id, operator_open_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(g.flow_group_id.as_str())
-        .bind(app)
-        .bind(g.name.as_str())
-        .bind(g.organization_open_id.as_str())
-        .bind(g.operator_open_id.as_str())
-        .bind(g.created_on)
-        .execute(&mut *tx)
-        .await?;
+        let mut outcomes = self.create_flow_groups(std::slice::from_ref(g)).await?;
+        outcomes.pop().expect("one outcome per group").map_err(Failure::from)
+    }
 
-        let (mut flows, mut approvers, mut fields, mut ledger) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, f) in g.flows.iter().enumerate() {
-            let id = f.flow_id.as_str();
-            flows.push(vec![
-                id.into(),
-                app.into(),
-                g.flow_group_id.as_str().into(),
-                (i as i64).into(),
-                f.organization_open_id.as_str().into(),
-                f.operator_open_id.as_str().into(),
-                f.template_id.as_str().into(),
-                f.name.as_str().into(),
-                f.flow_type.clone().into(),
-                f.description.clone().into(),
-                f.customer_data.clone().into(),
-                f.custom_show_map.clone().into(),
-                flag(f.need_sign_review).into(),
-                f.display_type.into(),
-                f.status.as_str().into(),
-                f.deadline.into(),
-                f.created_on.into(),
-            ]);
-            for (j, a) in f.approvers.iter().enumerate() {
-                approvers.push(vec![
-                    id.into(),
-                    (j as i64).into(),
-                    a.recipient_id.as_str().into(),
-                    a.sign_id.as_str().into(),
-                    a.signer_kind.as_str().into(),
-                    a.approver_type.as_str().into(),
-                    a.role_name.as_str().into(),
-                    a.custom_role_name.clone().into(),
-                    a.organization_open_id.clone().into(),
-                    a.organization_name.clone().into(),
-                    a.open_id.clone().into(),
-                    a.name.clone().into(),
-                    a.mobile.clone().into(),
-                    a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()).into(),
-                    a.id_card.as_ref().map(|c| c.number.clone()).into(),
-                    a.status.as_str().into(),
-                ]);
-            }
-            for (component_id, value) in &f.fields {
-                fields.push(vec![id.into(), component_id.as_str().into(), value.as_str().into()]);
-            }
-            ledger.push(vec![app.into(), id.into(), "CHARGE".into(), 1.into(), g.created_on.into()]);
+    /// Writes several planned groups in one transaction (group commit). Each group is charged
+    /// in turn and either fully written or, without enough quota, refused with
+    /// `OperationDenied.NoQuota`; a database error writes none of them.
+    pub async fn create_flow_groups(&self, groups: &[FlowGroup]) -> Result<Vec<Result<(), ApiError>>, Failure> {
+        let mut tx = self.begin_write().await?;
+        let mut apps: Vec<&str> = groups.iter().map(|g| g.app_id.as_str()).collect();
+        apps.sort_unstable();
+        apps.dedup();
+        let placeholders: Vec<String> = (1..=apps.len()).map(|i| format!("${i}")).collect();
+        // dialect: PostgreSQL locks the rows against other nodes; SQLite's BEGIN IMMEDIATE
+        // already holds the database's only write lock.
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT app_id, flow_quota - flow_quota_used AS left_units FROM applications WHERE app_id IN ({}){lock}",
+            placeholders.join(", ")
+        )));
+        for a in &apps {
+            q = q.bind(*a);
         }
+        let mut left: HashMap<String, i64> =
+            q.fetch_all(&mut *tx).await?.iter().map(|r| (r.get("app_id"), r.get("left_units"))).collect();
+
+        let mut outcomes = Vec::with_capacity(groups.len());
+        let mut charged: HashMap<&str, i64> = HashMap::new();
+        let mut accepted = Vec::with_capacity(groups.len());
+        for g in groups {
+            let app = g.app_id.as_str();
+            let units = g.flows.len() as i64;
+            let available = left.get_mut(app).ok_or_else(|| anyhow::anyhow!("application {app} vanished"))?;
+            if *available < units {
+                outcomes.push(Err(ApiError::new(
+                    Code::OperationDenied_NoQuota,
+                    format!("The group needs {units} contracts of quota; application {app} has {available} left."),
+                )));
+                continue;
+            }
+            *available -= units;
+            *charged.entry(app).or_default() += units;
+            accepted.push(g);
+            outcomes.push(Ok(()));
+        }
+        for (app, units) in charged {
+            let updated = sqlx::query(
+                "UPDATE applications SET flow_quota_used = flow_quota_used + $2 \
+                 WHERE app_id = $1 AND flow_quota_used + $2 <= flow_quota",
+            )
+            .bind(app)
+            .bind(units)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                return Err(anyhow::anyhow!("charging {units} contracts to {app} would overdraw its quota").into());
+            }
+        }
+        self.insert_groups(&mut tx, &accepted).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn insert_groups(&self, conn: &mut sqlx::AnyConnection, groups: &[&FlowGroup]) -> Result<(), sqlx::Error> {
+        let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for g in groups {
+            let app = g.app_id.as_str();
+            group_rows.push(vec![
+                g.flow_group_id.as_str().into(),
+                app.into(),
+                g.name.as_str().into(),
+                g.organization_open_id.as_str().into(),
+                g.operator_open_id.as_str().into(),
+                g.created_on.into(),
+            ]);
+            for (i, f) in g.flows.iter().enumerate() {
+                let id = f.flow_id.as_str();
+                flows.push(vec![
+                    id.into(),
+                    app.into(),
+                    g.flow_group_id.as_str().into(),
+                    (i as i64).into(),
+                    f.organization_open_id.as_str().into(),
+                    f.operator_open_id.as_str().into(),
+                    f.template_id.as_str().into(),
+                    f.name.as_str().into(),
+                    f.flow_type.clone().into(),
+                    f.description.clone().into(),
+                    f.customer_data.clone().into(),
+                    f.custom_show_map.clone().into(),
+                    flag(f.need_sign_review).into(),
+                    f.display_type.into(),
+                    f.status.as_str().into(),
+                    f.deadline.into(),
+                    f.created_on.into(),
+                ]);
+                for (j, a) in f.approvers.iter().enumerate() {
+                    approvers.push(vec![
+                        id.into(),
+                        (j as i64).into(),
+                        a.recipient_id.as_str().into(),
+                        a.sign_id.as_str().into(),
+                        a.signer_kind.as_str().into(),
+                        a.approver_type.as_str().into(),
+                        a.role_name.as_str().into(),
+                        a.custom_role_name.clone().into(),
+                        a.organization_open_id.clone().into(),
+                        a.organization_name.clone().into(),
+                        a.open_id.clone().into(),
+                        a.name.clone().into(),
+                        a.mobile.clone().into(),
+                        a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()).into(),
+                        a.id_card.as_ref().map(|c| c.number.clone()).into(),
+                        a.status.as_str().into(),
+                    ]);
+                }
+                for (component_id, value) in &f.fields {
+                    fields.push(vec![id.into(), component_id.as_str().into(), value.as_str().into()]);
+                }
+                ledger.push(vec![app.into(), id.into(), "CHARGE".into(), 1.into(), g.created_on.into()]);
+            }
+        }
+        let b = self.backend;
         insert_rows(
-            &mut tx,
+            conn,
+            b,
+            "flow_groups",
+            &["flow_group_id", "app_id", "name", "organization_open_id", "operator_open_id", "created_at"],
+            group_rows,
+        )
+        .await?;
+        insert_rows(
+            conn,
+            b,
             "flows",
             &[
                 "flow_id",
@@ -190,7 +253,8 @@ impl Store {
         )
         .await?;
         insert_rows(
-            &mut tx,
+            conn,
+            b,
             "flow_approvers",
             &[
                 "flow_id",
@@ -213,9 +277,8 @@ impl Store {
             approvers,
         )
         .await?;
-        insert_rows(&mut tx, "flow_fields", &["flow_id", "component_id", "value"], fields).await?;
-        insert_rows(&mut tx, "quota_ledger", &["app_id", "flow_id", "kind", "units", "created_at"], ledger).await?;
-        tx.commit().await?;
+        insert_rows(conn, b, "flow_fields", &["flow_id", "component_id", "value"], fields).await?;
+        insert_rows(conn, b, "quota_ledger", &["app_id", "flow_id", "kind", "units", "created_at"], ledger).await?;
         Ok(())
     }
 

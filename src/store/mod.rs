@@ -2,13 +2,17 @@
 //! same SQL text (`$N` placeholders, portable types). Methods speak the domain's words; no
 //! handler writes SQL. Dialect differences are confined to blocks marked `dialect:`.
 
+mod cache;
 mod flows;
+mod group_commit;
 mod tenancy;
 
+pub use group_commit::GroupWriter;
 pub use tenancy::TemplateQuery;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -40,7 +44,12 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run. SQLite allows one writer at a time: a single connection
+    /// queues writers in the pool, fairly, instead of in SQLite's busy handler, which sleeps
+    /// for milliseconds at a time. PostgreSQL writes through `pool`.
+    writer: AnyPool,
     backend: Backend,
+    cache: Option<Arc<cache::ReadCache>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -77,9 +86,43 @@ impl Store {
             Backend::Postgres => pool = pool.max_connections(16),
         }
         let options = AnyConnectOptions::from_str(&raw).with_context(|| format!("parsing database URL {url}"))?;
-        let pool = pool.connect_with(options).await.with_context(|| format!("connecting to {url}"))?;
-        MIGRATOR.run(&pool).await.with_context(|| format!("migrating {url}"))?;
-        Ok(Store { pool, backend })
+        let writer = match backend {
+            // dialect: the writer leaves checkpoints to `checkpoints` below, so that their fsyncs
+            // stall no commit.
+            Backend::Sqlite => {
+                pool.clone()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options.clone())
+                    .await
+            }
+            Backend::Postgres => pool.clone().connect_with(options.clone()).await,
+        }
+        .with_context(|| format!("connecting to {url}"))?;
+        MIGRATOR.run(&writer).await.with_context(|| format!("migrating {url}"))?;
+        let pool = match backend {
+            Backend::Sqlite => pool.connect_with(options).await.with_context(|| format!("connecting to {url}"))?,
+            Backend::Postgres => writer.clone(),
+        };
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoints(pool.clone()));
+        }
+        Ok(Store { pool, writer, backend, cache: None })
+    }
+
+    /// Keeps what requests read for up to `ttl` (see `cache.rs`); zero keeps nothing.
+    pub fn with_cache(mut self, ttl: Duration) -> Store {
+        self.cache = (!ttl.is_zero()).then(|| Arc::new(cache::ReadCache::new(ttl)));
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -91,13 +134,29 @@ impl Store {
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.backend {
             // dialect: BEGIN IMMEDIATE is SQLite's.
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// Moves the SQLite write-ahead log into the database a few times a second, beside the writer
+/// rather than inside its commits (PASSIVE never blocks it), until the store is closed.
+async fn checkpoints(pool: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_all(&pool).await {
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
     }
 }
 

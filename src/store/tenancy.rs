@@ -1,11 +1,13 @@
 //! Applications, credentials, sub-organisations, operators and templates.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::cache::through;
 use super::{Store, flag, now};
 use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template};
 use crate::domain::tenancy::{
@@ -29,14 +31,53 @@ pub struct TemplateQuery {
 }
 
 impl Store {
+    /// The application a SecretId belongs to, and the key to check its signatures with.
+    pub async fn credential(&self, secret_id: &str) -> Result<Option<(ExternalId, SecretString)>, Failure> {
+        let cache = self.cache.as_deref().map(|c| &c.credentials);
+        through(cache, secret_id.to_owned(), self.load_credential(secret_id)).await
+    }
+
+    pub async fn application(&self, app_id: &ExternalId) -> Result<Option<Application>, Failure> {
+        through(self.cache.as_deref().map(|c| &c.applications), app_id.clone(), self.load_application(app_id)).await
+    }
+
+    pub async fn organization(
+        &self,
+        app_id: &ExternalId,
+        open_id: &ExternalId,
+    ) -> Result<Option<Organization>, Failure> {
+        let key = (app_id.clone(), open_id.clone());
+        through(self.cache.as_deref().map(|c| &c.organizations), key, self.load_organization(app_id, open_id)).await
+    }
+
+    pub async fn operator(
+        &self,
+        app_id: &ExternalId,
+        organization: &ExternalId,
+        open_id: &ExternalId,
+    ) -> Result<Option<Operator>, Failure> {
+        let key = (app_id.clone(), organization.clone(), open_id.clone());
+        through(self.cache.as_deref().map(|c| &c.operators), key, self.load_operator(app_id, organization, open_id))
+            .await
+    }
+
+    /// One template of the application, or `None`.
+    pub async fn template(
+        &self,
+        app_id: &ExternalId,
+        template_id: &ResourceId,
+    ) -> Result<Option<Arc<Template>>, Failure> {
+        let key = (app_id.clone(), template_id.clone());
+        through(self.cache.as_deref().map(|c| &c.templates), key, self.load_template(app_id, template_id)).await
+    }
+
     /// Has nothing been configured yet? (`serve --demo` loads the demo tenant then.)
     pub async fn has_no_application(&self) -> Result<bool, Failure> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(&self.pool).await?;
         Ok(n == 0)
     }
 
-    /// The application a SecretId belongs to, and the key to check its signatures with.
-    pub async fn credential(&self, secret_id: &str) -> Result<Option<(ExternalId, SecretString)>, Failure> {
+    async fn load_credential(&self, secret_id: &str) -> Result<Option<(ExternalId, SecretString)>, Failure> {
         let row = sqlx::query("SELECT app_id, secret_key FROM application_secrets WHERE secret_id = $1")
             .bind(secret_id)
             .fetch_optional(&self.pool)
@@ -45,7 +86,7 @@ impl Store {
             .map(|r| (ExternalId::from_stored(r.get("app_id")), SecretString::from(r.get::<String, _>("secret_key")))))
     }
 
-    pub async fn application(&self, app_id: &ExternalId) -> Result<Option<Application>, Failure> {
+    async fn load_application(&self, app_id: &ExternalId) -> Result<Option<Application>, Failure> {
         let Some(row) = sqlx::query(
             "SELECT app_id, flow_quota, callback_url, callback_aes_key, callback_token FROM applications WHERE app_id = $1",
         )
@@ -72,7 +113,7 @@ impl Store {
         }))
     }
 
-    pub async fn organization(
+    async fn load_organization(
         &self,
         app_id: &ExternalId,
         open_id: &ExternalId,
@@ -88,7 +129,7 @@ impl Store {
         Ok(row.map(|r| organization_from_row(&r)))
     }
 
-    pub async fn operator(
+    async fn load_operator(
         &self,
         app_id: &ExternalId,
         organization: &ExternalId,
@@ -110,6 +151,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         upsert_organization(&mut tx, app_id, open_id, name, details, None).await?;
         tx.commit().await?;
+        if let Some(c) = &self.cache {
+            c.organizations.invalidate(&(app_id.clone(), open_id.clone()));
+        }
         Ok(())
     }
 
@@ -158,6 +202,11 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if let Some(c) = &self.cache {
+            for op in operators {
+                c.operators.invalidate(&(app_id.clone(), organization.clone(), op.open_id.clone()));
+            }
+        }
         Ok(failures)
     }
 
@@ -222,6 +271,9 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if let Some(c) = &self.cache {
+            c.clear();
+        }
         Ok(())
     }
 
@@ -276,10 +328,13 @@ impl Store {
         Ok((templates, total))
     }
 
-    /// One template of the application, or `None`.
-    pub async fn template(&self, app_id: &ExternalId, template_id: &ResourceId) -> Result<Option<Template>, Failure> {
+    async fn load_template(
+        &self,
+        app_id: &ExternalId,
+        template_id: &ResourceId,
+    ) -> Result<Option<Arc<Template>>, Failure> {
         let mut conn = self.pool.acquire().await?;
-        template(&mut conn, app_id, template_id.as_str()).await
+        Ok(template(&mut conn, app_id, template_id.as_str()).await?.map(Arc::new))
     }
 }
 

@@ -73,10 +73,8 @@ pub async fn create_flow_group_by_templates(
         now: crate::store::now(),
     };
     let group = flow::plan(request, &ctx)?;
-    state.store.create_flow_group(&group).await?;
-
     let dynamic = group.flows.iter().any(|f| f.approvers.iter().any(|a| a.signer_kind.starts_with("DYNAMIC")));
-    Ok(ChannelCreateFlowGroupByTemplatesResponse {
+    let response = ChannelCreateFlowGroupByTemplatesResponse {
         flow_group_id: group.flow_group_id.as_str().to_owned(),
         flow_ids: group.flows.iter().map(|f| f.flow_id.as_str().to_owned()).collect(),
         task_infos: group
@@ -102,7 +100,9 @@ pub async fn create_flow_group_by_templates(
                 })
                 .collect()
         }),
-    })
+    };
+    state.groups.create(group).await?;
+    Ok(response)
 }
 
 /// The wire request as a domain request: every rule that needs nothing but the request itself.

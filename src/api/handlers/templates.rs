@@ -64,6 +64,7 @@ pub async fn describe_templates(
             .store
             .template(&caller.app_id, &id)
             .await?
+            .map(|t| Template::clone(&t))
             .into_iter()
             .filter(|t| name_contains.as_ref().is_none_or(|n| t.name.contains(n.as_str())))
             .collect();

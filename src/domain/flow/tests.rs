@@ -55,7 +55,7 @@ struct World {
     app: Application,
     org: Organization,
     op: Operator,
-    templates: HashMap<ResourceId, Template>,
+    templates: HashMap<ResourceId, std::sync::Arc<Template>>,
     orgs: HashMap<ExternalId, Organization>,
     ops: HashMap<(ExternalId, ExternalId), Operator>,
 }
@@ -99,7 +99,7 @@ fn world(features: &[Feature]) -> World {
         ops: HashMap::from([((org.open_id.clone(), op.open_id.clone()), op.clone())]),
         org,
         op,
-        templates: [filled, bare].into_iter().map(|t| (t.template_id.clone(), t)).collect(),
+        templates: [filled, bare].into_iter().map(|t| (t.template_id.clone(), std::sync::Arc::new(t))).collect(),
     }
 }
 
