@@ -185,7 +185,7 @@ on_both_backends!(
 );
 
 fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::flow::FlowGroup {
-    use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowStatus};
+    use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus};
     FlowGroup {
         app_id: id(app),
         flow_group_id: ResourceId::generate(),
@@ -201,12 +201,7 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                 operator_open_id: "b_op".into(),
                 template_id: ResourceId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
                 name: format!("合同{i}"),
-                flow_type: None,
-                description: None,
-                customer_data: Some("aGk=".into()),
-                custom_show_map: None,
-                need_sign_review: false,
-                display_type: 0,
+                options: FlowOptions { customer_data: Some("aGk=".into()), ..Default::default() },
                 status: FlowStatus::Init,
                 deadline: created_on + 100,
                 created_on,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use qianshu::domain::ExternalId;
-use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowStatus};
+use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus};
 use qianshu::domain::template::ResourceId;
 use serde_json::{Value, json};
 
@@ -79,12 +79,7 @@ pub fn planned(app: usize, flows: usize) -> FlowGroup {
                 operator_open_id: "bench_op".into(),
                 template_id: ResourceId::parse(Some(TEMPLATE), "t").expect("template"),
                 name: "压测合同".into(),
-                flow_type: None,
-                description: None,
-                customer_data: None,
-                custom_show_map: None,
-                need_sign_review: false,
-                display_type: 0,
+                options: FlowOptions::default(),
                 status: FlowStatus::Init,
                 deadline: now + 365 * 86400,
                 created_on: now,

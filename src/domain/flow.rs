@@ -199,6 +199,12 @@ pub struct FlowRequest {
     pub deadline: Option<i64>,
     pub approvers: Vec<ApproverRequest>,
     pub form_fields: Vec<FormFieldRequest>,
+    pub options: FlowOptions,
+}
+
+/// What a flow carries through unchanged: its labels and the caller's own data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowOptions {
     pub flow_type: Option<String>,
     pub description: Option<String>,
     pub customer_data: Option<String>,
@@ -277,12 +283,7 @@ pub struct Flow {
     pub operator_open_id: String,
     pub template_id: ResourceId,
     pub name: String,
-    pub flow_type: Option<String>,
-    pub description: Option<String>,
-    pub customer_data: Option<String>,
-    pub custom_show_map: Option<String>,
-    pub need_sign_review: bool,
-    pub display_type: i64,
+    pub options: FlowOptions,
     pub status: FlowStatus,
     pub deadline: i64,
     pub created_on: i64,
@@ -359,7 +360,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
             ctx,
         )?);
     }
-    if let Some(map) = &f.custom_show_map {
+    if let Some(map) = &f.options.custom_show_map {
         check_custom_show_map(map, approvers.len(), &at("CustomShowMap"))?;
     }
     let fields = fill(&f.form_fields, template, &at("FormFields"))?;
@@ -370,12 +371,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
         operator_open_id: ctx.operator.open_id.to_string(),
         template_id: f.template_id,
         name: f.name.0,
-        flow_type: f.flow_type,
-        description: f.description,
-        customer_data: f.customer_data,
-        custom_show_map: f.custom_show_map,
-        need_sign_review: f.need_sign_review,
-        display_type: f.display_type,
+        options: f.options,
         status: FlowStatus::Init,
         deadline,
         created_on: ctx.now,

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Backend, Store, flag};
-use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowStatus};
+use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus};
 use crate::domain::template::ResourceId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
 use crate::error::{ApiError, Code, Failure};
@@ -181,12 +181,12 @@ impl Store {
                     f.operator_open_id.as_str().into(),
                     f.template_id.as_str().into(),
                     f.name.as_str().into(),
-                    f.flow_type.clone().into(),
-                    f.description.clone().into(),
-                    f.customer_data.clone().into(),
-                    f.custom_show_map.clone().into(),
-                    flag(f.need_sign_review).into(),
-                    f.display_type.into(),
+                    f.options.flow_type.clone().into(),
+                    f.options.description.clone().into(),
+                    f.options.customer_data.clone().into(),
+                    f.options.custom_show_map.clone().into(),
+                    flag(f.options.need_sign_review).into(),
+                    f.options.display_type.into(),
                     f.status.as_str().into(),
                     f.deadline.into(),
                     f.created_on.into(),
@@ -432,12 +432,14 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
                 operator_open_id: r.get("operator_open_id"),
                 template_id: ResourceId::from_stored(r.get("template_id")),
                 name: r.get("name"),
-                flow_type: r.get("flow_type"),
-                description: r.get("description"),
-                customer_data: r.get("customer_data"),
-                custom_show_map: r.get("custom_show_map"),
-                need_sign_review: r.get::<i64, _>("need_sign_review") != 0,
-                display_type: r.get("display_type"),
+                options: FlowOptions {
+                    flow_type: r.get("flow_type"),
+                    description: r.get("description"),
+                    customer_data: r.get("customer_data"),
+                    custom_show_map: r.get("custom_show_map"),
+                    need_sign_review: r.get::<i64, _>("need_sign_review") != 0,
+                    display_type: r.get("display_type"),
+                },
                 status: FlowStatus::parse(&status).ok_or_else(|| corrupt("flow status", &status))?,
                 deadline: r.get("deadline"),
                 created_on: r.get("created_at"),

@@ -10,8 +10,8 @@ use crate::api::wire::{
 };
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{
-    self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowRequest,
-    FormFieldRequest, MAX_FLOWS, MIN_FLOWS, Signer,
+    self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowOptions,
+    FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, Signer,
 };
 use crate::domain::template::{ResourceId, component_label};
 use crate::domain::tenancy::OrganizationName;
@@ -177,12 +177,14 @@ fn flow_request(f: FlowInfo, i: usize, initiator: &ExternalId) -> Result<FlowReq
         deadline: f.deadline,
         approvers,
         form_fields,
-        flow_type: flow::flow_type(f.flow_type.as_deref(), &at("FlowType"))?,
-        description: flow::flow_description(f.flow_description.as_deref(), &at("FlowDescription"))?,
-        customer_data: flow::customer_data(f.customer_data.as_deref(), &at("CustomerData"))?,
-        custom_show_map: f.custom_show_map.filter(|m| !m.is_empty()),
-        need_sign_review: f.need_sign_review.unwrap_or(false),
-        display_type,
+        options: FlowOptions {
+            flow_type: flow::flow_type(f.flow_type.as_deref(), &at("FlowType"))?,
+            description: flow::flow_description(f.flow_description.as_deref(), &at("FlowDescription"))?,
+            customer_data: flow::customer_data(f.customer_data.as_deref(), &at("CustomerData"))?,
+            custom_show_map: f.custom_show_map.filter(|m| !m.is_empty()),
+            need_sign_review: f.need_sign_review.unwrap_or(false),
+            display_type,
+        },
     })
 }
 
@@ -372,12 +374,12 @@ fn flow_detail(f: &Flow) -> FlowDetailInfo {
     FlowDetailInfo {
         flow_id: f.flow_id.as_str().to_owned(),
         flow_name: f.name.clone(),
-        flow_type: f.flow_type.clone().unwrap_or_default(),
+        flow_type: f.options.flow_type.clone().unwrap_or_default(),
         flow_status: f.status.as_str().to_owned(),
         flow_message: String::new(),
         create_on: f.created_on,
         dead_line: f.deadline,
-        custom_data: f.customer_data.clone().unwrap_or_default(),
+        custom_data: f.options.customer_data.clone().unwrap_or_default(),
         flow_approver_infos: f
             .approvers
             .iter()

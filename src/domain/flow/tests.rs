@@ -152,12 +152,7 @@ fn flow(tid: &str, approvers: Vec<ApproverRequest>, fields: Vec<FormFieldRequest
         deadline: None,
         approvers,
         form_fields: fields,
-        flow_type: None,
-        description: None,
-        customer_data: None,
-        custom_show_map: None,
-        need_sign_review: false,
-        display_type: 0,
+        options: FlowOptions::default(),
     }
 }
 
@@ -447,8 +442,8 @@ fn a_dynamic_table_value_must_be_json() {
 fn a_custom_show_map_may_only_name_existing_signers() {
     let w = world(&[]);
     let mut f = good_flow();
-    f.custom_show_map = Some("{合同名称} {签署方2姓名}".into());
+    f.options.custom_show_map = Some("{合同名称} {签署方2姓名}".into());
     assert!(plan(group(vec![f.clone(), good_flow()]), &ctx(&w)).is_ok());
-    f.custom_show_map = Some("{签署方3姓名}".into());
+    f.options.custom_show_map = Some("{签署方3姓名}".into());
     assert_eq!(refused(&w, vec![f, good_flow()]).code, Code::InvalidParameter_CustomShowMap);
 }
