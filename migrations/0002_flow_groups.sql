@@ -40,7 +40,6 @@ CREATE TABLE flow_approvers (
     recipient_id TEXT NOT NULL,
     sign_id TEXT NOT NULL,
     signer TEXT NOT NULL,
-    approver_type TEXT NOT NULL,
     role_name TEXT NOT NULL,
     custom_role_name TEXT,
     organization_open_id TEXT,

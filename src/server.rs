@@ -50,7 +50,6 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         groups: crate::store::GroupWriter::spawn(store.clone()),
         limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
         max_body_bytes: settings.max_body_bytes,
-        public_url: public_url.clone(),
     });
     info!(database = %settings.store.database_url, "qianshu ready");
     // Tests and scripts read this line to learn the port when listening on port 0.

@@ -185,7 +185,9 @@ on_both_backends!(
 );
 
 fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::flow::FlowGroup {
-    use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus};
+    use qianshu::domain::flow::{
+        ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
+    };
     FlowGroup {
         app_id: id(app),
         flow_group_id: ResourceId::generate(),
@@ -208,8 +210,7 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                 approvers: vec![Approver {
                     recipient_id: "bRecipient1".into(),
                     sign_id: ResourceId::generate(),
-                    signer_kind: "CHANNEL_EMPLOYEE".into(),
-                    approver_type: "ORGANIZATION".into(),
+                    signer: SignerKind::ChannelEmployee,
                     role_name: "甲方".into(),
                     custom_role_name: None,
                     organization_open_id: Some("b_org".into()),

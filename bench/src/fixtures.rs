@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use qianshu::domain::ExternalId;
-use qianshu::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus};
+use qianshu::domain::flow::{
+    ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
+};
 use qianshu::domain::template::ResourceId;
 use serde_json::{Value, json};
 
@@ -49,12 +51,11 @@ pub fn tenants(apps: usize) -> Value {
 pub fn planned(app: usize, flows: usize) -> FlowGroup {
     let now = qianshu::store::now();
     let id = |s: &str| ExternalId::parse(Some(s), "id").expect("id");
-    let approver = |recipient: &str, kind: &str, org: Option<&str>, name: &str, mobile: &str| Approver {
+    let approver = |recipient: &str, kind: SignerKind, org: Option<&str>, name: &str, mobile: &str| Approver {
         recipient_id: recipient.into(),
         sign_id: ResourceId::generate(),
-        signer_kind: kind.into(),
-        approver_type: if kind == "PERSON" { "PERSON" } else { "ORGANIZATION" }.into(),
-        role_name: if kind == "PERSON" { "乙方" } else { "甲方" }.into(),
+        signer: kind,
+        role_name: if kind.is_enterprise() { "甲方" } else { "乙方" }.into(),
         custom_role_name: None,
         organization_open_id: org.map(Into::into),
         organization_name: org.map(|_| "压测企业".into()),
@@ -84,8 +85,8 @@ pub fn planned(app: usize, flows: usize) -> FlowGroup {
                 deadline: now + 365 * 86400,
                 created_on: now,
                 approvers: vec![
-                    approver(ENT, "CHANNEL_EMPLOYEE", Some("bench_org"), "压测员", "13800000000"),
-                    approver(IND, "PERSON", None, "张三", "18888888888"),
+                    approver(ENT, SignerKind::ChannelEmployee, Some("bench_org"), "压测员", "13800000000"),
+                    approver(IND, SignerKind::Person, None, "张三", "18888888888"),
                 ],
                 fields: vec![("PartyA".into(), "压测企业".into()), ("PartyB".into(), "张三".into())],
             })

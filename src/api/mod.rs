@@ -37,8 +37,6 @@ pub struct AppState {
     pub groups: GroupWriter,
     pub limits: RateLimits,
     pub max_body_bytes: usize,
-    /// Base of the links qianshu hands out.
-    pub public_url: String,
 }
 
 /// Who is calling: the application that owns the verified SecretId.

@@ -85,25 +85,6 @@ impl Schema {
         self.actions.keys().map(String::as_str)
     }
 
-    /// Does `action`'s request define the dotted `path` (list indices omitted)?
-    pub fn defines(&self, action: &str, path: &str) -> bool {
-        let mut object = &self.actions[action];
-        let mut parts = path.split('.').peekable();
-        while let Some(part) = parts.next() {
-            let Some(mut t) = self.objects[object].get(part) else {
-                return false;
-            };
-            while let FieldType::List(inner) = t {
-                t = inner;
-            }
-            match t {
-                FieldType::Object(o) => object = o,
-                _ => return parts.peek().is_none(),
-            }
-        }
-        true
-    }
-
     /// Refuse a JSON request body that names a parameter the action does not define, or gives a
     /// value of the wrong type. `null` counts as absent, as the SDKs omit unset fields.
     pub fn check(&self, action: &str, body: &Value) -> Result<(), ApiError> {
@@ -350,13 +331,5 @@ mod tests {
         assert_eq!(e.message, "The parameter `FlowInfos.0` is missing: list indices must start at 0 and have no gaps.");
         let e = s.unflatten(ACTION, &pairs(&[("Agent", "a")])).unwrap_err();
         assert_eq!(e.message, "The value type of parameter `Agent` is not valid: expected an object.");
-    }
-
-    #[test]
-    fn defines_follows_nested_objects_through_lists() {
-        let s = Schema::get();
-        assert!(s.defines(ACTION, "FlowInfos.FlowApprovers.ApproverOption.FillType"));
-        assert!(!s.defines(ACTION, "FlowInfos.FlowApprovers.Nope"));
-        assert!(!s.defines(ACTION, "FlowGroupName.Deeper"));
     }
 }

@@ -142,32 +142,70 @@ pub enum Signer {
 }
 
 impl Signer {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> SignerKind {
         match self {
-            Signer::ChannelEmployee { .. } => "CHANNEL_EMPLOYEE",
-            Signer::Person { .. } => "PERSON",
-            Signer::SaasEmployee { .. } => "SAAS_EMPLOYEE",
-            Signer::DynamicOrganization { .. } => "DYNAMIC_ORGANIZATION",
-            Signer::DynamicPerson => "DYNAMIC_PERSON",
-            Signer::AutoSign => "AUTO_SIGN",
+            Signer::ChannelEmployee { .. } => SignerKind::ChannelEmployee,
+            Signer::Person { .. } => SignerKind::Person,
+            Signer::SaasEmployee { .. } => SignerKind::SaasEmployee,
+            Signer::DynamicOrganization { .. } => SignerKind::DynamicOrganization,
+            Signer::DynamicPerson => SignerKind::DynamicPerson,
+            Signer::AutoSign => SignerKind::AutoSign,
+        }
+    }
+}
+
+/// Which of the [`Signer`] cases an approver is, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerKind {
+    ChannelEmployee,
+    Person,
+    SaasEmployee,
+    DynamicOrganization,
+    DynamicPerson,
+    AutoSign,
+}
+
+impl SignerKind {
+    const ALL: [SignerKind; 6] = [
+        SignerKind::ChannelEmployee,
+        SignerKind::Person,
+        SignerKind::SaasEmployee,
+        SignerKind::DynamicOrganization,
+        SignerKind::DynamicPerson,
+        SignerKind::AutoSign,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerKind::ChannelEmployee => "CHANNEL_EMPLOYEE",
+            SignerKind::Person => "PERSON",
+            SignerKind::SaasEmployee => "SAAS_EMPLOYEE",
+            SignerKind::DynamicOrganization => "DYNAMIC_ORGANIZATION",
+            SignerKind::DynamicPerson => "DYNAMIC_PERSON",
+            SignerKind::AutoSign => "AUTO_SIGN",
         }
     }
 
+    pub fn parse(s: &str) -> Option<SignerKind> {
+        SignerKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// The API's `ApproverType` as given at creation.
-    pub fn approver_type(&self) -> &'static str {
+    pub fn approver_type(self) -> &'static str {
         match self {
-            Signer::Person { .. } | Signer::DynamicPerson => "PERSON",
-            Signer::AutoSign => "ENTERPRISESERVER",
+            SignerKind::Person | SignerKind::DynamicPerson => "PERSON",
+            SignerKind::AutoSign => "ENTERPRISESERVER",
             _ => "ORGANIZATION",
         }
     }
 
-    pub fn is_dynamic(&self) -> bool {
-        matches!(self, Signer::DynamicOrganization { .. } | Signer::DynamicPerson)
+    pub fn is_dynamic(self) -> bool {
+        matches!(self, SignerKind::DynamicOrganization | SignerKind::DynamicPerson)
     }
 
-    fn is_enterprise(&self) -> bool {
-        !matches!(self, Signer::Person { .. } | Signer::DynamicPerson)
+    /// Signs for an enterprise (as opposed to a natural person).
+    pub fn is_enterprise(self) -> bool {
+        !matches!(self, SignerKind::Person | SignerKind::DynamicPerson)
     }
 }
 
@@ -260,8 +298,7 @@ impl ApproveStatus {
 pub struct Approver {
     pub recipient_id: String,
     pub sign_id: ResourceId,
-    pub signer_kind: String,
-    pub approver_type: String,
+    pub signer: SignerKind,
     /// The template's role name.
     pub role_name: String,
     pub custom_role_name: Option<String>,
@@ -434,19 +471,20 @@ fn plan_approver(
     ctx: &Context,
 ) -> Result<Approver, ApiError> {
     let enterprise_role = recipient_type != RecipientType::Individual;
-    if a.signer.is_enterprise() != enterprise_role {
+    let kind = a.signer.kind();
+    if kind.is_enterprise() != enterprise_role {
         return fail(
             Code::InvalidParameter_ApproverType,
             format!(
                 "`{at}.ApproverType` {} does not fit recipient `{}` ({}), a {} role.",
-                a.signer.approver_type(),
+                kind.approver_type(),
                 a.recipient_id,
                 role_name,
                 recipient_type.as_str()
             ),
         );
     }
-    if a.signer.is_dynamic() && !ctx.app.features.contains(&Feature::DynamicSigner) {
+    if kind.is_dynamic() && !ctx.app.features.contains(&Feature::DynamicSigner) {
         return fail(
             Code::UnauthorizedOperation_NoPermissionFeature,
             format!(
@@ -457,8 +495,7 @@ fn plan_approver(
     let mut approver = Approver {
         recipient_id: a.recipient_id.clone(),
         sign_id: ResourceId::generate(),
-        signer_kind: a.signer.kind().to_owned(),
-        approver_type: a.signer.approver_type().to_owned(),
+        signer: kind,
         role_name: role_name.to_owned(),
         custom_role_name: a.custom_role_name.clone(),
         organization_open_id: None,

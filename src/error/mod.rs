@@ -19,11 +19,6 @@ macro_rules! error_catalog {
             pub fn as_str(self) -> &'static str {
                 match self { $(Code::$ident => $code,)* }
             }
-
-            /// The SDK's own description of the code (Chinese, as Tencent writes it).
-            pub fn description(self) -> &'static str {
-                match self { $(Code::$ident => $doc,)* }
-            }
         }
     };
 }

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Backend, Store, flag};
-use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus};
+use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, SignerKind};
 use crate::domain::template::ResourceId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
 use crate::error::{ApiError, Code, Failure};
@@ -197,8 +197,7 @@ impl Store {
                         (j as i64).into(),
                         a.recipient_id.as_str().into(),
                         a.sign_id.as_str().into(),
-                        a.signer_kind.as_str().into(),
-                        a.approver_type.as_str().into(),
+                        a.signer.as_str().into(),
                         a.role_name.as_str().into(),
                         a.custom_role_name.clone().into(),
                         a.organization_open_id.clone().into(),
@@ -262,7 +261,6 @@ impl Store {
                 "recipient_id",
                 "sign_id",
                 "signer",
-                "approver_type",
                 "role_name",
                 "custom_role_name",
                 "organization_open_id",
@@ -375,7 +373,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
         q
     };
     let approver_rows = bind_all(format!(
-        "SELECT flow_id, recipient_id, sign_id, signer, approver_type, role_name, custom_role_name, organization_open_id, \
+        "SELECT flow_id, recipient_id, sign_id, signer, role_name, custom_role_name, organization_open_id, \
          organization_name, open_id, name, mobile, id_card_type, id_card_number, status FROM flow_approvers \
          WHERE flow_id IN ({}) ORDER BY flow_id, position",
         placeholders.join(", ")
@@ -392,6 +390,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
     let mut approvers: HashMap<String, Vec<Approver>> = HashMap::new();
     for r in approver_rows {
         let status: String = r.get("status");
+        let signer: String = r.get("signer");
         let id_card = match (r.get::<Option<String>, _>("id_card_type"), r.get::<Option<String>, _>("id_card_number")) {
             (Some(kind), Some(number)) => Some(IdCard {
                 kind: IdCardType::parse(&kind, "id_card_type").map_err(|_| corrupt("id card type", &kind))?,
@@ -402,8 +401,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
         approvers.entry(r.get("flow_id")).or_default().push(Approver {
             recipient_id: r.get("recipient_id"),
             sign_id: ResourceId::from_stored(r.get("sign_id")),
-            signer_kind: r.get("signer"),
-            approver_type: r.get("approver_type"),
+            signer: SignerKind::parse(&signer).ok_or_else(|| corrupt("signer", &signer))?,
             role_name: r.get("role_name"),
             custom_role_name: r.get("custom_role_name"),
             organization_open_id: r.get("organization_open_id"),

@@ -73,7 +73,7 @@ pub async fn create_flow_group_by_templates(
         now: crate::store::now(),
     };
     let group = flow::plan(request, &ctx)?;
-    let dynamic = group.flows.iter().any(|f| f.approvers.iter().any(|a| a.signer_kind.starts_with("DYNAMIC")));
+    let dynamic = group.flows.iter().any(|f| f.approvers.iter().any(|a| a.signer.is_dynamic()));
     let response = ChannelCreateFlowGroupByTemplatesResponse {
         flow_group_id: group.flow_group_id.as_str().to_owned(),
         flow_ids: group.flows.iter().map(|f| f.flow_id.as_str().to_owned()).collect(),
@@ -395,7 +395,7 @@ fn flow_detail(f: &Flow) -> FlowDetailInfo {
                 approve_status: a.status.as_str().to_owned(),
                 approve_message: String::new(),
                 approve_time: 0,
-                approve_type: if a.approver_type == "PERSON" { "PERSON" } else { "ORGANIZATION" }.to_owned(),
+                approve_type: if a.signer.is_enterprise() { "ORGANIZATION" } else { "PERSON" }.to_owned(),
                 approver_role_name: a.custom_role_name.clone().unwrap_or_else(|| a.role_name.clone()),
                 sign_id: a.sign_id.as_str().to_owned(),
             })

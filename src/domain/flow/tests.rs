@@ -300,7 +300,7 @@ fn a_dynamic_signer_needs_the_dynamic_signer_feature() {
     let g =
         plan(group(vec![flow(FILLED, vec![dynamic(), person()], vec![field("Company", "x")]), good_flow()]), &ctx(&w))
             .unwrap();
-    assert_eq!(g.flows[0].approvers[0].signer_kind, "DYNAMIC_ORGANIZATION");
+    assert_eq!(g.flows[0].approvers[0].signer, SignerKind::DynamicOrganization);
     assert_eq!(g.flows[0].approvers[0].name, None);
 }
 
@@ -312,7 +312,7 @@ fn auto_sign_needs_the_auto_sign_feature() {
     assert_eq!(e.code, Code::UnauthorizedOperation_NoPermissionFeature);
     let w = world(&[Feature::AutoSign]);
     let g = plan(group(vec![flow(BARE, vec![auto, person()], vec![]), good_flow()]), &ctx(&w)).unwrap();
-    assert_eq!(g.flows[0].approvers[0].approver_type, "ENTERPRISESERVER");
+    assert_eq!(g.flows[0].approvers[0].signer.approver_type(), "ENTERPRISESERVER");
     assert_eq!(g.flows[0].approvers[0].organization_open_id.as_deref(), Some("orgA"));
 }
 
