@@ -210,3 +210,11 @@ def test_per_action_limits_are_configurable(start):
             codes.append(e.code)
     assert codes.count("ok") == 3
     assert codes.count("RequestLimitExceeded") == 3
+
+
+def test_hostile_bodies_get_clean_envelopes_and_the_server_keeps_serving(server):
+    deep = b'{"Agent":' * 5000 + b"1" + b"}" * 5000
+    for body in [deep, b"\xff\xfe\x00garbage", b"", b'{"Agent": {"AppId": "\\ud800"}}', b"1e99999"]:
+        code, _ = raw_error(server, body=body)
+        assert code in ("InvalidParameter", "UnknownParameter"), (body[:20], code)
+    assert call(server.client(), "DescribeTemplates", {"Agent": AGENT_A})["TotalCount"] == 2
