@@ -14,7 +14,17 @@ const FILES: &[(&str, &[u8])] = &[
     ("templates/confidentiality-agreement.pdf", include_bytes!("../examples/templates/confidentiality-agreement.pdf")),
 ];
 
-pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::Result<()> {
+/// What was loaded, for the banner `serve` prints once it knows its address.
+pub struct Demo {
+    app_id: String,
+    secret_id: String,
+    secret_key: String,
+    organization: String,
+    operator: String,
+    templates: Vec<String>,
+}
+
+pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::Result<Demo> {
     let dir = data_dir.join("demo");
     for (name, bytes) in FILES {
         let path = dir.join(name);
@@ -24,31 +34,38 @@ pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::
     let tenants = crate::tenants::load(&dir.join("demo-tenants.json"), blobs).await?;
     store.apply_tenants(&tenants).await.map_err(anyhow::Error::from).context("loading the demo tenant")?;
     let t = &tenants[0];
-    let credential = &t.credentials[0];
     let (organization, operators) = &t.organizations[0];
-    println!(
-        "loaded the demo tenant (the database was empty):\n\
-         \x20 AppId     {app}\n  SecretId  {sid}\n  SecretKey {key}\n\
-         \x20 Agent.ProxyOrganizationOpenId {org}, Agent.ProxyOperator.OpenId {op}\n\
-         \x20 templates: {templates}\n\
-         these keys are public: use them for development only.\n\n\
-         try it with the official Python SDK (pip install tencentcloud-sdk-python-essbasic):\n\n\
-         from tencentcloud.common import credential\n\
-         from tencentcloud.common.profile.client_profile import ClientProfile\n\
-         from tencentcloud.common.profile.http_profile import HttpProfile\n\
-         from tencentcloud.essbasic.v20210526 import essbasic_client, models\n\
-         hp = HttpProfile(protocol=\"http\", endpoint=\"HOST:PORT\")  # where qianshu listens, printed below\n\
-         client = essbasic_client.EssbasicClient(credential.Credential(\"{sid}\", \"{key}\"), \"\", ClientProfile(httpProfile=hp))\n\
-         req = models.DescribeTemplatesRequest()\n\
-         req.from_json_string('{{\"Agent\": {{\"AppId\": \"{app}\", \"ProxyOrganizationOpenId\": \"{org}\", \"ProxyOperator\": {{\"OpenId\": \"{op}\"}}}}}}')\n\
-         print(client.DescribeTemplates(req).to_json_string())\n",
-        app = t.application.app_id,
-        sid = credential.secret_id,
-        key = secrecy::ExposeSecret::expose_secret(&credential.secret_key),
-        org = organization.open_id,
-        op = operators[0].open_id,
-        templates =
-            t.templates.iter().map(|t| format!("{} {}", t.template_id.as_str(), t.name)).collect::<Vec<_>>().join(", "),
-    );
-    Ok(())
+    Ok(Demo {
+        app_id: t.application.app_id.to_string(),
+        secret_id: t.credentials[0].secret_id.clone(),
+        secret_key: secrecy::ExposeSecret::expose_secret(&t.credentials[0].secret_key).to_owned(),
+        organization: organization.open_id.to_string(),
+        operator: operators[0].open_id.to_string(),
+        templates: t.templates.iter().map(|t| format!("{} {}", t.template_id.as_str(), t.name)).collect(),
+    })
+}
+
+impl Demo {
+    /// The keys and a ready-to-run SDK snippet for a server at `address`.
+    pub fn banner(&self, address: &str) -> String {
+        let Demo { app_id: app, secret_id: sid, secret_key: key, organization: org, operator: op, templates } = self;
+        format!(
+            "loaded the demo tenant (the database was empty):\n\
+             \x20 AppId     {app}\n  SecretId  {sid}\n  SecretKey {key}\n\
+             \x20 Agent.ProxyOrganizationOpenId {org}, Agent.ProxyOperator.OpenId {op}\n\
+             \x20 templates: {templates}\n\
+             these keys are public: use them for development only.\n\n\
+             try it with the official Python SDK (pip install tencentcloud-sdk-python-essbasic):\n\n\
+             from tencentcloud.common import credential\n\
+             from tencentcloud.common.profile.client_profile import ClientProfile\n\
+             from tencentcloud.common.profile.http_profile import HttpProfile\n\
+             from tencentcloud.essbasic.v20210526 import essbasic_client, models\n\
+             hp = HttpProfile(protocol=\"http\", endpoint=\"{address}\")\n\
+             client = essbasic_client.EssbasicClient(credential.Credential(\"{sid}\", \"{key}\"), \"\", ClientProfile(httpProfile=hp))\n\
+             req = models.DescribeTemplatesRequest()\n\
+             req.from_json_string('{{\"Agent\": {{\"AppId\": \"{app}\", \"ProxyOrganizationOpenId\": \"{org}\", \"ProxyOperator\": {{\"OpenId\": \"{op}\"}}}}}}')\n\
+             print(client.DescribeTemplates(req).to_json_string())\n",
+            templates = templates.join(", "),
+        )
+    }
 }

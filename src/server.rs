@@ -38,9 +38,11 @@ pub async fn apply(settings: StoreSettings, file: &Path) -> anyhow::Result<()> {
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let (store, blobs) = open(&settings.store).await?;
     let store = store.with_cache(settings.cache_ttl);
-    if settings.demo && store.has_no_application().await? {
-        crate::demo::load(&store, &blobs, &settings.store.data_dir).await?;
-    }
+    let demo = if settings.demo && store.has_no_application().await? {
+        Some(crate::demo::load(&store, &blobs, &settings.store.data_dir).await?)
+    } else {
+        None
+    };
     let listener =
         TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let bound = listener.local_addr()?;
@@ -52,6 +54,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
     });
     info!(database = %settings.store.database_url, "qianshu ready");
+    if let Some(demo) = demo {
+        println!("{}", demo.banner(&bound.to_string()));
+    }
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("qianshu listening on http://{bound} (public URL {public_url})");
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;

@@ -92,10 +92,12 @@ class Server:
         )
         deadline = time.time() + 30
         self.address = None
+        self.banner = []
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
+            self.banner.append(line)
             m = re.match(r"qianshu listening on http://(\S+)", line)
             if m:
                 self.address = m.group(1)

@@ -1,5 +1,7 @@
 """Applications, sub-organizations, operators and templates, through the SDK and `qianshu apply`."""
 
+import contextlib
+import io
 import json
 import subprocess
 
@@ -185,6 +187,12 @@ def test_serve_demo_loads_the_demo_tenant_into_an_empty_database(db, tmp_path):
     from conftest import Server
     server = Server(db, tmp_path, ["--demo"])
     try:
+        banner = "".join(server.banner)
+        snippet = banner[banner.index("from tencentcloud.common import credential"):banner.index("qianshu listening")]
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(snippet, {})  # noqa: S102 - the snippet the server prints must run as printed
+        assert json.loads(printed.getvalue())["TotalCount"] == 2
         client = server.client(("AKIDqianshuDEMO", "qianshuDemoSecretKeyChangeMe0000"))
         agent = {"AppId": "16fd2f7d7ae85d13ca5f8d501d57b5ec", "ProxyOrganizationOpenId": "kev_open_organization_8",
                  "ProxyOperator": {"OpenId": "kev_8"}}
