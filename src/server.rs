@@ -47,8 +47,11 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public_url = settings.public_url(bound);
+    let url_key = hex::decode(store.server_secret("url-signing").await?).context("the stored URL-signing key")?;
     let state = Arc::new(AppState {
         store: store.clone(),
+        blobs: blobs.clone(),
+        urls: crate::api::urls::UrlSigner::new(&url_key, &public_url),
         groups: crate::store::GroupWriter::spawn(store.clone()),
         limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
         max_body_bytes: settings.max_body_bytes,

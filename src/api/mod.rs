@@ -7,6 +7,7 @@ pub mod envelope;
 mod handlers;
 pub mod schema;
 pub mod tc3;
+pub mod urls;
 pub mod wire;
 
 use std::sync::Arc;
@@ -14,15 +15,20 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{debug, error};
 
+use crate::blobs::BlobStore;
 use crate::domain::ExternalId;
+use crate::domain::template::ResourceId;
 use crate::error::{ApiError, Code, Failure};
 use crate::ratelimit::RateLimits;
 use crate::store::{GroupWriter, Store};
@@ -33,6 +39,9 @@ pub const VERSION: &str = "2021-05-26";
 
 pub struct AppState {
     pub store: Store,
+    pub blobs: BlobStore,
+    /// Signs the download links handed out (and checks them when they come back).
+    pub urls: urls::UrlSigner,
     /// Writes contract groups in batches (group commit).
     pub groups: GroupWriter,
     pub limits: RateLimits,
@@ -47,6 +56,7 @@ pub struct Caller {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", any(entry))
+        .route("/files/{file_id}", get(download))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {
@@ -64,6 +74,54 @@ async fn unknown_path(request: Request) -> Response {
         format!("No resource at `{}`; essbasic is served at `/`.", request.uri().path()),
     );
     envelope::http(envelope::error(&id, &e))
+}
+
+/// Serves an uploaded file to whoever holds a valid, unexpired link. Anything else is a bare
+/// 404, so a link that does not work says nothing about what exists.
+async fn download(
+    State(state): State<Arc<AppState>>,
+    Path(file_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
+    let (mut expires, mut signature) = (None, None);
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*k {
+            "expires" => expires = v.parse::<i64>().ok(),
+            "signature" => signature = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let (Some(expires), Some(signature)) = (expires, signature) else { return not_found() };
+    if !state.urls.verify(&format!("files/{file_id}"), expires, &signature, crate::store::now()) {
+        return not_found();
+    }
+    let Ok(id) = ResourceId::parse(Some(&file_id), "file_id") else { return not_found() };
+    let file = match state.store.file(&id).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            error!("reading file {file_id}: {e:#}");
+            return not_found();
+        }
+    };
+    match state.blobs.get(&file.sha256).await {
+        Ok(bytes) => {
+            let name: String = form_urlencoded::byte_serialize(file.file_name.as_bytes()).collect();
+            (
+                [
+                    (header::CONTENT_TYPE, file.kind.content_type().to_owned()),
+                    (header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{name}")),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            error!("reading the blob of file {file_id}: {e:#}");
+            not_found()
+        }
+    }
 }
 
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {

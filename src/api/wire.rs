@@ -298,6 +298,33 @@ pub struct FlowApproverDetail {
     pub sign_id: String,
 }
 
+// ---- UploadFiles ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadFilesRequest {
+    pub agent: Option<Agent>,
+    pub business_type: Option<String>,
+    pub file_infos: Option<Vec<UploadFile>>,
+    pub deadline: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadFile {
+    pub file_body: Option<String>,
+    pub file_name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadFilesResponse {
+    pub total_count: i64,
+    pub file_ids: Vec<String>,
+    pub file_urls: Vec<String>,
+    pub deadline: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

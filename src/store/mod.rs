@@ -3,6 +3,7 @@
 //! handler writes SQL. Dialect differences are confined to blocks marked `dialect:`.
 
 mod cache;
+mod files;
 mod flows;
 mod group_commit;
 mod tenancy;

@@ -1,6 +1,7 @@
 //! One handler per implemented action: wire request in, domain types and store calls, wire
 //! response out. Every other action answers `UnsupportedOperation`.
 
+mod files;
 mod flows;
 mod templates;
 mod tenancy;
@@ -57,6 +58,7 @@ implemented_actions! {
     DescribeTemplates => templates::describe_templates,
     SyncProxyOrganization => tenancy::sync_proxy_organization,
     SyncProxyOrganizationOperators => tenancy::sync_proxy_organization_operators,
+    UploadFiles => files::upload_files,
 }
 
 /// `Agent.AppId` must be the application that owns the calling SecretId; anything else looks

@@ -1,0 +1,82 @@
+//! Uploaded files and the secrets all nodes share.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::domain::ExternalId;
+use crate::domain::file::{BusinessType, FileKind, StoredFile};
+use crate::domain::template::ResourceId;
+use crate::error::Failure;
+
+impl Store {
+    /// Records uploaded files, all or none.
+    pub async fn insert_files(&self, files: &[StoredFile]) -> Result<(), Failure> {
+        let mut tx = self.begin_write().await?;
+        for f in files {
+            sqlx::query(
+                "INSERT INTO files (file_id, app_id, organization_open_id, business_type, file_name, kind, sha256, size, \
+                 created_at, deadline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(f.file_id.as_str())
+            .bind(f.app_id.as_str())
+            .bind(f.organization_open_id.as_str())
+            .bind(f.business_type.as_str())
+            .bind(&f.file_name)
+            .bind(f.kind.as_str())
+            .bind(&f.sha256)
+            .bind(f.size)
+            .bind(f.created_on)
+            .bind(f.deadline)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn file(&self, file_id: &ResourceId) -> Result<Option<StoredFile>, Failure> {
+        let Some(r) = sqlx::query(
+            "SELECT file_id, app_id, organization_open_id, business_type, file_name, kind, sha256, size, created_at, deadline \
+             FROM files WHERE file_id = $1",
+        )
+        .bind(file_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| Failure::Internal(anyhow::anyhow!("stored file {}: bad {what}", file_id.as_str()));
+        Ok(Some(StoredFile {
+            file_id: ResourceId::from_stored(r.get("file_id")),
+            app_id: ExternalId::from_stored(r.get("app_id")),
+            organization_open_id: ExternalId::from_stored(r.get("organization_open_id")),
+            business_type: BusinessType::parse(&r.get::<String, _>("business_type"), "business_type")
+                .map_err(|_| corrupt("business type"))?,
+            file_name: r.get("file_name"),
+            kind: FileKind::parse(&r.get::<String, _>("kind")).ok_or_else(|| corrupt("kind"))?,
+            sha256: r.get("sha256"),
+            size: r.get("size"),
+            created_on: r.get("created_at"),
+            deadline: r.get("deadline"),
+        }))
+    }
+
+    /// The secret called `name`, made (random, 256 bits) by whichever node asks first.
+    pub async fn server_secret(&self, name: &str) -> Result<String, Failure> {
+        use rand::RngCore;
+        let mut fresh = [0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(hex::encode(fresh))
+            .execute(&mut *tx)
+            .await?;
+        let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+}
