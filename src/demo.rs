@@ -31,7 +31,7 @@ pub async fn load(store: &Store, blobs: &BlobStore, data_dir: &Path) -> anyhow::
         std::fs::create_dir_all(path.parent().expect("files sit in a directory"))?;
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    let tenants = crate::tenants::load(&dir.join("demo-tenants.json"), blobs).await?;
+    let tenants = crate::tenants::load(&dir.join("demo-tenants.json"), blobs, store).await?;
     store.apply_tenants(&tenants).await.map_err(anyhow::Error::from).context("loading the demo tenant")?;
     let t = &tenants[0];
     let (organization, operators) = &t.organizations[0];

@@ -21,7 +21,7 @@ async fn open(settings: &StoreSettings) -> anyhow::Result<(Store, BlobStore)> {
 
 pub async fn apply(settings: StoreSettings, file: &Path) -> anyhow::Result<()> {
     let (store, blobs) = open(&settings).await?;
-    let tenants = crate::tenants::load(file, &blobs).await?;
+    let tenants = crate::tenants::load(file, &blobs, &store).await?;
     store.apply_tenants(&tenants).await.map_err(anyhow::Error::from).context("applying the tenants file")?;
     let templates: usize = tenants.iter().map(|t| t.templates.len()).sum();
     let organizations: usize = tenants.iter().map(|t| t.organizations.len()).sum();

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::blobs::BlobStore;
+use crate::domain::file::FileKind;
 use crate::domain::template::{
     Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template, component_label,
 };
@@ -20,6 +21,7 @@ use crate::domain::tenancy::{
 };
 use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most};
 use crate::error::ApiError;
+use crate::store::Store;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -88,7 +90,10 @@ pub struct TemplateEntry {
     pub template_name: String,
     #[serde(default)]
     pub description: String,
-    pub pdf: PathBuf,
+    /// The template's PDF: a path (relative to the tenants file unless absolute)…
+    pub pdf: Option<PathBuf>,
+    /// …or the FileId of a PDF this application uploaded with `UploadFiles`.
+    pub pdf_file_id: Option<String>,
     #[serde(default)]
     pub recipients: Vec<RecipientEntry>,
     #[serde(default)]
@@ -123,8 +128,8 @@ pub struct ComponentEntry {
 }
 
 /// Reads and checks a tenants file, storing its template PDFs in `blobs`; nothing reaches the
-/// database until every entry has passed.
-pub async fn load(path: &Path, blobs: &BlobStore) -> anyhow::Result<Vec<TenantApplication>> {
+/// database until every entry has passed. `store` resolves templates given by FileId.
+pub async fn load(path: &Path, blobs: &BlobStore, store: &Store) -> anyhow::Result<Vec<TenantApplication>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let file: TenantsFile =
         serde_json::from_str(&text).with_context(|| format!("{} is not a valid tenants file", path.display()))?;
@@ -134,7 +139,7 @@ pub async fn load(path: &Path, blobs: &BlobStore) -> anyhow::Result<Vec<TenantAp
     let mut secret_ids = BTreeSet::new();
     for (i, entry) in file.applications.into_iter().enumerate() {
         let at = format!("Applications[{i}]");
-        let tenant = application(entry, &at, base, blobs).await?;
+        let tenant = application(entry, &at, base, blobs, store).await?;
         if !app_ids.insert(tenant.application.app_id.clone()) {
             bail!("{at}.AppId: `{}` appears twice", tenant.application.app_id);
         }
@@ -158,6 +163,7 @@ async fn application(
     at_app: &str,
     base: &Path,
     blobs: &BlobStore,
+    store: &Store,
 ) -> anyhow::Result<TenantApplication> {
     let app_id = ExternalId::parse(Some(&e.app_id), &format!("{at_app}.AppId")).map_err(at(at_app))?;
     if e.flow_quota < 0 {
@@ -268,7 +274,7 @@ async fn application(
     let mut template_ids = BTreeSet::new();
     for (j, t) in e.templates.into_iter().enumerate() {
         let at_tpl = format!("{at_app}.Templates[{j}]");
-        let template = template(t, &at_tpl, base, blobs).await?;
+        let template = template(t, &at_tpl, base, blobs, store, &app_id).await?;
         if !template_ids.insert(template.template_id.clone()) {
             bail!("{at_tpl}.TemplateId: `{}` appears twice", template.template_id.as_str());
         }
@@ -283,16 +289,45 @@ async fn application(
     })
 }
 
-async fn template(t: TemplateEntry, at_tpl: &str, base: &Path, blobs: &BlobStore) -> anyhow::Result<Template> {
+async fn template(
+    t: TemplateEntry,
+    at_tpl: &str,
+    base: &Path,
+    blobs: &BlobStore,
+    store: &Store,
+    app_id: &ExternalId,
+) -> anyhow::Result<Template> {
     let template_id = ResourceId::parse(Some(&t.template_id), "TemplateId").map_err(at(at_tpl))?;
     if t.template_name.trim().is_empty() {
         bail!("{at_tpl}.TemplateName: must not be empty");
     }
     at_most(&t.template_name, 200, "TemplateName").map_err(at(at_tpl))?;
-    let pdf_path = if t.pdf.is_absolute() { t.pdf.clone() } else { base.join(&t.pdf) };
-    let pdf = std::fs::read(&pdf_path).with_context(|| format!("{at_tpl}.Pdf: reading {}", pdf_path.display()))?;
-    let page_sizes =
-        pdf_page_sizes(&pdf).with_context(|| format!("{at_tpl}.Pdf: {} is not a usable PDF", pdf_path.display()))?;
+    let (pdf, source) = match (&t.pdf, &t.pdf_file_id) {
+        (Some(path), None) => {
+            let path = if path.is_absolute() { path.clone() } else { base.join(path) };
+            let pdf = std::fs::read(&path).with_context(|| format!("{at_tpl}.Pdf: reading {}", path.display()))?;
+            (Bytes::from(pdf), format!("{at_tpl}.Pdf: {}", path.display()))
+        }
+        (None, Some(file_id)) => {
+            let at_file = format!("{at_tpl}.PdfFileId");
+            let id = ResourceId::parse(Some(file_id), "PdfFileId").map_err(at(&at_file))?;
+            let file = store
+                .file(&id)
+                .await
+                .map_err(anyhow::Error::from)?
+                .filter(|f| &f.app_id == app_id)
+                .ok_or_else(|| anyhow!("{at_file}: no file `{file_id}` was uploaded by this application"))?;
+            if file.kind != FileKind::Pdf {
+                bail!("{at_file}: `{file_id}` is a {} file, not a PDF", file.kind.as_str());
+            }
+            if file.deadline < crate::store::now() {
+                bail!("{at_file}: `{file_id}` expired at {}", file.deadline);
+            }
+            (blobs.get(&file.sha256).await?, format!("{at_file}: {file_id}"))
+        }
+        _ => bail!("{at_tpl}: give exactly one of Pdf and PdfFileId"),
+    };
+    let page_sizes = pdf_page_sizes(&pdf).with_context(|| format!("{source} is not a usable PDF"))?;
 
     let mut recipients = Vec::new();
     for (k, r) in t.recipients.into_iter().enumerate() {
@@ -353,7 +388,7 @@ async fn template(t: TemplateEntry, at_tpl: &str, base: &Path, blobs: &BlobStore
         created_on: crate::store::now(),
     };
     template.check(&page_sizes).map_err(|e| anyhow!("{at_tpl}.{e}"))?;
-    template.pdf_sha256 = blobs.put(Bytes::from(pdf)).await?;
+    template.pdf_sha256 = blobs.put(pdf).await?;
     Ok(template)
 }
 

@@ -25,7 +25,7 @@ fn id(s: &str) -> ExternalId {
 async fn applied(db: &TestDb) -> Store {
     let store = Store::connect(&db.url).await.unwrap();
     let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
-    let tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs).await.unwrap();
+    let tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
     store.apply_tenants(&tenants).await.unwrap();
     store
 }
@@ -72,7 +72,7 @@ async fn applying_the_same_file_twice_changes_nothing(db: &TestDb) {
     let store = applied(db).await;
     let first = dump(db).await;
     let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
-    let tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs).await.unwrap();
+    let tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
     store.apply_tenants(&tenants).await.unwrap();
     assert_eq!(dump(db).await, first);
     let count = |t: &str| first.iter().filter(|l| l.starts_with(&format!("{t}: "))).count();
@@ -87,7 +87,7 @@ async fn applying_the_same_file_twice_changes_nothing(db: &TestDb) {
 async fn a_failing_apply_leaves_nothing_behind(db: &TestDb) {
     let store = Store::connect(&db.url).await.unwrap();
     let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
-    let mut tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs).await.unwrap();
+    let mut tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
     // The second application claims the first one's SecretId: only the database can see that.
     let stolen = tenants[0].credentials[0].clone();
     tenants[1].credentials.push(stolen);

@@ -275,7 +275,7 @@ async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<
     let blobs = qianshu::blobs::BlobStore::local(&dir.path().join("blobs"))?;
     let file = dir.path().join("tenants.json");
     std::fs::write(&file, serde_json::to_vec(&tenants(args.apps))?)?;
-    store.apply_tenants(&qianshu::tenants::load(&file, &blobs).await?).await.map_err(anyhow::Error::from)?;
+    store.apply_tenants(&qianshu::tenants::load(&file, &blobs, &store).await?).await.map_err(anyhow::Error::from)?;
     let counter = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);

@@ -104,3 +104,31 @@ def test_an_image_of_8_mb_is_too_large(start):
     big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (8 * 1024 * 1024)
     code, msg = refused(server, [("big.png", big)], "SEAL")
     assert code == "LimitExceeded.FileSize" and "8 MB" in msg
+
+
+def test_apply_takes_a_template_pdf_by_file_id(server, db, tmp_path):
+    import json
+
+    from conftest import APP_A, apply
+
+    file_id = upload(server, [("模板.pdf", PDF)], "TEMPLATE")["FileIds"][0]
+    png_id = upload(server, [("seal.png", PNG)], "SEAL")["FileIds"][0]
+
+    def tenants(**pdf):
+        return {"Applications": [{"AppId": APP_A, "SecretId": "AKIDtestA", "SecretKey": "testSecretKeyA0000000000000000000",
+                                  "FlowQuota": 100000, "Templates": [{"TemplateId": "uploadedTemplate0000000000000001",
+                                  "TemplateName": "上传的模板", **pdf,
+                                  "Recipients": [{"RecipientId": "r1", "RoleName": "甲方", "RecipientType": "ENTERPRISE"}]}]}]}
+
+    path = tmp_path / "by-file-id.json"
+    path.write_text(json.dumps(tenants(PdfFileId=file_id), ensure_ascii=False))
+    r = apply(db, tmp_path, path)
+    assert r.returncode == 0, r.stderr
+    found = call(server.client(), "DescribeTemplates", {"Agent": AGENT_A, "TemplateName": "上传的模板"})
+    assert [t["TemplateId"] for t in found["Templates"]] == ["uploadedTemplate0000000000000001"]
+    for pdf, message in [({"PdfFileId": png_id}, "is a png file, not a PDF"),
+                         ({"PdfFileId": "N" * 32}, "no file"),
+                         ({"PdfFileId": file_id, "Pdf": "x.pdf"}, "exactly one of Pdf and PdfFileId")]:
+        path.write_text(json.dumps(tenants(**pdf), ensure_ascii=False))
+        r = apply(db, tmp_path, path)
+        assert r.returncode == 1 and "Applications[0].Templates[0]" in r.stderr and message in r.stderr, r.stderr
