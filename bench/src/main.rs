@@ -178,6 +178,24 @@ struct Outcome {
 }
 
 impl Outcome {
+    fn record(&mut self, result: Result<Duration, String>) {
+        match result {
+            Ok(d) => self.latencies.push(d),
+            Err(e) => {
+                self.errors += 1;
+                self.first_error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
     fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -218,13 +236,7 @@ async fn closed_loop(client: &HttpClient, address: &str, args: &Args, flows: usi
                 let mut out = Outcome::default();
                 while Instant::now() < deadline {
                     let app = counter.fetch_add(1, Ordering::Relaxed) % apps;
-                    match one(&client, &address, app, request_body(app, flows)).await {
-                        Ok(d) => out.latencies.push(d),
-                        Err(e) => {
-                            out.errors += 1;
-                            out.first_error.get_or_insert(e);
-                        }
-                    }
+                    out.record(one(&client, &address, app, request_body(app, flows)).await);
                 }
                 out
             })
@@ -232,10 +244,7 @@ async fn closed_loop(client: &HttpClient, address: &str, args: &Args, flows: usi
         .collect();
     let mut total = Outcome::default();
     for w in workers {
-        let o = w.await.expect("worker");
-        total.latencies.extend(o.latencies);
-        total.errors += o.errors;
-        total.first_error = total.first_error.or(o.first_error);
+        total.merge(w.await.expect("worker"));
     }
     total.elapsed = start.elapsed();
     total
@@ -255,13 +264,7 @@ async fn open_loop(client: &HttpClient, address: &str, args: &Args) -> Outcome {
     }
     let mut out = Outcome::default();
     for t in tasks {
-        match t.await.expect("task") {
-            Ok(d) => out.latencies.push(d),
-            Err(e) => {
-                out.errors += 1;
-                out.first_error.get_or_insert(e);
-            }
-        }
+        out.record(t.await.expect("task"));
     }
     out.elapsed = start.elapsed();
     out
