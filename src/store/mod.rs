@@ -146,10 +146,10 @@ impl Store {
     }
 }
 
-/// Moves the SQLite write-ahead log into the database a few times a second, beside the writer
+/// Moves the SQLite write-ahead log into the database every 50 ms, beside the writer
 /// rather than inside its commits (PASSIVE never blocks it), until the store is closed.
 async fn checkpoints(pool: AnyPool) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tick.tick().await;
         if pool.is_closed() {
