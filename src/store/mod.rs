@@ -73,16 +73,7 @@ impl Store {
                 if !raw.contains("mode=") {
                     raw.push_str(if raw.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
                 }
-                pool = pool.max_connections(8).after_connect(|conn, _| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                });
+                pool = pool.max_connections(8);
             }
             Backend::Postgres => pool = pool.max_connections(16),
         }
@@ -91,18 +82,7 @@ impl Store {
             // dialect: the writer leaves checkpoints to `checkpoints` below, so that their fsyncs
             // stall no commit.
             Backend::Sqlite => {
-                pool.clone()
-                    .max_connections(1)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
+                sqlite_session(pool.clone().max_connections(1), "PRAGMA wal_autocheckpoint = 0;")
                     .connect_with(options.clone())
                     .await
             }
@@ -111,7 +91,9 @@ impl Store {
         .with_context(|| format!("connecting to {url}"))?;
         MIGRATOR.run(&writer).await.with_context(|| format!("migrating {url}"))?;
         let pool = match backend {
-            Backend::Sqlite => pool.connect_with(options).await.with_context(|| format!("connecting to {url}"))?,
+            Backend::Sqlite => {
+                sqlite_session(pool, "").connect_with(options).await.with_context(|| format!("connecting to {url}"))?
+            }
             Backend::Postgres => writer.clone(),
         };
         if backend == Backend::Sqlite {
@@ -144,6 +126,23 @@ impl Store {
         self.pool.close().await;
         self.writer.close().await;
     }
+}
+
+/// SQLite's settings live per connection: every new one gets them, and then `extra`.
+fn sqlite_session(pool: AnyPoolOptions, extra: &'static str) -> AnyPoolOptions {
+    pool.after_connect(move |conn, _| {
+        Box::pin(async move {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                 PRAGMA foreign_keys = ON;",
+            )
+            .await?;
+            if !extra.is_empty() {
+                conn.execute(extra).await?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Moves the SQLite write-ahead log into the database every 50 ms, beside the writer
