@@ -280,51 +280,36 @@ impl Store {
     /// `DescribeTemplates`: a page of the application's templates, and how many match.
     pub async fn templates(&self, app_id: &ExternalId, q: &TemplateQuery) -> Result<(Vec<Template>, i64), Failure> {
         let mut conn = self.pool.acquire().await?;
-        let ids: Vec<String> = match &q.ids {
-            Some(ids) => {
-                let mut found = Vec::new();
-                for id in ids {
-                    let hit: Option<String> =
-                        sqlx::query_scalar("SELECT template_id FROM templates WHERE app_id = $1 AND template_id = $2")
-                            .bind(app_id.as_str())
-                            .bind(id.as_str())
-                            .fetch_optional(&mut *conn)
-                            .await?;
-                    found.extend(hit);
-                }
-                found
-            }
+        let (ids, total): (Vec<String>, Option<i64>) = match &q.ids {
+            Some(ids) => (ids.iter().map(|id| id.as_str().to_owned()).collect(), None),
             None => {
                 let pattern = q.name_contains.as_ref().map(|n| format!("%{}%", escape_like(n)));
-                sqlx::query_scalar(
+                let page = sqlx::query_scalar(
                     "SELECT template_id FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\') \
                      ORDER BY created_at DESC, template_id LIMIT $3 OFFSET $4",
                 )
                 .bind(app_id.as_str())
-                .bind(pattern)
+                .bind(pattern.clone())
                 .bind(q.limit)
                 .bind(q.offset)
                 .fetch_all(&mut *conn)
-                .await?
-            }
-        };
-        let total: i64 = match &q.ids {
-            Some(_) => ids.len() as i64,
-            None => {
-                let pattern = q.name_contains.as_ref().map(|n| format!("%{}%", escape_like(n)));
-                sqlx::query_scalar(
+                .await?;
+                let total = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM templates WHERE app_id = $1 AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\')",
                 )
                 .bind(app_id.as_str())
                 .bind(pattern)
                 .fetch_one(&mut *conn)
-                .await?
+                .await?;
+                (page, Some(total))
             }
         };
         let mut templates = Vec::with_capacity(ids.len());
         for id in ids {
-            templates.push(template(&mut conn, app_id, &id).await?.expect("listed just now"));
+            templates.extend(template(&mut conn, app_id, &id).await?);
         }
+        // Asked for by id, the total is how many of them exist.
+        let total = total.unwrap_or(templates.len() as i64);
         Ok((templates, total))
     }
 
