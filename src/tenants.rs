@@ -12,15 +12,13 @@ use serde::Deserialize;
 
 use crate::blobs::BlobStore;
 use crate::domain::file::FileKind;
-use crate::domain::template::{
-    Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template, component_label,
-};
+use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template};
 use crate::domain::tenancy::{
     Application, CallbackSettings, Credential, Feature, Operator, Organization, OrganizationDetails, OrganizationName,
     TenantApplication,
 };
-use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most};
-use crate::error::ApiError;
+use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars};
+use crate::error::{ApiError, Code};
 use crate::store::Store;
 
 #[derive(Debug, Deserialize)]
@@ -333,7 +331,7 @@ async fn template(
     for (k, r) in t.recipients.into_iter().enumerate() {
         let at_r = format!("{at_tpl}.Recipients[{k}]");
         ExternalId::parse(Some(&r.recipient_id), "RecipientId").map_err(at(&at_r))?;
-        component_label(&r.role_name, 20, "RoleName").map_err(at(&at_r))?;
+        name_chars(&r.role_name, 20, "RoleName", Code::InvalidParameter).map_err(at(&at_r))?;
         let routing_order = r.routing_order.unwrap_or(k as i64 + 1);
         if routing_order < 1 {
             bail!("{at_r}.RoutingOrder: must be at least 1");
@@ -348,9 +346,9 @@ async fn template(
     let mut components = Vec::new();
     for (k, c) in t.components.into_iter().enumerate() {
         let at_c = format!("{at_tpl}.Components[{k}]");
-        component_label(&c.component_id, 64, "ComponentId").map_err(at(&at_c))?;
+        name_chars(&c.component_id, 64, "ComponentId", Code::InvalidParameter).map_err(at(&at_c))?;
         let component_name = c.component_name.unwrap_or_else(|| c.component_id.clone());
-        component_label(&component_name, 20, "ComponentName").map_err(at(&at_c))?;
+        name_chars(&component_name, 20, "ComponentName", Code::InvalidParameter).map_err(at(&at_c))?;
         if c.component_page < 1 {
             bail!("{at_c}.ComponentPage: pages are numbered from 1");
         }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::template::{ComponentType, RecipientType, ResourceId, Template};
 use super::tenancy::{Application, Feature, Operator, Organization, OrganizationName};
-use super::{ExternalId, IdCard, Mobile, PersonName, at_most, is_name_char, required};
+use super::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars, required};
 use crate::error::{ApiError, Code, fail};
 
 pub const MIN_FLOWS: usize = 2;
@@ -19,17 +19,7 @@ pub const MAX_DEADLINE: i64 = 33_162_419_560;
 /// A name of Chinese characters, letters, digits and underscores, at most 200 of them.
 fn checked_name(value: Option<&str>, field: &str, code: Code) -> Result<String, ApiError> {
     let v = required(value, field)?;
-    if v.chars().count() > 200 {
-        return fail(code, format!("The parameter `{field}` is longer than 200 characters."));
-    }
-    if let Some(c) = v.chars().find(|c| !is_name_char(*c)) {
-        return fail(
-            code,
-            format!(
-                "The parameter `{field}` may only hold Chinese characters, letters, digits and underscores, not `{c}`."
-            ),
-        );
-    }
+    name_chars(v, 200, field, code)?;
     Ok(v.to_owned())
 }
 

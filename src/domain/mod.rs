@@ -34,6 +34,21 @@ pub fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || is_chinese(c)
 }
 
+/// Tencent's names: at most `max` characters, each Chinese, a letter, a digit or `_`; a
+/// breach is `code`, naming the field (and the first character that does not belong).
+pub fn name_chars(value: &str, max: usize, field: &str, code: Code) -> Result<(), ApiError> {
+    at_most(value, max, field).map_err(|e| ApiError::new(code, e.message))?;
+    if let Some(c) = value.chars().find(|c| !is_name_char(*c)) {
+        return fail(
+            code,
+            format!(
+                "The parameter `{field}` may only hold Chinese characters, letters, digits and underscores, not `{c}`."
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// CJK ideographs (the unified block and its extensions, plus compatibility ideographs).
 pub fn is_chinese(c: char) -> bool {
     matches!(c as u32,

@@ -1,6 +1,6 @@
 //! Templates: a PDF, the recipients (roles) that sign it, and the components placed on it.
 
-use super::{is_name_char, required};
+use super::required;
 use crate::error::{ApiError, Code, fail};
 
 /// Tencent's resource ids (TemplateId, FlowId, FlowGroupId…): 32 letters and digits.
@@ -173,18 +173,6 @@ pub struct Template {
     /// SHA-256 (hex) of the template PDF in the blob store.
     pub pdf_sha256: String,
     pub created_on: i64,
-}
-
-/// Names of components and roles: Tencent's name characters, at most `max` of them.
-pub fn component_label(value: &str, max: usize, field: &str) -> Result<(), ApiError> {
-    super::at_most(value, max, field)?;
-    if !value.chars().all(is_name_char) {
-        return fail(
-            Code::InvalidParameter,
-            format!("The parameter `{field}` may only hold Chinese characters, letters, digits and underscores."),
-        );
-    }
-    Ok(())
 }
 
 impl Template {

@@ -13,9 +13,9 @@ use crate::domain::flow::{
     self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowOptions,
     FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, Signer,
 };
-use crate::domain::template::{ResourceId, component_label};
+use crate::domain::template::ResourceId;
 use crate::domain::tenancy::OrganizationName;
-use crate::domain::{ExternalId, IdCard, Mobile, PersonName, required};
+use crate::domain::{ExternalId, IdCard, Mobile, PersonName, name_chars, required};
 use crate::error::{ApiError, Code, Failure, fail};
 
 const MAX_FLOW_IDS: usize = 100;
@@ -220,7 +220,7 @@ fn approver_request(a: &FlowApproverInfo, at: &str, initiator: &ExternalId) -> R
     }
     let custom_role_name = match a.approver_role_name.as_deref().filter(|r| !r.is_empty()) {
         Some(r) => {
-            component_label(r, 20, &field("ApproverRoleName"))?;
+            name_chars(r, 20, &field("ApproverRoleName"), Code::InvalidParameter)?;
             Some(r.to_owned())
         }
         None => None,
