@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Store;
+use super::{Store, corrupt};
 use crate::domain::ExternalId;
 use crate::domain::file::{BusinessType, FileKind, StoredFile};
 use crate::domain::template::ResourceId;
@@ -45,15 +45,15 @@ impl Store {
         else {
             return Ok(None);
         };
-        let corrupt = |what: &str| Failure::Internal(anyhow::anyhow!("stored file {}: bad {what}", file_id.as_str()));
+        let (business_type, kind): (String, String) = (r.get("business_type"), r.get("kind"));
         Ok(Some(StoredFile {
             file_id: ResourceId::from_stored(r.get("file_id")),
             app_id: ExternalId::from_stored(r.get("app_id")),
             organization_open_id: ExternalId::from_stored(r.get("organization_open_id")),
-            business_type: BusinessType::parse(&r.get::<String, _>("business_type"), "business_type")
-                .map_err(|_| corrupt("business type"))?,
+            business_type: BusinessType::parse(&business_type, "business_type")
+                .map_err(|_| corrupt("business type", &business_type))?,
             file_name: r.get("file_name"),
-            kind: FileKind::parse(&r.get::<String, _>("kind")).ok_or_else(|| corrupt("kind"))?,
+            kind: FileKind::parse(&kind).ok_or_else(|| corrupt("file kind", &kind))?,
             sha256: r.get("sha256"),
             size: r.get("size"),
             created_on: r.get("created_at"),

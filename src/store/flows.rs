@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Store, flag};
+use super::{Backend, Store, corrupt, flag};
 use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, SignerKind};
 use crate::domain::template::ResourceId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
@@ -352,10 +352,6 @@ impl Store {
         let rows = q.fetch_all(&mut *conn).await?;
         load_flows(&mut conn, rows).await
     }
-}
-
-fn corrupt(what: &str, value: &str) -> Failure {
-    Failure::Internal(anyhow::anyhow!("stored {what} `{value}` is not valid"))
 }
 
 /// Flows from their rows, with their approvers and filled values.

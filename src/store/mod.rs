@@ -164,6 +164,11 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// A stored value that no longer parses: an internal error, never the client's.
+fn corrupt(what: &str, value: &str) -> crate::error::Failure {
+    crate::error::Failure::Internal(anyhow::anyhow!("stored {what} `{value}` is not valid"))
+}
+
 /// 0/1 columns, portable across both backends.
 fn flag(b: bool) -> i64 {
     i64::from(b)

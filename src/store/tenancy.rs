@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::cache::through;
-use super::{Store, flag, now};
+use super::{Store, corrupt, flag, now};
 use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template};
 use crate::domain::tenancy::{
     Application, CallbackSettings, Feature, Operator, OperatorSync, Organization, OrganizationDetails,
@@ -518,11 +518,12 @@ async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Re
     .await?
     .iter()
     .map(|r| -> Result<Recipient, Failure> {
+        let kind: String = r.get("recipient_type");
         Ok(Recipient {
             recipient_id: r.get("recipient_id"),
             role_name: r.get("role_name"),
-            recipient_type: RecipientType::parse(&r.get::<String, _>("recipient_type"), "recipient_type")
-                .map_err(|e| anyhow::anyhow!("stored template {template_id}: {e}"))?,
+            recipient_type: RecipientType::parse(&kind, "recipient_type")
+                .map_err(|_| corrupt("recipient type", &kind))?,
             routing_order: r.get("routing_order"),
         })
     })
@@ -537,11 +538,11 @@ async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Re
     .await?
     .iter()
     .map(|r| -> Result<Component, Failure> {
+        let kind: String = r.get("component_type");
         Ok(Component {
             component_id: r.get("component_id"),
             component_name: r.get("component_name"),
-            component_type: ComponentType::parse(&r.get::<String, _>("component_type"), "component_type")
-                .map_err(|e| anyhow::anyhow!("stored template {template_id}: {e}"))?,
+            component_type: ComponentType::parse(&kind, "component_type").map_err(|_| corrupt("component type", &kind))?,
             recipient_id: r.get("recipient_id"),
             placement: Placement {
                 page: r.get::<i64, _>("page") as u32,
