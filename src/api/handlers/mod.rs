@@ -77,13 +77,23 @@ fn agent_app<'a>(caller: &'a Caller, agent: Option<&Agent>) -> Result<&'a Extern
     Ok(&caller.app_id)
 }
 
-/// The sub-organisation `Agent.ProxyOrganizationOpenId` names, which must exist.
-async fn agent_organization(state: &AppState, caller: &Caller, agent: Option<&Agent>) -> Result<Organization, Failure> {
+/// The caller's application and the `Agent.ProxyOrganizationOpenId` it names, which need not
+/// exist yet.
+fn agent_organization_id<'a>(
+    caller: &'a Caller,
+    agent: Option<&Agent>,
+) -> Result<(&'a ExternalId, ExternalId), ApiError> {
     let app_id = agent_app(caller, agent)?;
     let open_id = ExternalId::parse(
         agent.and_then(|a| a.proxy_organization_open_id.as_deref()),
         "Agent.ProxyOrganizationOpenId",
     )?;
+    Ok((app_id, open_id))
+}
+
+/// The sub-organisation `Agent.ProxyOrganizationOpenId` names, which must exist.
+async fn agent_organization(state: &AppState, caller: &Caller, agent: Option<&Agent>) -> Result<Organization, Failure> {
+    let (app_id, open_id) = agent_organization_id(caller, agent)?;
     Ok(state.store.organization(app_id, &open_id).await?.ok_or_else(|| {
         ApiError::new(
             Code::ResourceNotFound_Organization,

@@ -1,6 +1,6 @@
 //! SyncProxyOrganization and SyncProxyOrganizationOperators.
 
-use super::{agent_app, agent_organization};
+use super::{agent_organization, agent_organization_id};
 use crate::api::wire::{
     Empty, ProxyOrganizationOperator, SyncFailReason, SyncProxyOrganizationOperatorsRequest,
     SyncProxyOrganizationOperatorsResponse, SyncProxyOrganizationRequest,
@@ -28,11 +28,7 @@ pub async fn sync_proxy_organization(
     caller: &Caller,
     req: SyncProxyOrganizationRequest,
 ) -> Result<Empty, Failure> {
-    let app_id = agent_app(caller, req.agent.as_ref())?;
-    let open_id = ExternalId::parse(
-        req.agent.as_ref().and_then(|a| a.proxy_organization_open_id.as_deref()),
-        "Agent.ProxyOrganizationOpenId",
-    )?;
+    let (app_id, open_id) = agent_organization_id(caller, req.agent.as_ref())?;
     let name = OrganizationName::parse(req.proxy_organization_name.as_deref(), "ProxyOrganizationName")?;
     if let Some(kind) = req.proxy_legal_id_card_type.as_deref().filter(|k| !k.is_empty())
         && kind != "ID_CARD"
