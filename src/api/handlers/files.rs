@@ -85,7 +85,7 @@ pub async fn upload_files(
             .map_err(Into::into);
         }
         if kind == FileKind::Pdf {
-            crate::tenants::pdf_page_sizes(&bytes).map_err(|e| {
+            crate::pdf::page_sizes(&bytes).map_err(|e| {
                 ApiError::new(
                     Code::InvalidParameter_FileType,
                     format!("`{}` is not a usable PDF: {e:#}.", field("FileBody")),
