@@ -184,15 +184,15 @@ fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
 
 impl StoreSettings {
     pub fn load(flags: &StoreFlags) -> anyhow::Result<StoreSettings> {
-        Self::from_layered(&layered(flags, &ServeFlags::default())?)
+        Ok(Self::from_layered(&layered(flags, &ServeFlags::default())?))
     }
 
-    fn from_layered(l: &Layered) -> anyhow::Result<StoreSettings> {
+    fn from_layered(l: &Layered) -> StoreSettings {
         let database_url = match &l.database_url {
             Some(url) => DatabaseUrl::new(url.clone()),
             None => DatabaseUrl::new(format!("sqlite://{}", l.data_dir.join("qianshu.db").display())),
         };
-        Ok(StoreSettings { data_dir: l.data_dir.clone(), database_url })
+        StoreSettings { data_dir: l.data_dir.clone(), database_url }
     }
 }
 
@@ -210,7 +210,7 @@ impl ServeSettings {
             bail!("rate limits must be at least 1 call per second");
         }
         Ok(ServeSettings {
-            store: StoreSettings::from_layered(&l)?,
+            store: StoreSettings::from_layered(&l),
             listen: l.listen.clone(),
             public_url: l.public_url.clone(),
             max_body_bytes: l.max_body_bytes,
