@@ -1,16 +1,20 @@
 //! Content-addressed documents: every blob is stored under its SHA-256, so writing the same
 //! bytes twice is harmless and a reference can never point at changed content. The database
-//! keeps only the hashes. Behind `object_store`, so the local directory can later be swapped
-//! for S3-compatible storage without touching callers.
+//! keeps only the hashes. Behind `object_store`: a local directory by default, S3-compatible
+//! storage when configured, with the same calls.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::prefix::PrefixStore;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
+
+use crate::config::BlobStoreUrl;
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -18,6 +22,28 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
+    pub fn open(url: &BlobStoreUrl) -> anyhow::Result<BlobStore> {
+        match url {
+            BlobStoreUrl::Local(dir) => BlobStore::local(dir),
+            BlobStoreUrl::S3(url) => BlobStore::s3(url),
+        }
+    }
+
+    /// `s3://BUCKET[/PREFIX]`; endpoint, region, keys and `AWS_ALLOW_HTTP` come from the
+    /// standard `AWS_*` environment variables, as every S3 tool reads them.
+    fn s3(url: &str) -> anyhow::Result<BlobStore> {
+        let rest = url.trim_start_matches("s3://");
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .with_context(|| format!("opening blob store {url}"))?;
+        let prefix = prefix.trim_matches('/');
+        let inner: Arc<dyn ObjectStore> =
+            if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
+        Ok(BlobStore { inner })
+    }
+
     /// Blobs in `dir` (created if needed).
     pub fn local(dir: &std::path::Path) -> anyhow::Result<BlobStore> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -32,6 +32,11 @@ pub struct StoreFlags {
     #[arg(long, env = "QIANSHU_DATABASE_URL", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// Where documents are kept: a directory path or file:///DIR, or s3://BUCKET[/PREFIX] (S3-compatible;
+    /// endpoint and keys from the usual AWS_* variables) [default: the blobs directory in the data dir]
+    #[arg(long, env = "QIANSHU_BLOB_STORE", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_store: Option<String>,
 }
 
 /// Settings of `qianshu serve`.
@@ -67,6 +72,24 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_DEMO", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub demo: Option<bool>,
+    /// CJK font (TrueType/OpenType, .ttf/.otf/.ttc) for 黑体 and any font not set below
+    /// [default: Noto Sans CJK SC where the system has it]
+    #[arg(long, env = "QIANSHU_FONT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub font: Option<PathBuf>,
+    /// CJK font for 宋体 [default: Noto Serif CJK SC where the system has it, else --font]
+    #[arg(long, env = "QIANSHU_FONT_SONG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub font_song: Option<PathBuf>,
+    /// CJK font for 仿宋 [default: the 宋体 font]
+    #[arg(long, env = "QIANSHU_FONT_FANGSONG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub font_fangsong: Option<PathBuf>,
+    /// Threads that synthesize contract documents in the background, at low CPU priority; 0
+    /// leaves the queue to other nodes (documents asked for are still made on demand) [default: 1]
+    #[arg(long, env = "QIANSHU_SYNTHESIS_WORKERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthesis_workers: Option<usize>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -106,6 +129,37 @@ impl fmt::Display for DatabaseUrl {
 pub struct StoreSettings {
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
+    pub blob_store: BlobStoreUrl,
+}
+
+/// Where blobs live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobStoreUrl {
+    Local(PathBuf),
+    /// `s3://BUCKET[/PREFIX]`, as given.
+    S3(String),
+}
+
+impl BlobStoreUrl {
+    pub fn parse(value: &str) -> anyhow::Result<BlobStoreUrl> {
+        if value.starts_with("s3://") {
+            Ok(BlobStoreUrl::S3(value.to_owned()))
+        } else if let Some(path) = value.strip_prefix("file://") {
+            Ok(BlobStoreUrl::Local(PathBuf::from(path)))
+        } else if value.contains("://") {
+            bail!("blob store `{value}` has an unknown scheme: use a directory, file:///DIR or s3://BUCKET[/PREFIX]")
+        } else {
+            Ok(BlobStoreUrl::Local(PathBuf::from(value)))
+        }
+    }
+}
+
+/// The fonts text is set in, by the names `ComponentExtra.Font` uses; `None` where unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FontPaths {
+    pub hei: Option<PathBuf>,
+    pub song: Option<PathBuf>,
+    pub fangsong: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +172,8 @@ pub struct ServeSettings {
     pub rate_limits: BTreeMap<Action, u32>,
     pub cache_ttl: std::time::Duration,
     pub demo: bool,
+    pub fonts: FontPaths,
+    pub synthesis_workers: usize,
 }
 
 impl ServeSettings {
@@ -133,6 +189,7 @@ impl ServeSettings {
 struct Layered {
     data_dir: PathBuf,
     database_url: Option<String>,
+    blob_store: Option<String>,
     listen: String,
     public_url: Option<String>,
     max_body_bytes: usize,
@@ -140,6 +197,10 @@ struct Layered {
     rate_limits: Option<RateLimits>,
     cache_ttl_ms: u64,
     demo: bool,
+    font: Option<PathBuf>,
+    font_song: Option<PathBuf>,
+    font_fangsong: Option<PathBuf>,
+    synthesis_workers: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +218,7 @@ struct Defaults {
     rate_limit: u32,
     cache_ttl_ms: u64,
     demo: bool,
+    synthesis_workers: usize,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -166,6 +228,7 @@ const DEFAULTS: Defaults = Defaults {
     rate_limit: 20,
     cache_ttl_ms: 1000,
     demo: false,
+    synthesis_workers: 1,
 };
 
 fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
@@ -184,15 +247,19 @@ fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
 
 impl StoreSettings {
     pub fn load(flags: &StoreFlags) -> anyhow::Result<StoreSettings> {
-        Ok(Self::from_layered(&layered(flags, &ServeFlags::default())?))
+        Self::from_layered(&layered(flags, &ServeFlags::default())?)
     }
 
-    fn from_layered(l: &Layered) -> StoreSettings {
+    fn from_layered(l: &Layered) -> anyhow::Result<StoreSettings> {
         let database_url = match &l.database_url {
             Some(url) => DatabaseUrl::new(url.clone()),
             None => DatabaseUrl::new(format!("sqlite://{}", l.data_dir.join("qianshu.db").display())),
         };
-        StoreSettings { data_dir: l.data_dir.clone(), database_url }
+        let blob_store = match &l.blob_store {
+            Some(url) => BlobStoreUrl::parse(url)?,
+            None => BlobStoreUrl::Local(l.data_dir.join("blobs")),
+        };
+        Ok(StoreSettings { data_dir: l.data_dir.clone(), database_url, blob_store })
     }
 }
 
@@ -210,7 +277,7 @@ impl ServeSettings {
             bail!("rate limits must be at least 1 call per second");
         }
         Ok(ServeSettings {
-            store: StoreSettings::from_layered(&l),
+            store: StoreSettings::from_layered(&l)?,
             listen: l.listen.clone(),
             public_url: l.public_url.clone(),
             max_body_bytes: l.max_body_bytes,
@@ -218,6 +285,8 @@ impl ServeSettings {
             rate_limits,
             cache_ttl: std::time::Duration::from_millis(l.cache_ttl_ms),
             demo: l.demo,
+            fonts: FontPaths { hei: l.font.clone(), song: l.font_song.clone(), fangsong: l.font_fangsong.clone() },
+            synthesis_workers: l.synthesis_workers,
         })
     }
 }

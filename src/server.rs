@@ -15,7 +15,7 @@ use crate::store::Store;
 
 async fn open(settings: &StoreSettings) -> anyhow::Result<(Store, BlobStore)> {
     let store = Store::connect(&settings.database_url).await?;
-    let blobs = BlobStore::local(&settings.data_dir.join("blobs"))?;
+    let blobs = BlobStore::open(&settings.blob_store)?;
     Ok((store, blobs))
 }
 

@@ -1,5 +1,9 @@
-//! What qianshu needs to know of a PDF before it accepts one: that it parses, is not
-//! encrypted, and how large its pages are.
+//! PDFs: what qianshu needs to know of one before it accepts it (it parses, is not encrypted,
+//! how large its pages are), where text and form fields sit on its pages, and the images,
+//! fonts and incremental updates that turn a template into a contract.
+
+pub mod image;
+pub mod locate;
 
 use anyhow::{anyhow, bail};
 

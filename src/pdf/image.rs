@@ -1,0 +1,1 @@
+//! Images (PNG, JPEG) as PDF image XObjects.

@@ -1,0 +1,1 @@
+//! Where text and form fields sit on the pages of a PDF, in Tencent's coordinates.
