@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of qianshu: formatting and lints, the Rust unit and storage suites, the
-# official Python SDK suite and the Node SDK smoke test, each on SQLite and on PostgreSQL.
-# Installs what it needs (a Python venv with the pinned SDK, the Node SDK, psql).
+# Runs every test of qianshu: formatting and lints, the Rust unit, storage and blob suites, the
+# official Python SDK suite and the Node SDK smoke test, each on SQLite and on PostgreSQL, blobs
+# on a local directory and on S3. Installs what it needs (a Python venv with the pinned SDK and
+# moto, the Node SDK, psql, poppler-utils, qpdf, the Noto CJK fonts) and starts moto's
+# S3-compatible server on a loopback port for the duration of the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +13,34 @@ export QIANSHU_LOG="${QIANSHU_LOG:-warn}"
 step() { printf '\n== %s\n' "$*"; }
 
 step "tools"
-if ! command -v psql >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null) || echo "could not install psql"
+# Debian package, and what shows it is there: psql for the PostgreSQL suites; pdftotext,
+# pdffonts, pdftoppm and pdfsig (poppler-utils) and qpdf to check the PDFs qianshu writes; the
+# CJK font qianshu embeds where no --font is set.
+NOTO_CJK=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+present() {
+  case "$1" in
+    postgresql-client) command -v psql >/dev/null ;;
+    poppler-utils) command -v pdftotext >/dev/null && command -v pdffonts >/dev/null \
+      && command -v pdftoppm >/dev/null && command -v pdfsig >/dev/null ;;
+    qpdf) command -v qpdf >/dev/null ;;
+    fonts-noto-cjk) [ -f "$NOTO_CJK" ] ;;
+  esac
+}
+PACKAGES=(postgresql-client poppler-utils qpdf fonts-noto-cjk)
+missing=()
+for p in "${PACKAGES[@]}"; do present "$p" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]} with apt-get"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null) || echo "!!! could not install ${missing[*]} with apt-get !!!"
+  else
+    echo "!!! missing ${missing[*]}, and not root with apt-get to install them !!!"
+  fi
 fi
+for p in "${PACKAGES[@]}"; do
+  if present "$p"; then echo "present: $p"; else echo "!!! MISSING: $p: the tests that need it will fail or be SKIPPED !!!"; fi
+done
 if command -v psql >/dev/null && psql "$QIANSHU_TEST_POSTGRES_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
   echo "PostgreSQL reachable at $QIANSHU_TEST_POSTGRES_URL: every suite runs on SQLite and PostgreSQL"
 else
@@ -29,7 +56,49 @@ step "format and lints"
 cargo fmt --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "Rust tests: unit, and the storage suite on both backends"
+step "S3-compatible server (moto) for the blob store suites"
+# moto_server from the venv, on a free loopback port, stopped when this script exits however it
+# exits. If it does not answer, QIANSHU_TEST_S3_ENDPOINT stays unset and the S3 halves of the
+# suites say SKIPPED (and fail under CI=true, where the server must be there).
+unset QIANSHU_TEST_S3_ENDPOINT
+MOTO_PID=
+MOTO_LOG=target/moto_server.log
+stop_moto() {
+  if [ -n "$MOTO_PID" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+    MOTO_PID=
+  fi
+}
+trap stop_moto EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p target
+for _ in 1 2 3; do
+  port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 </dev/null &
+  MOTO_PID=$!
+  for _ in $(seq 100); do
+    kill -0 "$MOTO_PID" 2>/dev/null || break
+    if .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+      "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then
+      export QIANSHU_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+      break
+    fi
+    sleep 0.2
+  done
+  [ -n "${QIANSHU_TEST_S3_ENDPOINT:-}" ] && break
+  stop_moto
+done
+if [ -n "${QIANSHU_TEST_S3_ENDPOINT:-}" ]; then
+  echo "moto_server (pid $MOTO_PID) answers at $QIANSHU_TEST_S3_ENDPOINT: blob suites run on a directory and on S3"
+else
+  echo "--- last lines of $MOTO_LOG:"
+  tail -n 20 "$MOTO_LOG" 2>/dev/null || true
+  echo "!!! moto_server did NOT start: the S3 half of every blob suite will be SKIPPED !!!"
+fi
+
+step "Rust tests: unit, the storage suite on both databases, the blob suite on both stores"
 cargo test --workspace
 
 step "official Python SDK suite on both backends"

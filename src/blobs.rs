@@ -9,8 +9,8 @@ use anyhow::Context;
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
-use object_store::prefix::PrefixStore;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
@@ -64,6 +64,10 @@ impl BlobStore {
     }
 
     pub async fn get(&self, sha256: &str) -> anyhow::Result<Bytes> {
+        // A hash read back from a damaged row must be an error, not a panic in `path`.
+        if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            anyhow::bail!("reading blob {sha256}: not a lowercase hex SHA-256");
+        }
         let got = self.inner.get(&Self::path(sha256)).await.with_context(|| format!("reading blob {sha256}"))?;
         Ok(got.bytes().await?)
     }

@@ -11,4 +11,5 @@ pub mod pdf;
 pub mod ratelimit;
 pub mod server;
 pub mod store;
+pub mod synthesis;
 pub mod tenants;

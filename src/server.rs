@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::api::{self, AppState};
 use crate::blobs::BlobStore;
@@ -48,11 +48,20 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let public_url = settings.public_url(bound);
     let url_key = hex::decode(store.server_secret("url-signing").await?).context("the stored URL-signing key")?;
+    let fonts = Arc::new(crate::pdf::font::Fonts::load(&settings.fonts)?);
+    if fonts.any() {
+        info!("fonts: {}", fonts.describe());
+    } else {
+        warn!("no CJK font found: contract documents cannot be made until --font (QIANSHU_FONT) names one");
+    }
+    let synthesis = crate::synthesis::Synthesis::new(store.clone(), blobs.clone(), fonts);
+    let workers = synthesis.start_workers(settings.synthesis_workers, tokio::runtime::Handle::current());
     let state = Arc::new(AppState {
         store: store.clone(),
         blobs: blobs.clone(),
         urls: crate::api::urls::UrlSigner::new(&url_key, &public_url),
         groups: crate::store::GroupWriter::spawn(store.clone()),
+        synthesis: synthesis.clone(),
         limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
         max_body_bytes: settings.max_body_bytes,
     });
@@ -63,6 +72,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("qianshu listening on http://{bound} (public URL {public_url})");
     axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
+    synthesis.stop();
+    tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join())).await?;
     store.close().await;
     Ok(())
 }

@@ -222,6 +222,7 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                     status: ApproveStatus::Pending,
                 }],
                 fields: vec![("F1".into(), format!("值{i}"))],
+                document_task: None,
             })
             .collect(),
     }

@@ -89,6 +89,7 @@ pub fn planned(app: usize, flows: usize) -> FlowGroup {
                     approver(IND, SignerKind::Person, None, "张三", "18888888888"),
                 ],
                 fields: vec![("PartyA".into(), "压测企业".into()), ("PartyB".into(), "张三".into())],
+                document_task: None,
             })
             .collect(),
     }

@@ -44,6 +44,8 @@ pub struct AppState {
     pub urls: urls::UrlSigner,
     /// Writes contract groups in batches (group commit).
     pub groups: GroupWriter,
+    /// Makes contract documents (and the fonts that measure text at creation).
+    pub synthesis: Arc<crate::synthesis::Synthesis>,
     pub limits: RateLimits,
     pub max_body_bytes: usize,
 }
@@ -57,6 +59,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", any(entry))
         .route("/files/{file_id}", get(download))
+        .route("/blobs/{sha256}/{name}", get(blob_attachment))
+        .route("/view/{sha256}/{name}", get(blob_inline))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {
@@ -84,15 +88,7 @@ async fn download(
     RawQuery(query): RawQuery,
 ) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
-    let (mut expires, mut signature) = (None, None);
-    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match &*k {
-            "expires" => expires = v.parse::<i64>().ok(),
-            "signature" => signature = Some(v.into_owned()),
-            _ => {}
-        }
-    }
-    let (Some(expires), Some(signature)) = (expires, signature) else { return not_found() };
+    let Some((expires, signature)) = link_query(query) else { return not_found() };
     if !state.urls.verify(&format!("files/{file_id}"), expires, &signature, crate::store::now()) {
         return not_found();
     }
@@ -122,6 +118,64 @@ async fn download(
             not_found()
         }
     }
+}
+
+async fn blob_attachment(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
+    blob(state, path, query, false).await
+}
+
+async fn blob_inline(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
+    blob(state, path, query, true).await
+}
+
+/// Serves a content-addressed document (a contract, a template, an image) to whoever holds a
+/// valid, unexpired link; anything else is a bare 404, as for uploaded files.
+async fn blob(
+    State(state): State<Arc<AppState>>,
+    Path((sha256, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    view: bool,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
+    let Some((expires, signature)) = link_query(query) else { return not_found() };
+    if !state.urls.verify(&urls::blob_path(&sha256, &name, view), expires, &signature, crate::store::now()) {
+        return not_found();
+    }
+    let kind = name
+        .rsplit_once('.')
+        .and_then(|(_, ext)| crate::domain::file::FileKind::parse(&ext.to_ascii_lowercase()))
+        .map_or("application/octet-stream", |k| k.content_type());
+    match state.blobs.get(&sha256).await {
+        Ok(bytes) => {
+            let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            let disposition = if view { "inline" } else { "attachment" };
+            (
+                [
+                    (header::CONTENT_TYPE, kind.to_owned()),
+                    (header::CONTENT_DISPOSITION, format!("{disposition}; filename*=UTF-8''{encoded}")),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            error!("reading blob {sha256}: {e:#}");
+            not_found()
+        }
+    }
+}
+
+/// `expires` and `signature` of a download link.
+fn link_query(query: Option<String>) -> Option<(i64, String)> {
+    let (mut expires, mut signature) = (None, None);
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*k {
+            "expires" => expires = v.parse::<i64>().ok(),
+            "signature" => signature = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Some((expires?, signature?))
 }
 
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {

@@ -39,6 +39,13 @@ impl UrlSigner {
     }
 }
 
+/// The path of a link to blob `sha256` under `name` (which the browser saves it as); `view`
+/// asks browsers to show it rather than download it.
+pub fn blob_path(sha256: &str, name: &str, view: bool) -> String {
+    let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("{}/{sha256}/{name}", if view { "view" } else { "blobs" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,8 @@ pub struct DescribeTemplatesRequest {
     pub template_name: Option<String>,
     pub channel_template_id: Option<String>,
     pub query_all_components: Option<bool>,
+    pub with_preview_url: Option<bool>,
+    pub with_pdf_url: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -323,6 +325,107 @@ pub struct UploadFilesResponse {
     pub file_ids: Vec<String>,
     pub file_urls: Vec<String>,
     pub deadline: i64,
+}
+
+// ---- DescribeResourceUrlsByFlows ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeResourceUrlsByFlowsRequest {
+    pub agent: Option<Agent>,
+    pub flow_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeResourceUrlsByFlowsResponse {
+    pub flow_resource_url_infos: Vec<FlowResourceUrlInfo>,
+    pub error_messages: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowResourceUrlInfo {
+    pub flow_id: String,
+    pub resource_url_infos: Vec<ResourceUrlInfo>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceUrlInfo {
+    pub url: String,
+    pub name: String,
+    #[serde(rename = "Type")]
+    pub kind: String,
+}
+
+// ---- ChannelDescribeFlowComponents ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelDescribeFlowComponentsRequest {
+    pub agent: Option<Agent>,
+    pub flow_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelDescribeFlowComponentsResponse {
+    pub recipient_component_infos: Vec<RecipientComponentInfo>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecipientComponentInfo {
+    pub recipient_id: String,
+    pub recipient_fill_status: String,
+    pub is_promoter: bool,
+    pub components: Vec<FilledComponent>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilledComponent {
+    pub component_id: String,
+    pub component_name: String,
+    pub component_fill_status: String,
+    pub component_value: String,
+    pub image_url: String,
+}
+
+// ---- DescribeFileConvertTask and ChannelGetTaskResultApi ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeFileConvertTaskRequest {
+    pub agent: Option<Agent>,
+    pub task_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeFileConvertTaskResponse {
+    pub task_id: String,
+    pub task_status: i64,
+    pub task_message: String,
+    pub resource_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelGetTaskResultApiRequest {
+    pub agent: Option<Agent>,
+    pub task_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelGetTaskResultApiResponse {
+    pub task_id: String,
+    pub task_status: i64,
+    pub task_message: String,
+    pub resource_id: String,
+    pub preview_url: String,
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::template::{ComponentType, RecipientType, ResourceId, Template};
+use super::document::{DynamicTable, ImageFit, Metrics, TextStyle, selector_options, set_text};
+use super::file::StoredFile;
+use super::template::{Component, ComponentType, RecipientType, ResourceId, Template};
 use super::tenancy::{Application, Feature, Operator, Organization, OrganizationName};
 use super::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars, required};
 use crate::error::{ApiError, Code, fail};
@@ -317,6 +319,9 @@ pub struct Flow {
     pub approvers: Vec<Approver>,
     /// Initiator-filled values by ComponentId, in template order.
     pub fields: Vec<(String, String)>,
+    /// The task that makes a document needing heavy synthesis (a dynamic table), reported
+    /// in `TaskInfos`; other documents are made without one being handed out.
+    pub document_task: Option<ResourceId>,
 }
 
 /// Everything one successful `ChannelCreateFlowGroupByTemplates` writes.
@@ -340,6 +345,11 @@ pub struct Context<'a> {
     /// Sub-organisations and operators of this application that approvers name, when known.
     pub organizations: &'a HashMap<ExternalId, Organization>,
     pub operators: &'a HashMap<(ExternalId, ExternalId), Operator>,
+    /// Uploaded files that `FormFields` values name, when they exist.
+    pub files: &'a HashMap<ResourceId, StoredFile>,
+    /// Font metrics, to refuse text that cannot fit its box; `None` when no font is
+    /// configured (documents then fail at synthesis with an error naming the setting).
+    pub metrics: Option<&'a (dyn Metrics + Sync)>,
     pub now: i64,
 }
 
@@ -390,7 +400,10 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
     if let Some(map) = &f.options.custom_show_map {
         check_custom_show_map(map, approvers.len(), &at("CustomShowMap"))?;
     }
-    let fields = fill(&f.form_fields, template, &at("FormFields"))?;
+    let fields = fill(&f.form_fields, template, &at("FormFields"), ctx)?;
+    let heavy = fields.iter().any(|(id, _)| {
+        template.components.iter().any(|c| &c.component_id == id && c.component_type == ComponentType::DynamicTable)
+    });
     Ok(Flow {
         flow_id: ResourceId::generate(),
         group: None,
@@ -403,6 +416,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
         deadline,
         created_on: ctx.now,
         approvers,
+        document_task: heavy.then(ResourceId::generate),
         fields,
     })
 }
@@ -618,7 +632,12 @@ pub fn is_chinese_date(value: &str) -> bool {
 
 /// Resolves `FormFields` to initiator-owned components and checks their values; every
 /// required initiator component must be filled. Returns (ComponentId, value) in template order.
-fn fill(fields: &[FormFieldRequest], template: &Template, at: &str) -> Result<Vec<(String, String)>, ApiError> {
+fn fill(
+    fields: &[FormFieldRequest],
+    template: &Template,
+    at: &str,
+    ctx: &Context,
+) -> Result<Vec<(String, String)>, ApiError> {
     let mut values: HashMap<&str, &str> = HashMap::new();
     for (k, f) in fields.iter().enumerate() {
         let targets: Vec<_> = match &f.component {
@@ -646,7 +665,7 @@ fn fill(fields: &[FormFieldRequest], template: &Template, at: &str) -> Result<Ve
                     ),
                 );
             }
-            check_value(c.component_type, &f.value, &format!("{at}.{k}.ComponentValue"))?;
+            check_value(c, &f.value, &format!("{at}.{k}.ComponentValue"), ctx)?;
             if values.insert(&c.component_id, &f.value).is_some() {
                 return fail(
                     Code::InvalidParameter,
@@ -674,14 +693,80 @@ fn fill(fields: &[FormFieldRequest], template: &Template, at: &str) -> Result<Ve
     Ok(out)
 }
 
-/// The value formats the API documents per component type; rendering checks come with documents.
-fn check_value(kind: ComponentType, value: &str, field: &str) -> Result<(), ApiError> {
-    let bad =
-        |rule: &str| fail(Code::InvalidParameter_ComponentValue, format!("The parameter `{field}` must be {rule}."));
-    match kind {
-        ComponentType::CheckBox if value != "true" && value != "false" => bad("`true` or `false`"),
-        ComponentType::Date if !is_chinese_date(value) => bad(&format!("a date written {DATE_FORMAT}")),
-        ComponentType::DynamicTable if serde_json::from_str::<serde_json::Value>(value).is_err() => bad("JSON"),
+/// A value as the API documents it for the component's type, that the contract can show:
+/// text that fits its box in the template's font, an image this application uploaded, a
+/// well-formed table. Everything a document needs is decided here, so synthesis cannot fail
+/// on the caller's data.
+fn check_value(c: &Component, value: &str, field: &str, ctx: &Context) -> Result<(), ApiError> {
+    let bad = |rule: String| fail(Code::InvalidParameter_ComponentValue, format!("The parameter `{field}` {rule}."));
+    let template_extra = || format!("ComponentExtra of component `{}`", c.component_id);
+    let fits = |text: &str| -> Result<(), ApiError> {
+        let style = TextStyle::parse(c.extra.as_deref(), &template_extra())?;
+        let Some(metrics) = ctx.metrics else { return Ok(()) };
+        let p = c.placement;
+        set_text(text, &style, p.width, p.height, metrics).map(|_| ()).or_else(|e| {
+            bad(format!(
+                "cannot be shown in component `{}`: {}",
+                c.component_id,
+                e.describe(p.width, p.height, style.size)
+            ))
+        })
+    };
+    match c.component_type {
+        ComponentType::Text | ComponentType::District if value.chars().any(char::is_control) => {
+            bad("must be one line without control characters (MULTI_LINE_TEXT takes line breaks)".into())
+        }
+        ComponentType::MultiLineText if value.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\r') => {
+            bad("must not contain control characters other than line breaks".into())
+        }
+        ComponentType::Text | ComponentType::District | ComponentType::MultiLineText => fits(value),
+        ComponentType::CheckBox if value != "true" && value != "false" => bad("must be `true` or `false`".into()),
+        ComponentType::Date if !is_chinese_date(value) => bad(format!("must be a date written {DATE_FORMAT}")),
+        ComponentType::Date => fits(value),
+        ComponentType::Selector => {
+            let options = selector_options(c.extra.as_deref(), &template_extra())?;
+            if let Some(options) = options.filter(|o| !o.is_empty())
+                && !options.iter().any(|o| o == value)
+            {
+                return bad(format!(
+                    "must be one of the options of component `{}`: {}",
+                    c.component_id,
+                    options.join(", ")
+                ));
+            }
+            fits(value)
+        }
+        ComponentType::FillImage => {
+            ImageFit::parse(c.extra.as_deref(), &template_extra())?;
+            let file = ResourceId::parse(Some(value), field)
+                .ok()
+                .and_then(|id| ctx.files.get(&id))
+                .filter(|f| f.app_id == ctx.app.app_id && f.deadline >= ctx.now);
+            match file {
+                None => bad(
+                    "must be the FileId of an image this application uploaded with UploadFiles (valid, not expired)"
+                        .into(),
+                ),
+                Some(f) if !f.kind.is_image() => {
+                    bad(format!("names a {} file; an image component takes a PNG or JPEG", f.kind.as_str()))
+                }
+                Some(_) => Ok(()),
+            }
+        }
+        ComponentType::DynamicTable => {
+            let table = DynamicTable::parse(value, field)?;
+            if let Some(metrics) = ctx.metrics {
+                let style = TextStyle::default();
+                let text = table.headers.iter().chain(table.cells.iter().map(|c| &c.content));
+                if let Some(ch) = text
+                    .flat_map(|t| t.chars())
+                    .find(|ch| !ch.is_whitespace() && metrics.advance(style.font, *ch).is_none())
+                {
+                    return bad(format!("holds `{ch}`, which the font has no glyph for"));
+                }
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

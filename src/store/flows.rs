@@ -10,6 +10,7 @@ use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions,
 use crate::domain::template::ResourceId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
 use crate::error::{ApiError, Code, Failure};
+use crate::store::documents::DocumentState;
 
 /// One bound value of a multi-row insert.
 enum Val {
@@ -87,7 +88,11 @@ async fn insert_rows(
 
 const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
     f.template_id, f.name, f.flow_type, f.description, f.customer_data, f.custom_show_map, f.need_sign_review, \
-    f.display_type, f.status, f.deadline, f.created_at";
+    f.display_type, f.status, f.deadline, f.created_at, d.task_id";
+
+/// Flows with their group's name and their document's task.
+const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
+    LEFT JOIN flow_documents d ON d.flow_id = f.flow_id";
 
 impl Store {
     /// Writes one planned group and charges one unit of quota per contract, in one transaction:
@@ -160,6 +165,8 @@ impl Store {
     async fn insert_groups(&self, conn: &mut sqlx::AnyConnection, groups: &[&FlowGroup]) -> Result<(), sqlx::Error> {
         let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut documents, mut queue) = (Vec::new(), Vec::new());
+        let enqueued_at = super::now_ms();
         for g in groups {
             let app = g.app_id.as_str();
             group_rows.push(vec![
@@ -214,6 +221,14 @@ impl Store {
                     fields.push(vec![id.into(), component_id.as_str().into(), value.as_str().into()]);
                 }
                 ledger.push(vec![app.into(), id.into(), "CHARGE".into(), 1.into(), g.created_on.into()]);
+                documents.push(vec![
+                    id.into(),
+                    app.into(),
+                    f.document_task.as_ref().map(|t| t.as_str().to_owned()).into(),
+                    DocumentState::Pending.as_str().into(),
+                    0.into(),
+                ]);
+                queue.push(vec![id.into(), enqueued_at.into(), 0.into(), 0.into()]);
             }
         }
         let b = self.backend;
@@ -277,6 +292,9 @@ impl Store {
         .await?;
         insert_rows(conn, b, "flow_fields", &["flow_id", "component_id", "value"], fields).await?;
         insert_rows(conn, b, "quota_ledger", &["app_id", "flow_id", "kind", "units", "created_at"], ledger).await?;
+        insert_rows(conn, b, "flow_documents", &["flow_id", "app_id", "task_id", "state", "renders"], documents)
+            .await?;
+        insert_rows(conn, b, "synthesis_queue", &["flow_id", "enqueued_at", "lease_until", "attempts"], queue).await?;
         Ok(())
     }
 
@@ -318,8 +336,7 @@ impl Store {
             return Ok(None);
         };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {FLOW_COLUMNS} FROM flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
-             WHERE f.flow_group_id = $1 ORDER BY f.position"
+            "SELECT {FLOW_COLUMNS} FROM {FLOW_TABLES} WHERE f.flow_group_id = $1 ORDER BY f.position"
         )))
         .bind(group.as_str())
         .fetch_all(&mut *conn)
@@ -341,7 +358,7 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
-            "SELECT {FLOW_COLUMNS} FROM flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
+            "SELECT {FLOW_COLUMNS} FROM {FLOW_TABLES} \
              WHERE f.app_id = $1 AND f.organization_open_id = $2 AND f.flow_id IN ({})",
             placeholders.join(", ")
         );
@@ -439,6 +456,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
                 created_on: r.get("created_at"),
                 approvers: approvers.remove(&flow_id).unwrap_or_default(),
                 fields: fields.remove(&flow_id).unwrap_or_default(),
+                document_task: r.get::<Option<String>, _>("task_id").map(ResourceId::from_stored),
                 flow_id: ResourceId::from_stored(flow_id),
             })
         })

@@ -3,6 +3,7 @@
 //! handler writes SQL. Dialect differences are confined to blocks marked `dialect:`.
 
 mod cache;
+pub mod documents;
 mod files;
 mod flows;
 mod group_commit;
@@ -161,7 +162,11 @@ async fn checkpoints(pool: AnyPool) {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    now_ms() / 1000
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A stored value that no longer parses: an internal error, never the client's.

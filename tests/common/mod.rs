@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod s3;
+
 use qianshu::config::DatabaseUrl;
 use sqlx::{Connection, Executor, PgConnection};
 

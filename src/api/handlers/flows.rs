@@ -63,6 +63,16 @@ pub async fn create_flow_group_by_templates(
             }
         }
     }
+    let mut files = HashMap::new();
+    for value in request.flows.iter().flat_map(|f| &f.form_fields).map(|f| f.value.as_str()) {
+        if let Ok(id) = ResourceId::parse(Some(value), "ComponentValue")
+            && !files.contains_key(&id)
+            && let Some(file) = state.store.file(&id).await?
+        {
+            files.insert(id, file);
+        }
+    }
+    let fonts = state.synthesis.fonts();
     let ctx = Context {
         app: &app,
         organization: &organization,
@@ -70,6 +80,8 @@ pub async fn create_flow_group_by_templates(
         templates: &templates,
         organizations: &organizations,
         operators: &operators,
+        files: &files,
+        metrics: fonts.any().then_some(&**fonts as &(dyn crate::domain::document::Metrics + Sync)),
         now: crate::store::now(),
     };
     let group = flow::plan(request, &ctx)?;
@@ -80,7 +92,10 @@ pub async fn create_flow_group_by_templates(
         task_infos: group
             .flows
             .iter()
-            .map(|_| TaskInfo { task_id: String::new(), task_status: String::new() })
+            .map(|f| match &f.document_task {
+                Some(task) => TaskInfo { task_id: task.as_str().to_owned(), task_status: "NOTREADY".to_owned() },
+                None => TaskInfo { task_id: String::new(), task_status: String::new() },
+            })
             .collect(),
         approvers: dynamic.then(|| {
             group
@@ -102,6 +117,7 @@ pub async fn create_flow_group_by_templates(
         }),
     };
     state.groups.create(group).await?;
+    state.synthesis.wake();
     Ok(response)
 }
 

@@ -1,6 +1,7 @@
 //! One handler per implemented action: wire request in, domain types and store calls, wire
 //! response out. Every other action answers `UnsupportedOperation`.
 
+mod documents;
 mod files;
 mod flows;
 mod templates;
@@ -54,6 +55,10 @@ macro_rules! implemented_actions {
 
 implemented_actions! {
     ChannelCreateFlowGroupByTemplates => flows::create_flow_group_by_templates,
+    ChannelDescribeFlowComponents => documents::channel_describe_flow_components,
+    ChannelGetTaskResultApi => documents::channel_get_task_result_api,
+    DescribeFileConvertTask => documents::describe_file_convert_task,
+    DescribeResourceUrlsByFlows => documents::describe_resource_urls_by_flows,
     DescribeFlowDetailInfo => flows::describe_flow_detail_info,
     DescribeTemplates => templates::describe_templates,
     SyncProxyOrganization => tenancy::sync_proxy_organization,

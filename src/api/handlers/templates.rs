@@ -2,7 +2,7 @@
 
 use super::agent_operator;
 use crate::api::wire::{self, DescribeTemplatesRequest, DescribeTemplatesResponse, TemplateInfo};
-use crate::api::{AppState, Caller};
+use crate::api::{AppState, Caller, urls};
 use crate::domain::at_most;
 use crate::domain::template::{RecipientType, ResourceId, Template};
 use crate::error::{ApiError, Code, Failure, fail};
@@ -44,10 +44,22 @@ pub async fn describe_templates(
     if let Some(n) = &name_contains {
         at_most(n, 200, "TemplateName")?;
     }
+    let now = crate::store::now();
+    let link = |t: &Template, wanted: Option<bool>, view: bool| {
+        if wanted.unwrap_or(false) {
+            state.urls.sign(&urls::blob_path(&t.pdf_sha256, &format!("{}.pdf", t.name), view), now)
+        } else {
+            String::new()
+        }
+    };
     let respond = |templates: Vec<Template>, total: i64| DescribeTemplatesResponse {
         templates: templates
             .iter()
-            .map(|t| template_info(t, list_only, req.query_all_components.unwrap_or(false)))
+            .map(|t| TemplateInfo {
+                preview_url: link(t, req.with_preview_url, true),
+                pdf_url: link(t, req.with_pdf_url, false),
+                ..template_info(t, list_only, req.query_all_components.unwrap_or(false))
+            })
             .collect(),
         total_count: total,
         limit,

@@ -58,6 +58,7 @@ struct World {
     templates: HashMap<ResourceId, std::sync::Arc<Template>>,
     orgs: HashMap<ExternalId, Organization>,
     ops: HashMap<(ExternalId, ExternalId), Operator>,
+    files: HashMap<ResourceId, crate::domain::file::StoredFile>,
 }
 
 fn world(features: &[Feature]) -> World {
@@ -100,6 +101,7 @@ fn world(features: &[Feature]) -> World {
         org,
         op,
         templates: [filled, bare].into_iter().map(|t| (t.template_id.clone(), std::sync::Arc::new(t))).collect(),
+        files: HashMap::new(),
     }
 }
 
@@ -111,6 +113,8 @@ fn ctx(w: &World) -> Context<'_> {
         templates: &w.templates,
         organizations: &w.orgs,
         operators: &w.ops,
+        files: &w.files,
+        metrics: None,
         now: NOW,
     }
 }

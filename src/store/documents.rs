@@ -1,0 +1,221 @@
+//! Contract documents and the durable queue that makes them. A job is claimed by leasing it
+//! (several nodes share the queue: PostgreSQL skips rows another node has locked, SQLite has a
+//! single writer), and finished by deleting its queue row in the transaction that records the
+//! document, so a job finishes once even if two workers ever held it.
+
+use sqlx::Row;
+
+use super::{Backend, Store, corrupt};
+use crate::domain::ExternalId;
+use crate::domain::flow::Flow;
+use crate::domain::template::ResourceId;
+use crate::error::Failure;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentState {
+    Pending,
+    Ready,
+    Failed,
+}
+
+impl DocumentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentState::Pending => "PENDING",
+            DocumentState::Ready => "READY",
+            DocumentState::Failed => "FAILED",
+        }
+    }
+
+    fn parse(s: &str) -> Option<DocumentState> {
+        [DocumentState::Pending, DocumentState::Ready, DocumentState::Failed].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// Where a flow's document stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub flow_id: ResourceId,
+    pub app_id: ExternalId,
+    pub task_id: Option<ResourceId>,
+    pub state: DocumentState,
+    /// A worker holds the job right now (its lease has not run out).
+    pub leased: bool,
+    pub sha256: Option<String>,
+    pub error: Option<String>,
+    pub renders: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// What a finished job produced.
+pub enum Outcome {
+    Ready { sha256: String },
+    Failed { error: String },
+}
+
+const DOCUMENT_COLUMNS: &str = "d.flow_id, d.app_id, d.task_id, d.state, d.sha256, d.error, d.renders, d.finished_at, \
+    q.lease_until";
+
+impl Store {
+    /// Leases up to `limit` jobs, oldest first, until `now_ms + lease_ms`: jobs nobody holds
+    /// and jobs whose holder's lease ran out. Returns the flows and how often each was claimed.
+    pub async fn claim_documents(&self, limit: i64, lease_ms: i64) -> Result<Vec<(ResourceId, i64)>, Failure> {
+        let now = super::now_ms();
+        // dialect: PostgreSQL nodes skip rows another node is claiming; SQLite's one writer
+        // serialises claims already.
+        let skip_locked = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE synthesis_queue SET lease_until = $1, attempts = attempts + 1 WHERE flow_id IN \
+             (SELECT flow_id FROM synthesis_queue WHERE lease_until < $2 ORDER BY enqueued_at LIMIT $3{skip_locked}) \
+             RETURNING flow_id, attempts"
+        )))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(|r| (ResourceId::from_stored(r.get("flow_id")), r.get("attempts"))).collect())
+    }
+
+    /// Leases one job, if nobody holds it: for a caller that needs this document now.
+    pub async fn claim_document(&self, flow_id: &ResourceId, lease_ms: i64) -> Result<Option<i64>, Failure> {
+        let now = super::now_ms();
+        let mut tx = self.begin_write().await?;
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "UPDATE synthesis_queue SET lease_until = $1, attempts = attempts + 1 \
+             WHERE flow_id = $2 AND lease_until < $3 RETURNING attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(flow_id.as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(attempts)
+    }
+
+    /// Hands claimed jobs back untouched (a node shutting down), as if never claimed.
+    pub async fn release_documents(&self, flow_ids: &[ResourceId]) -> Result<(), Failure> {
+        let mut tx = self.begin_write().await?;
+        for id in flow_ids {
+            sqlx::query("UPDATE synthesis_queue SET lease_until = 0, attempts = attempts - 1 WHERE flow_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts a failed attempt back in the queue, to be tried again after `retry_after_ms`.
+    pub async fn retry_document(&self, flow_id: &ResourceId, retry_after_ms: i64) -> Result<(), Failure> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE synthesis_queue SET lease_until = $1 WHERE flow_id = $2")
+            .bind(super::now_ms() + retry_after_ms)
+            .bind(flow_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a finished job, once: only the holder that still finds the job queued records
+    /// it. Returns whether this call did.
+    pub async fn finish_document(&self, flow_id: &ResourceId, outcome: &Outcome) -> Result<bool, Failure> {
+        let mut tx = self.begin_write().await?;
+        let dequeued = sqlx::query("DELETE FROM synthesis_queue WHERE flow_id = $1")
+            .bind(flow_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if dequeued == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let (state, sha256, error) = match outcome {
+            Outcome::Ready { sha256 } => (DocumentState::Ready, Some(sha256.as_str()), None),
+            Outcome::Failed { error } => (DocumentState::Failed, None, Some(error.as_str())),
+        };
+        sqlx::query(
+            "UPDATE flow_documents SET state = $1, sha256 = $2, error = $3, renders = renders + 1, finished_at = $4 \
+             WHERE flow_id = $5",
+        )
+        .bind(state.as_str())
+        .bind(sha256)
+        .bind(error)
+        .bind(super::now_ms())
+        .bind(flow_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The documents of `flow_ids` (those that exist), in no particular order.
+    pub async fn documents(&self, flow_ids: &[ResourceId]) -> Result<Vec<Document>, Failure> {
+        if flow_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=flow_ids.len()).map(|i| format!("${i}")).collect();
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents d LEFT JOIN synthesis_queue q ON q.flow_id = d.flow_id \
+             WHERE d.flow_id IN ({})",
+            placeholders.join(", ")
+        )));
+        for id in flow_ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(&self.pool).await?.iter().map(document).collect()
+    }
+
+    /// The document whose task `task_id` is, if `app` owns it.
+    pub async fn document_by_task(&self, app: &ExternalId, task_id: &ResourceId) -> Result<Option<Document>, Failure> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents d LEFT JOIN synthesis_queue q ON q.flow_id = d.flow_id \
+             WHERE d.task_id = $1 AND d.app_id = $2"
+        )))
+        .bind(task_id.as_str())
+        .bind(app.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(document).transpose()
+    }
+
+    /// A flow by id alone, with the application that owns it: for the workers.
+    pub async fn flow_by_id(&self, flow_id: &ResourceId) -> Result<Option<(ExternalId, Flow)>, Failure> {
+        let Some(owner) = sqlx::query("SELECT app_id, organization_open_id FROM flows WHERE flow_id = $1")
+            .bind(flow_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let app = ExternalId::from_stored(owner.get("app_id"));
+        let organization = ExternalId::from_stored(owner.get("organization_open_id"));
+        let flows = self.flows(&app, &organization, std::slice::from_ref(flow_id)).await?;
+        Ok(flows.into_iter().next().map(|f| (app, f)))
+    }
+
+    /// Jobs still queued, for tests and operators.
+    pub async fn queued_documents(&self) -> Result<i64, Failure> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM synthesis_queue").fetch_one(&self.pool).await?)
+    }
+}
+
+fn document(r: &sqlx::any::AnyRow) -> Result<Document, Failure> {
+    let state: String = r.get("state");
+    let lease: Option<i64> = r.get("lease_until");
+    Ok(Document {
+        flow_id: ResourceId::from_stored(r.get("flow_id")),
+        app_id: ExternalId::from_stored(r.get("app_id")),
+        task_id: r.get::<Option<String>, _>("task_id").map(ResourceId::from_stored),
+        state: DocumentState::parse(&state).ok_or_else(|| corrupt("document state", &state))?,
+        leased: lease.is_some_and(|l| l >= super::now_ms()),
+        sha256: r.get("sha256"),
+        error: r.get("error"),
+        renders: r.get("renders"),
+        finished_at: r.get("finished_at"),
+    })
+}
