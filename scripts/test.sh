@@ -22,11 +22,14 @@ present() {
     postgresql-client) command -v psql >/dev/null ;;
     poppler-utils) command -v pdftotext >/dev/null && command -v pdffonts >/dev/null \
       && command -v pdftoppm >/dev/null && command -v pdfsig >/dev/null ;;
+    # poppler's CMaps for the templates' non-embedded Chinese fonts, without which pdftoppm
+    # renders their text as nothing.
+    poppler-data) [ -d /usr/share/poppler/cMap/Adobe-GB1 ] ;;
     qpdf) command -v qpdf >/dev/null ;;
     fonts-noto-cjk) [ -f "$NOTO_CJK" ] ;;
   esac
 }
-PACKAGES=(postgresql-client poppler-utils qpdf fonts-noto-cjk)
+PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk)
 missing=()
 for p in "${PACKAGES[@]}"; do present "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -115,14 +115,23 @@ pub struct ComponentEntry {
     pub component_name: Option<String>,
     #[serde(default)]
     pub component_recipient_id: String,
-    pub component_page: u32,
-    pub component_pos_x: f64,
-    pub component_pos_y: f64,
-    pub component_width: f64,
-    pub component_height: f64,
+    /// `NORMAL` (the default: page and position given), `KEYWORD` (next to the keyword that
+    /// `ComponentId` names) or `FIELD` (over the form field that `ComponentName` names).
+    pub generate_mode: Option<String>,
+    pub component_page: Option<u32>,
+    pub component_pos_x: Option<f64>,
+    pub component_pos_y: Option<f64>,
+    pub component_width: Option<f64>,
+    pub component_height: Option<f64>,
     #[serde(default)]
     pub component_required: bool,
     pub component_extra: Option<String>,
+    pub keyword_order: Option<String>,
+    pub keyword_page: Option<u32>,
+    pub keyword_indexes: Option<Vec<i64>>,
+    pub relative_location: Option<String>,
+    pub offset_x: Option<f64>,
+    pub offset_y: Option<f64>,
 }
 
 /// Reads and checks a tenants file, storing its template PDFs in `blobs`; nothing reaches the
@@ -287,6 +296,119 @@ async fn application(
     })
 }
 
+/// The text lines and form fields of a template's PDF, read once for all its anchored components.
+struct PdfLayout {
+    lines: Vec<crate::pdf::locate::TextLine>,
+    fields: Vec<crate::pdf::locate::FieldWidget>,
+}
+
+impl PdfLayout {
+    fn read(pdf: &[u8]) -> anyhow::Result<PdfLayout> {
+        let doc = lopdf::Document::load_mem(pdf)?;
+        Ok(PdfLayout { lines: crate::pdf::locate::text_lines(&doc)?, fields: crate::pdf::locate::form_fields(&doc)? })
+    }
+}
+
+fn normal_placement(c: &ComponentEntry, at_c: &str) -> anyhow::Result<Vec<Placement>> {
+    let anchored_only = [
+        ("KeywordOrder", c.keyword_order.is_some()),
+        ("KeywordPage", c.keyword_page.is_some()),
+        ("KeywordIndexes", c.keyword_indexes.is_some()),
+        ("RelativeLocation", c.relative_location.is_some()),
+        ("OffsetX", c.offset_x.is_some()),
+        ("OffsetY", c.offset_y.is_some()),
+    ];
+    if let Some((name, _)) = anchored_only.iter().find(|(_, given)| *given) {
+        bail!("{at_c}.{name}: only applies to GenerateMode KEYWORD");
+    }
+    let need =
+        |v: Option<f64>, name: &str| v.ok_or_else(|| anyhow!("{at_c}.{name}: required with GenerateMode NORMAL"));
+    let page = c.component_page.ok_or_else(|| anyhow!("{at_c}.ComponentPage: required with GenerateMode NORMAL"))?;
+    if page < 1 {
+        bail!("{at_c}.ComponentPage: pages are numbered from 1");
+    }
+    let placement = Placement {
+        page,
+        x: need(c.component_pos_x, "ComponentPosX")?,
+        y: need(c.component_pos_y, "ComponentPosY")?,
+        width: need(c.component_width, "ComponentWidth")?,
+        height: need(c.component_height, "ComponentHeight")?,
+    };
+    if placement.x < 0.0 || placement.y < 0.0 || placement.width <= 0.0 || placement.height <= 0.0 {
+        bail!("{at_c}: positions must not be negative and sizes must be positive");
+    }
+    Ok(vec![placement])
+}
+
+/// The boxes of a KEYWORD or FIELD component, found in the template's PDF.
+fn anchored_placements(
+    c: &ComponentEntry,
+    mode: &str,
+    component_name: &str,
+    layout: &PdfLayout,
+    at_c: &str,
+) -> anyhow::Result<Vec<Placement>> {
+    let positioned = [
+        ("ComponentPage", c.component_page.is_some()),
+        ("ComponentPosX", c.component_pos_x.is_some()),
+        ("ComponentPosY", c.component_pos_y.is_some()),
+    ];
+    if let Some((name, _)) = positioned.iter().find(|(_, given)| *given) {
+        bail!("{at_c}.{name}: only applies to GenerateMode NORMAL; a {mode} component is placed by the PDF");
+    }
+    use crate::pdf::anchor::{KeywordRule, Relative, field_boxes, keyword_boxes};
+    let boxes = if mode == "FIELD" {
+        if c.component_width.is_some() || c.component_height.is_some() || c.relative_location.is_some() {
+            bail!("{at_c}: a FIELD component takes its size from the form field's widget");
+        }
+        field_boxes(&layout.fields, component_name).map_err(|e| anyhow!("{at_c}.ComponentName: {e}"))?
+    } else {
+        let size = |v: Option<f64>, name: &str| match v {
+            Some(v) if v > 0.0 => Ok(v),
+            Some(_) => bail!("{at_c}.{name}: must be positive"),
+            None => bail!("{at_c}.{name}: required with GenerateMode KEYWORD"),
+        };
+        let (keyword, whole_word) = match c.component_id.strip_prefix('^').and_then(|k| k.strip_suffix('^')) {
+            Some(k) => (k, true),
+            None => (c.component_id.as_str(), false),
+        };
+        let rule = KeywordRule {
+            keyword: keyword.to_owned(),
+            whole_word,
+            page: c.keyword_page,
+            reverse: match c.keyword_order.as_deref() {
+                None | Some("Positive") => false,
+                Some("Reverse") => true,
+                Some(other) => bail!("{at_c}.KeywordOrder: `{other}` is not one of Positive, Reverse"),
+            },
+            indexes: c
+                .keyword_indexes
+                .as_ref()
+                .map(|ix| {
+                    ix.iter()
+                        .map(|&i| usize::try_from(i).map_err(|_| anyhow!("{at_c}.KeywordIndexes: {i} is negative")))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+                .transpose()?,
+            relative: match c.relative_location.as_deref() {
+                None => Relative::Middle,
+                Some(r) => Relative::parse(r).ok_or_else(|| {
+                    let names: Vec<&str> = Relative::NAMES.iter().map(|(n, _)| *n).collect();
+                    anyhow!("{at_c}.RelativeLocation: `{r}` is not one of {}", names.join(", "))
+                })?,
+            },
+            width: size(c.component_width, "ComponentWidth")?,
+            height: size(c.component_height, "ComponentHeight")?,
+            offset: (c.offset_x.unwrap_or(0.0), c.offset_y.unwrap_or(0.0)),
+        };
+        keyword_boxes(&layout.lines, &rule).map_err(|e| anyhow!("{at_c}.ComponentId: {e}"))?
+    };
+    Ok(boxes
+        .into_iter()
+        .map(|(page, r)| Placement { page, x: r.x, y: r.y, width: r.width, height: r.height })
+        .collect())
+}
+
 async fn template(
     t: TemplateEntry,
     at_tpl: &str,
@@ -343,38 +465,51 @@ async fn template(
             routing_order,
         });
     }
+    let mut pdf_layout = None;
     let mut components = Vec::new();
     for (k, c) in t.components.into_iter().enumerate() {
         let at_c = format!("{at_tpl}.Components[{k}]");
-        name_chars(&c.component_id, 64, "ComponentId", Code::InvalidParameter).map_err(at(&at_c))?;
-        let component_name = c.component_name.unwrap_or_else(|| c.component_id.clone());
+        let mode = c.generate_mode.as_deref().unwrap_or("NORMAL");
+        if mode == "KEYWORD" {
+            at_most(&c.component_id, 64, "ComponentId").map_err(at(&at_c))?;
+        } else {
+            name_chars(&c.component_id, 64, "ComponentId", Code::InvalidParameter).map_err(at(&at_c))?;
+        }
+        let component_name = c.component_name.clone().unwrap_or_else(|| c.component_id.clone());
         name_chars(&component_name, 20, "ComponentName", Code::InvalidParameter).map_err(at(&at_c))?;
-        if c.component_page < 1 {
-            bail!("{at_c}.ComponentPage: pages are numbered from 1");
-        }
-        if c.component_pos_x < 0.0 || c.component_pos_y < 0.0 || c.component_width <= 0.0 || c.component_height <= 0.0 {
-            bail!("{at_c}: positions must not be negative and sizes must be positive");
-        }
         if let Some(extra) = &c.component_extra
             && !serde_json::from_str::<serde_json::Value>(extra).is_ok_and(|v| v.is_object())
         {
             bail!("{at_c}.ComponentExtra: must be a JSON object written as a string");
         }
-        components.push(Component {
-            component_id: c.component_id,
-            component_name,
-            component_type: ComponentType::parse(&c.component_type, "ComponentType").map_err(at(&at_c))?,
-            recipient_id: Some(c.component_recipient_id).filter(|r| !r.is_empty()),
-            placement: Placement {
-                page: c.component_page,
-                x: c.component_pos_x,
-                y: c.component_pos_y,
-                width: c.component_width,
-                height: c.component_height,
-            },
-            required: c.component_required,
-            extra: c.component_extra,
-        });
+        let component_type = ComponentType::parse(&c.component_type, "ComponentType").map_err(at(&at_c))?;
+        let placed = match mode {
+            "NORMAL" => normal_placement(&c, &at_c)?,
+            "KEYWORD" | "FIELD" => {
+                let layout = match &mut pdf_layout {
+                    Some(layout) => layout,
+                    None => pdf_layout.insert(
+                        PdfLayout::read(&pdf).with_context(|| format!("{source}: finding keywords and fields"))?,
+                    ),
+                };
+                anchored_placements(&c, mode, &component_name, layout, &at_c)?
+            }
+            other => bail!("{at_c}.GenerateMode: `{other}` is not one of NORMAL, KEYWORD, FIELD"),
+        };
+        // A keyword or field found in several places gives a component for each, told apart by
+        // a suffix; filling by ComponentName fills them all.
+        let id = c.component_id.trim_matches('^');
+        for (n, placement) in placed.into_iter().enumerate() {
+            components.push(Component {
+                component_id: if n == 0 { id.to_owned() } else { format!("{id}_{}", n + 1) },
+                component_name: component_name.clone(),
+                component_type,
+                recipient_id: Some(c.component_recipient_id.clone()).filter(|r| !r.is_empty()),
+                placement,
+                required: c.component_required,
+                extra: c.component_extra.clone(),
+            });
+        }
     }
     let mut template = Template {
         template_id,

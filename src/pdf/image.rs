@@ -142,22 +142,18 @@ fn jpeg_header(bytes: &[u8]) -> anyhow::Result<(u32, u32, u8, bool)> {
         }
         let Some(segment) = bytes.get(pos + 2..pos + len) else { bail!(TRUNCATED) };
         match marker {
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if frame.is_none() {
-                    let &[precision, h1, h0, w1, w0, components, ..] = segment else {
-                        bail!("it is a damaged JPEG file: its frame header is too short");
-                    };
-                    if segment.len() < 6 + 3 * usize::from(components) {
-                        bail!("it is a damaged JPEG file: its frame header is too short");
-                    }
-                    if precision != 8 {
-                        bail!(
-                            "it is a {precision}-bit JPEG file, where only 8-bit JPEG files can be embedded in a PDF"
-                        );
-                    }
-                    let (height, width) = (u16::from_be_bytes([h1, h0]), u16::from_be_bytes([w1, w0]));
-                    frame = Some((u32::from(width), u32::from(height), components));
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && frame.is_none() => {
+                let &[precision, h1, h0, w1, w0, components, ..] = segment else {
+                    bail!("it is a damaged JPEG file: its frame header is too short");
+                };
+                if segment.len() < 6 + 3 * usize::from(components) {
+                    bail!("it is a damaged JPEG file: its frame header is too short");
                 }
+                if precision != 8 {
+                    bail!("it is a {precision}-bit JPEG file, where only 8-bit JPEG files can be embedded in a PDF");
+                }
+                let (height, width) = (u16::from_be_bytes([h1, h0]), u16::from_be_bytes([w1, w0]));
+                frame = Some((u32::from(width), u32::from(height), components));
             }
             0xEE if segment.starts_with(b"Adobe") => adobe = true,
             0xDA => {
@@ -859,7 +855,7 @@ mod tests {
             let (color, alpha) = planes(&gray);
             assert_eq!(alpha, None);
             assert_eq!(color.len(), (w * h) as usize);
-            assert!(color.iter().any(|&v| v == 255) && color.iter().any(|&v| v == 0), "scaled to 0..=255");
+            assert!(color.contains(&255) && color.contains(&0), "scaled to 0..=255");
             assert_decoded(&gray, "DeviceGray", &color, None);
 
             let palette: Vec<u8> = (0..1u16 << depth as u8).flat_map(|i| [i as u8, 100, 255 - i as u8]).collect();

@@ -2,6 +2,7 @@
 //! how large its pages are), where text and form fields sit on its pages, and the images,
 //! fonts and incremental updates that turn a template into a contract.
 
+pub mod anchor;
 pub mod compose;
 pub mod font;
 pub mod image;
