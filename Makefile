@@ -1,8 +1,10 @@
 # The two commands of the README.
 .PHONY: run test
 
-# Builds and runs the server on the embedded default: SQLite in ./data, demo tenant if empty.
+# Builds and runs the server on the embedded default: SQLite in ./data, demo tenant if empty;
+# installs a CJK font for contract documents first if the machine has none.
 run:
+	./scripts/ensure-font.sh
 	cargo run --release -- serve --demo
 
 # Runs every test (installs the Python venv with the official SDK and the Node SDK itself).
