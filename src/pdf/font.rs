@@ -317,3 +317,27 @@ pub fn compressed(mut dict: Dictionary, content: &[u8]) -> Stream {
     s.allows_compression = false;
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_font_documents_fail_naming_the_setting() {
+        let none = Fonts { by_family: [None, None, None] };
+        assert!(!none.any());
+        let e = none.get(FontFamily::Song).err().expect("no font for 宋体").to_string();
+        assert_eq!(
+            e,
+            "no CJK font for 宋体: set --font (QIANSHU_FONT) to a .ttf, .otf or .ttc file such as Noto Sans CJK SC"
+        );
+        assert_eq!(none.describe(), "黑体 = none, 宋体 = none, 仿宋 = none");
+    }
+
+    #[test]
+    fn a_configured_font_that_cannot_be_used_is_an_error_naming_its_setting() {
+        let paths = FontPaths { song: Some(PathBuf::from("/nonexistent/song.ttf")), ..FontPaths::default() };
+        let e = format!("{:#}", Fonts::load(&paths).err().expect("a missing configured font is an error"));
+        assert!(e.starts_with("the --font-song (QIANSHU_FONT_SONG) setting: "), "{e}");
+    }
+}

@@ -3,7 +3,9 @@ DescribeResourceUrlsByFlows hands out and checked with real tools (pdftotext, pd
 pdftoppm); the synthesis queue is checked in the database itself."""
 
 import base64
+import hashlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -11,6 +13,7 @@ import struct
 import subprocess
 import time
 import urllib.request
+import uuid
 import zlib
 
 import pytest
@@ -514,3 +517,42 @@ def test_an_anchored_component_that_cannot_be_placed_is_refused_by_apply(db, tmp
                                               TEMPLATES / "confidentiality-agreement.pdf"))
     assert r.returncode != 0
     assert f"Applications[0].Templates[2].{message}" in r.stderr, r.stderr
+
+
+# ---- documents on S3-compatible storage ----
+
+def test_a_server_on_s3_keeps_templates_and_contracts_in_the_bucket(db, tmp_path, monkeypatch):
+    endpoint = os.environ.get("QIANSHU_TEST_S3_ENDPOINT")
+    if not endpoint:
+        if os.environ.get("CI") == "true":
+            pytest.fail("an S3-compatible server is required on CI (scripts/test.sh starts moto_server)")
+        pytest.skip("SKIPPED: no S3-compatible server (QIANSHU_TEST_S3_ENDPOINT; scripts/test.sh starts one)")
+    import boto3
+    bucket = "qianshu-sdk-" + uuid.uuid4().hex[:12]
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "test"),
+                       ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1"), ("AWS_ALLOW_HTTP", "true"),
+                       ("QIANSHU_BLOB_STORE", f"s3://{bucket}/documents")]:
+        monkeypatch.setenv(key, value)
+    from conftest import apply
+    r = apply(db, tmp_path)
+    assert r.returncode == 0, r.stderr
+    server = Server(db, tmp_path)
+    try:
+        created = create(server, group(flow(NDA, FormFields=[{"ComponentId": "PartyA", "ComponentValue": "甲公司"},
+                                                           {"ComponentId": "PartyB", "ComponentValue": "乙某"}]),
+                                       flow(NDA)))
+        pdf = download(server, created["FlowIds"][0], tmp_path)
+    finally:
+        server.stop()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    contract = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    template = hashlib.sha256((TEMPLATES / "confidentiality-agreement.pdf").read_bytes()).hexdigest()
+    for sha in [contract, template]:
+        assert f"documents/sha256/{sha[:2]}/{sha}" in keys
+    assert not any((tmp_path / "blobs").glob("**/*.pdf")) and not (tmp_path / "blobs").exists()
+    assert "乙某" in text_of(pdf)
