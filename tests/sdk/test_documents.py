@@ -265,6 +265,10 @@ def test_a_dynamic_table_is_a_task_that_becomes_ready(shared_server, contract):
     assert light == {"TaskId": "", "TaskStatus": ""}
     r = call(shared_server.client(), "DescribeFileConvertTask", {"Agent": AGENT_A, "TaskId": heavy["TaskId"]})
     assert (r["TaskId"], r["TaskStatus"], r["TaskMessage"], r["ResourceId"]) == (heavy["TaskId"], 8, "任务处理完成", flow_id)
+    # The older name, in the Go SDK only: called by name through the Python SDK's generic call.
+    r = call(shared_server.client(), "ChannelGetTaskResultApi", {"Agent": AGENT_A, "TaskId": heavy["TaskId"]})
+    assert (r["TaskId"], r["TaskStatus"], r["TaskMessage"], r["ResourceId"], r["PreviewUrl"]) == (
+        heavy["TaskId"], 8, "任务处理完成", flow_id, "")
     code, message = error_of(shared_server.client(), "DescribeFileConvertTask",
                              {"Agent": AGENT_A, "TaskId": "x" * 32})
     assert code == "InvalidParameter.ParamError" and "TaskId" in message
