@@ -40,7 +40,7 @@ def title(c, text, sub=None):
 def employment():
     c = canvas.Canvas(os.path.join(HERE, "templates/employment-contract.pdf"), pagesize=A4, invariant=1)
     c.setTitle("劳动合同")
-    title(c, "劳动合同", "（示例模板 · qianshu）")
+    title(c, "劳动合同", "（示例模板，qianshu）")
     label(c, "甲方（用人单位）：", 170, 130, 20)
     label(c, "乙方（劳动者）：", 170, 160, 20)
     label(c, "乙方身份证号码：", 170, 190, 20)
@@ -79,7 +79,7 @@ def employment():
 def confidentiality():
     c = canvas.Canvas(os.path.join(HERE, "templates/confidentiality-agreement.pdf"), pagesize=A4, invariant=1)
     c.setTitle("保密协议")
-    title(c, "保密协议", "（示例模板 · qianshu）")
+    title(c, "保密协议", "（示例模板，qianshu）")
     label(c, "甲方：", 170, 130, 20)
     label(c, "乙方：", 170, 160, 20)
     label(c, "保密期限（年）：", 170, 190, 20)

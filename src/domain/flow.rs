@@ -216,6 +216,15 @@ pub enum ComponentRef {
     Name(String),
 }
 
+impl ComponentRef {
+    pub fn refers_to(&self, c: &Component) -> bool {
+        match self {
+            ComponentRef::Id(id) => &c.component_id == id,
+            ComponentRef::Name(name) => &c.component_name == name,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormFieldRequest {
     pub component: ComponentRef,
@@ -640,10 +649,7 @@ fn fill(
 ) -> Result<Vec<(String, String)>, ApiError> {
     let mut values: HashMap<&str, &str> = HashMap::new();
     for (k, f) in fields.iter().enumerate() {
-        let targets: Vec<_> = match &f.component {
-            ComponentRef::Id(id) => template.components.iter().filter(|c| &c.component_id == id).collect(),
-            ComponentRef::Name(name) => template.components.iter().filter(|c| &c.component_name == name).collect(),
-        };
+        let targets: Vec<_> = template.components.iter().filter(|c| f.component.refers_to(c)).collect();
         let label = match &f.component {
             ComponentRef::Id(id) => format!("ComponentId `{id}`"),
             ComponentRef::Name(name) => format!("ComponentName `{name}`"),

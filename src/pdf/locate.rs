@@ -1095,13 +1095,11 @@ mod tests {
         let n = title.chars().count();
         let width = 22.0 * n as f64;
         assert_song_line(line(lines, 1, title, 0), A4_W / 2.0 - width / 2.0, 70.0, 22.0, &vec![1000.0; n], title);
-        // "（示例模板 · qianshu）": the ASCII letters and spaces take their widths from /W through
-        // CIDs 1 to 95 (the widths reportlab centred the string with), the rest /DW.
-        let sub = "（示例模板 · qianshu）";
-        let widths = [
-            1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 207.0, 1000.0, 207.0, 504.0, 241.0, 417.0, 527.0, 336.0, 518.0,
-            517.0, 1000.0,
-        ];
+        // "（示例模板，qianshu）": the ASCII letters take their widths from /W through CIDs 1 to 95
+        // (the widths reportlab centred the string with), the rest /DW.
+        let sub = "（示例模板，qianshu）";
+        let widths =
+            [1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 504.0, 241.0, 417.0, 527.0, 336.0, 518.0, 517.0, 1000.0];
         let total: f64 = widths.iter().sum::<f64>() / 1000.0 * 10.0;
         assert_song_line(line(lines, 1, sub, 0), A4_W / 2.0 - total / 2.0, 92.0, 10.0, &widths, sub);
     }

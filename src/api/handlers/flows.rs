@@ -13,7 +13,7 @@ use crate::domain::flow::{
     self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowOptions,
     FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, Signer,
 };
-use crate::domain::template::ResourceId;
+use crate::domain::template::{ComponentType, ResourceId};
 use crate::domain::tenancy::OrganizationName;
 use crate::domain::{ExternalId, IdCard, Mobile, PersonName, name_chars, required};
 use crate::error::{ApiError, Code, Failure, fail};
@@ -63,8 +63,18 @@ pub async fn create_flow_group_by_templates(
             }
         }
     }
+    // Only image components take FileIds: no other value is looked up.
+    let mut image_values = Vec::new();
+    for f in &request.flows {
+        let Some(template) = templates.get(&f.template_id) else { continue };
+        let images: Vec<_> =
+            template.components.iter().filter(|c| c.component_type == ComponentType::FillImage).collect();
+        image_values.extend(
+            f.form_fields.iter().filter(|field| images.iter().any(|c| field.component.refers_to(c))).map(|f| &f.value),
+        );
+    }
     let mut files = HashMap::new();
-    for value in request.flows.iter().flat_map(|f| &f.form_fields).map(|f| f.value.as_str()) {
+    for value in image_values {
         if let Ok(id) = ResourceId::parse(Some(value), "ComponentValue")
             && !files.contains_key(&id)
             && let Some(file) = state.store.file(&id).await?
