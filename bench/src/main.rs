@@ -46,6 +46,10 @@ struct Args {
     /// Rate of the open-loop latency run, groups per second
     #[arg(long, default_value_t = 1000)]
     rate: u64,
+    /// Passed to the server as --synthesis-workers (background threads that render each created
+    /// contract's document; 0 turns them off); without it the server's default (1)
+    #[arg(long)]
+    synthesis_workers: Option<usize>,
 }
 
 fn request_body(app: usize, flows: usize) -> Vec<u8> {
@@ -145,6 +149,7 @@ impl Server {
         base(&mut serve);
         let mut child = serve
             .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "1000000"])
+            .args(args.synthesis_workers.map(|n| format!("--synthesis-workers={n}")))
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
@@ -156,6 +161,28 @@ impl Server {
             }
         }
         bail!("qianshu did not start")
+    }
+
+    /// CPU seconds the server's synthesis threads (`synthesis-N`) have used so far.
+    fn synthesis_cpu_seconds(&self) -> f64 {
+        let tasks = format!("/proc/{}/task", self.child.id().unwrap_or(0));
+        let ticks: u64 = std::fs::read_dir(tasks)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|task| {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                // `pid (comm) state …`: utime and stime are fields 14 and 15, so 11 and 12 after
+                // the comm; in clock ticks, 100 a second on Linux.
+                let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+                if !comm.starts_with("synthesis") {
+                    return None;
+                }
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .sum();
+        ticks as f64 / 100.0
     }
 
     fn peak_rss_mb(&self) -> f64 {
@@ -317,11 +344,12 @@ async fn main() -> anyhow::Result<()> {
         println!("(no --postgres URL: PostgreSQL not measured)");
     }
     println!(
-        "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, {} cores",
+        "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, synthesis workers {}, {} cores",
         args.seconds,
         args.concurrency,
         args.apps,
         args.rate,
+        args.synthesis_workers.map_or("default".into(), |n| n.to_string()),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
@@ -375,6 +403,7 @@ async fn main() -> anyhow::Result<()> {
         if let Some(e) = o.first_error {
             println!("          first error: {e}");
         }
+        println!("          synthesis threads: {:.1} CPU s", server.synthesis_cpu_seconds());
         drop(server);
         db.drop().await;
     }
