@@ -1,7 +1,7 @@
--- Contract documents: each flow's synthesized PDF (a blob by SHA-256) and the durable queue that
--- makes them. Both rows are written in the transaction that creates the flow, so a created
--- contract always has a job; the queue row is deleted in the transaction that records the
--- document, so a job is done once.
+-- Contract documents: each flow's synthesized PDF (a blob by SHA-256), whose PENDING rows are
+-- the durable queue of synthesis jobs. The row is written in the transaction that creates the
+-- flow, so a created contract always has a job; a job is recorded by the one update that
+-- still finds it PENDING, so it is done once.
 
 CREATE TABLE flow_documents (
     flow_id TEXT PRIMARY KEY REFERENCES flows (flow_id) ON DELETE CASCADE,
@@ -13,18 +13,14 @@ CREATE TABLE flow_documents (
     error TEXT,
     -- How many times a document was recorded; anything but 0 or 1 would be a job done twice.
     renders BIGINT NOT NULL,
-    finished_at BIGINT
-);
-
-CREATE UNIQUE INDEX flow_documents_by_task ON flow_documents (task_id);
-
--- Jobs not done yet. A worker leases a job until `lease_until` (Unix milliseconds); a lease
--- that runs out (a worker that died) makes the job claimable again.
-CREATE TABLE synthesis_queue (
-    flow_id TEXT PRIMARY KEY REFERENCES flows (flow_id) ON DELETE CASCADE,
-    enqueued_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    -- A worker leases a PENDING job until `lease_until` (Unix milliseconds); a lease that runs
+    -- out (a worker that died) makes the job claimable again.
     lease_until BIGINT NOT NULL,
     attempts BIGINT NOT NULL
 );
 
-CREATE INDEX synthesis_queue_by_age ON synthesis_queue (enqueued_at);
+CREATE UNIQUE INDEX flow_documents_by_task ON flow_documents (task_id);
+
+-- The queue: pending jobs, oldest first (flow ids begin with their creation time).
+CREATE INDEX flow_documents_pending ON flow_documents (flow_id) WHERE state = 'PENDING';

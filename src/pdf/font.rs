@@ -398,9 +398,8 @@ mod tests {
         };
         let font = FontFile::open(path).unwrap();
         let gids = |text: &str| text.chars().map(|c| font.glyph(c).unwrap()).collect::<Vec<u16>>();
-        let direct = |glyphs: &[u16]| {
-            subsetter::subset(font.data, font.index, &GlyphRemapper::new_from_glyphs(glyphs)).unwrap()
-        };
+        let direct =
+            |glyphs: &[u16]| subsetter::subset(font.data, font.index, &GlyphRemapper::new_from_glyphs(glyphs)).unwrap();
         let first = gids("甲方典子谦示例企业");
         assert_eq!(font.subset(&first).unwrap(), direct(&first));
         assert_eq!(font.core.read().unwrap().gids.len(), first.len() * font.cff as usize);

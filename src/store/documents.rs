@@ -1,7 +1,7 @@
-//! Contract documents and the durable queue that makes them. A job is claimed by leasing it
-//! (several nodes share the queue: PostgreSQL skips rows another node has locked, SQLite has a
-//! single writer), and finished by deleting its queue row in the transaction that records the
-//! document, so a job finishes once even if two workers ever held it.
+//! Contract documents and the durable queue that makes them: a PENDING document is a job. A
+//! job is claimed by leasing it (several nodes share the queue: PostgreSQL skips rows another
+//! node has locked, SQLite has a single writer), and finished by the one update that still
+//! finds it PENDING, so a job finishes once even if two workers ever held it.
 
 use sqlx::Row;
 
@@ -53,8 +53,7 @@ pub enum Outcome {
     Failed { error: String },
 }
 
-const DOCUMENT_COLUMNS: &str = "d.flow_id, d.app_id, d.task_id, d.state, d.sha256, d.error, d.renders, d.finished_at, \
-    q.lease_until";
+const DOCUMENT_COLUMNS: &str = "flow_id, app_id, task_id, state, sha256, error, renders, finished_at, lease_until";
 
 impl Store {
     /// Leases up to `limit` jobs, oldest first, until `now_ms + lease_ms`: jobs nobody holds
@@ -66,8 +65,9 @@ impl Store {
         let skip_locked = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE synthesis_queue SET lease_until = $1, attempts = attempts + 1 WHERE flow_id IN \
-             (SELECT flow_id FROM synthesis_queue WHERE lease_until < $2 ORDER BY enqueued_at LIMIT $3{skip_locked}) \
+            "UPDATE flow_documents SET lease_until = $1, attempts = attempts + 1 WHERE flow_id IN \
+             (SELECT flow_id FROM flow_documents WHERE state = 'PENDING' AND lease_until < $2 \
+              ORDER BY flow_id LIMIT $3{skip_locked}) \
              RETURNING flow_id, attempts"
         )))
         .bind(now + lease_ms)
@@ -84,8 +84,8 @@ impl Store {
         let now = super::now_ms();
         let mut tx = self.begin_write().await?;
         let attempts: Option<i64> = sqlx::query_scalar(
-            "UPDATE synthesis_queue SET lease_until = $1, attempts = attempts + 1 \
-             WHERE flow_id = $2 AND lease_until < $3 RETURNING attempts",
+            "UPDATE flow_documents SET lease_until = $1, attempts = attempts + 1 \
+             WHERE flow_id = $2 AND state = 'PENDING' AND lease_until < $3 RETURNING attempts",
         )
         .bind(now + lease_ms)
         .bind(flow_id.as_str())
@@ -100,7 +100,7 @@ impl Store {
     pub async fn release_documents(&self, flow_ids: &[ResourceId]) -> Result<(), Failure> {
         let mut tx = self.begin_write().await?;
         for id in flow_ids {
-            sqlx::query("UPDATE synthesis_queue SET lease_until = 0, attempts = attempts - 1 WHERE flow_id = $1")
+            sqlx::query("UPDATE flow_documents SET lease_until = 0, attempts = attempts - 1 WHERE flow_id = $1")
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -112,7 +112,7 @@ impl Store {
     /// Puts a failed attempt back in the queue, to be tried again after `retry_after_ms`.
     pub async fn retry_document(&self, flow_id: &ResourceId, retry_after_ms: i64) -> Result<(), Failure> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE synthesis_queue SET lease_until = $1 WHERE flow_id = $2")
+        sqlx::query("UPDATE flow_documents SET lease_until = $1 WHERE flow_id = $2")
             .bind(super::now_ms() + retry_after_ms)
             .bind(flow_id.as_str())
             .execute(&mut *tx)
@@ -124,23 +124,14 @@ impl Store {
     /// Records a finished job, once: only the holder that still finds the job queued records
     /// it. Returns whether this call did.
     pub async fn finish_document(&self, flow_id: &ResourceId, outcome: &Outcome) -> Result<bool, Failure> {
-        let mut tx = self.begin_write().await?;
-        let dequeued = sqlx::query("DELETE FROM synthesis_queue WHERE flow_id = $1")
-            .bind(flow_id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if dequeued == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
         let (state, sha256, error) = match outcome {
             Outcome::Ready { sha256 } => (DocumentState::Ready, Some(sha256.as_str()), None),
             Outcome::Failed { error } => (DocumentState::Failed, None, Some(error.as_str())),
         };
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let recorded = sqlx::query(
             "UPDATE flow_documents SET state = $1, sha256 = $2, error = $3, renders = renders + 1, finished_at = $4 \
-             WHERE flow_id = $5",
+             WHERE flow_id = $5 AND state = 'PENDING'",
         )
         .bind(state.as_str())
         .bind(sha256)
@@ -148,9 +139,10 @@ impl Store {
         .bind(super::now_ms())
         .bind(flow_id.as_str())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded == 1)
     }
 
     /// The documents of `flow_ids` (those that exist), in no particular order.
@@ -160,8 +152,7 @@ impl Store {
         }
         let placeholders: Vec<String> = (1..=flow_ids.len()).map(|i| format!("${i}")).collect();
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents d LEFT JOIN synthesis_queue q ON q.flow_id = d.flow_id \
-             WHERE d.flow_id IN ({})",
+            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE flow_id IN ({})",
             placeholders.join(", ")
         )));
         for id in flow_ids {
@@ -173,8 +164,7 @@ impl Store {
     /// The document whose task `task_id` is, if `app` owns it.
     pub async fn document_by_task(&self, app: &ExternalId, task_id: &ResourceId) -> Result<Option<Document>, Failure> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents d LEFT JOIN synthesis_queue q ON q.flow_id = d.flow_id \
-             WHERE d.task_id = $1 AND d.app_id = $2"
+            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE task_id = $1 AND app_id = $2"
         )))
         .bind(task_id.as_str())
         .bind(app.as_str())
@@ -200,19 +190,22 @@ impl Store {
 
     /// Jobs still queued, for tests and operators.
     pub async fn queued_documents(&self) -> Result<i64, Failure> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM synthesis_queue").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM flow_documents WHERE state = 'PENDING'")
+            .fetch_one(&self.pool)
+            .await?)
     }
 }
 
 fn document(r: &sqlx::any::AnyRow) -> Result<Document, Failure> {
     let state: String = r.get("state");
-    let lease: Option<i64> = r.get("lease_until");
+    let state = DocumentState::parse(&state).ok_or_else(|| corrupt("document state", &state))?;
+    let lease: i64 = r.get("lease_until");
     Ok(Document {
         flow_id: ResourceId::from_stored(r.get("flow_id")),
         app_id: ExternalId::from_stored(r.get("app_id")),
         task_id: r.get::<Option<String>, _>("task_id").map(ResourceId::from_stored),
-        state: DocumentState::parse(&state).ok_or_else(|| corrupt("document state", &state))?,
-        leased: lease.is_some_and(|l| l >= super::now_ms()),
+        state,
+        leased: state == DocumentState::Pending && lease >= super::now_ms(),
         sha256: r.get("sha256"),
         error: r.get("error"),
         renders: r.get("renders"),

@@ -165,8 +165,7 @@ impl Store {
     async fn insert_groups(&self, conn: &mut sqlx::AnyConnection, groups: &[&FlowGroup]) -> Result<(), sqlx::Error> {
         let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut documents, mut queue) = (Vec::new(), Vec::new());
-        let enqueued_at = super::now_ms();
+        let mut documents = Vec::new();
         for g in groups {
             let app = g.app_id.as_str();
             group_rows.push(vec![
@@ -227,8 +226,9 @@ impl Store {
                     f.document_task.as_ref().map(|t| t.as_str().to_owned()).into(),
                     DocumentState::Pending.as_str().into(),
                     0.into(),
+                    0.into(),
+                    0.into(),
                 ]);
-                queue.push(vec![id.into(), enqueued_at.into(), 0.into(), 0.into()]);
             }
         }
         let b = self.backend;
@@ -292,9 +292,8 @@ impl Store {
         .await?;
         insert_rows(conn, b, "flow_fields", &["flow_id", "component_id", "value"], fields).await?;
         insert_rows(conn, b, "quota_ledger", &["app_id", "flow_id", "kind", "units", "created_at"], ledger).await?;
-        insert_rows(conn, b, "flow_documents", &["flow_id", "app_id", "task_id", "state", "renders"], documents)
-            .await?;
-        insert_rows(conn, b, "synthesis_queue", &["flow_id", "enqueued_at", "lease_until", "attempts"], queue).await?;
+        let document_columns = ["flow_id", "app_id", "task_id", "state", "renders", "lease_until", "attempts"];
+        insert_rows(conn, b, "flow_documents", &document_columns, documents).await?;
         Ok(())
     }
 
