@@ -90,6 +90,11 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_SYNTHESIS_WORKERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthesis_workers: Option<usize>,
+    /// How long a worker holds a synthesis job; a node that dies leaves its jobs to others after
+    /// this long (a node that stops cleanly hands them back at once) [default: 60000]
+    #[arg(long, env = "QIANSHU_SYNTHESIS_LEASE_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthesis_lease_ms: Option<u64>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -174,6 +179,7 @@ pub struct ServeSettings {
     pub demo: bool,
     pub fonts: FontPaths,
     pub synthesis_workers: usize,
+    pub synthesis_lease: std::time::Duration,
 }
 
 impl ServeSettings {
@@ -201,6 +207,7 @@ struct Layered {
     font_song: Option<PathBuf>,
     font_fangsong: Option<PathBuf>,
     synthesis_workers: usize,
+    synthesis_lease_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +226,7 @@ struct Defaults {
     cache_ttl_ms: u64,
     demo: bool,
     synthesis_workers: usize,
+    synthesis_lease_ms: u64,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -229,6 +237,7 @@ const DEFAULTS: Defaults = Defaults {
     cache_ttl_ms: 1000,
     demo: false,
     synthesis_workers: 1,
+    synthesis_lease_ms: 60_000,
 };
 
 fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
@@ -273,6 +282,9 @@ impl ServeSettings {
             }
             Some(RateLimits::List(s)) => parse_rate_limits(s)?,
         };
+        if l.synthesis_lease_ms == 0 {
+            bail!("synthesis-lease-ms must be at least 1");
+        }
         if l.rate_limit == 0 || rate_limits.values().any(|n| *n == 0) {
             bail!("rate limits must be at least 1 call per second");
         }
@@ -287,6 +299,7 @@ impl ServeSettings {
             demo: l.demo,
             fonts: FontPaths { hei: l.font.clone(), song: l.font_song.clone(), fangsong: l.font_fangsong.clone() },
             synthesis_workers: l.synthesis_workers,
+            synthesis_lease: std::time::Duration::from_millis(l.synthesis_lease_ms),
         })
     }
 }
@@ -352,5 +365,20 @@ mod tests {
         let store = StoreFlags { config: Some(file), ..Default::default() };
         let e = format!("{:#}", ServeSettings::load(&store, &ServeFlags::default()).unwrap_err());
         assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn the_synthesis_settings_come_from_the_file_and_a_zero_lease_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "synthesis_workers = 3\nsynthesis_lease_ms = 2500\n").unwrap();
+        let store = StoreFlags { config: Some(file.clone()), ..Default::default() };
+        let s = ServeSettings::load(&store, &ServeFlags::default()).unwrap();
+        assert_eq!((s.synthesis_workers, s.synthesis_lease), (3, std::time::Duration::from_millis(2500)));
+        let s = ServeSettings::load(&StoreFlags::default(), &ServeFlags::default()).unwrap();
+        assert_eq!((s.synthesis_workers, s.synthesis_lease), (1, std::time::Duration::from_secs(60)));
+        std::fs::write(&file, "synthesis_lease_ms = 0\n").unwrap();
+        let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
+        assert_eq!(e, "synthesis-lease-ms must be at least 1");
     }
 }

@@ -22,8 +22,6 @@ use crate::pdf::image::{ImageXObject, image_xobject};
 use crate::store::Store;
 use crate::store::documents::{Document, DocumentState, Outcome};
 
-/// How long a worker holds a job before others may take it over (a worker that died).
-const LEASE_MS: i64 = 60_000;
 /// Attempts before a job is recorded as failed.
 const MAX_ATTEMPTS: i64 = 3;
 /// Jobs a worker claims at once.
@@ -39,6 +37,8 @@ pub struct Synthesis {
     images: moka::sync::Cache<String, Arc<ImageXObject>>,
     wake: (Mutex<bool>, Condvar),
     stopping: AtomicBool,
+    /// How long a worker holds a job before others may take it over (a worker that died), in ms.
+    lease_ms: i64,
 }
 
 /// Everything one document is made from.
@@ -51,7 +51,7 @@ pub struct Input {
 }
 
 impl Synthesis {
-    pub fn new(store: Store, blobs: BlobStore, fonts: Arc<Fonts>) -> Arc<Synthesis> {
+    pub fn new(store: Store, blobs: BlobStore, fonts: Arc<Fonts>, lease: Duration) -> Arc<Synthesis> {
         Arc::new(Synthesis {
             store,
             blobs,
@@ -60,6 +60,7 @@ impl Synthesis {
             images: moka::sync::Cache::builder().max_capacity(256).build(),
             wake: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),
+            lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
         })
     }
 
@@ -183,7 +184,7 @@ impl Synthesis {
                 DocumentState::Pending => {}
             }
             if !doc.leased
-                && let Some(attempts) = self.store.claim_document(flow_id, LEASE_MS).await?
+                && let Some(attempts) = self.store.claim_document(flow_id, self.lease_ms).await?
             {
                 self.run(flow_id, attempts, false).await?;
                 continue;
@@ -216,7 +217,7 @@ impl Synthesis {
     fn work(self: Arc<Self>, rt: &tokio::runtime::Handle) {
         lowest_priority();
         while !self.stopping.load(Ordering::SeqCst) {
-            let claimed = match rt.block_on(self.store.claim_documents(BATCH, LEASE_MS)) {
+            let claimed = match rt.block_on(self.store.claim_documents(BATCH, self.lease_ms)) {
                 Ok(c) => c,
                 Err(e) => {
                     warn!("claiming synthesis jobs: {e:?}");

@@ -428,6 +428,22 @@ def test_a_restart_in_the_middle_of_a_backlog_loses_no_job_and_makes_none_twice(
         second.stop()
 
 
+def test_a_node_killed_in_the_middle_of_a_backlog_leaves_its_jobs_to_the_next(db, tmp_path, start):
+    lease = ["--synthesis-lease-ms", "1500"]
+    first = start("--synthesis-workers", "1", *lease)
+    ids = backlog(first, 15)
+    first.proc.kill()
+    first.proc.wait()
+    left = pending(first)
+    assert 0 < left < len(ids), "the kill should come in the middle of the backlog"
+    second = Server(db, tmp_path, ["--synthesis-workers", "2", *lease])
+    try:
+        wait_until("the backlog", lambda: pending(second) == 0)
+        all_documents_made_once(second, ids)
+    finally:
+        second.stop()
+
+
 def test_two_nodes_share_the_queue_without_doing_a_job_twice(db, tmp_path, start):
     first = start("--synthesis-workers", "0")
     ids = backlog(first, 15)
