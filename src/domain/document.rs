@@ -314,6 +314,68 @@ pub struct TableCell {
     pub content: String,
 }
 
+/// Table cells are set in 黑体 10 pt, left-aligned, `CELL_PADDING` inside their grid lines;
+/// headers in bold.
+pub const TABLE_STYLE: TextStyle =
+    TextStyle { font: FontFamily::Hei, size: 10.0, align: Align::Left, color: [0, 0, 0], bold: false };
+pub const CELL_PADDING: f64 = 3.0;
+
+/// A table's text laid out across a box `width` points wide: what creation needs to know that
+/// every cell can be set in its column, and what synthesis draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableLayout {
+    /// Each column's width, in points.
+    pub widths: Vec<f64>,
+    /// Each header's lines, baselines measured from the top of its cell's padding.
+    pub header: Vec<Vec<SetLine>>,
+    pub header_height: f64,
+    /// Each body cell's lines, in the order of [`DynamicTable::cells`].
+    pub cells: Vec<Vec<SetLine>>,
+    /// Each row as tall as its tallest single-row cell; a spanning cell's extra need goes to
+    /// its last row.
+    pub heights: Vec<f64>,
+}
+
+impl DynamicTable {
+    /// Sets every header and cell in its column, or says which cannot be set and why.
+    pub fn layout(&self, width: f64, metrics: &dyn Metrics) -> Result<TableLayout, String> {
+        let style = TABLE_STYLE;
+        let widths: Vec<f64> = self.widths.iter().map(|p| width * p / 100.0).collect();
+        let ascent = metrics.ascent_descent(style.font).0 * style.size;
+        // Cells are set from their top, one line under the other, as tall as they need.
+        let lay = |text: &str, width: f64, at: &str| -> Result<Vec<SetLine>, String> {
+            let inner = width - 2.0 * CELL_PADDING;
+            let mut lines = set_text(text, &style, inner, f64::MAX, metrics)
+                .map_err(|e| format!("{at}: {}", e.describe(inner, f64::MAX, style.size)))?;
+            for (i, line) in lines.iter_mut().enumerate() {
+                line.baseline = ascent + style.size * LINE_PITCH * i as f64;
+            }
+            Ok(lines)
+        };
+        let line_height = |n: usize| style.size * LINE_PITCH * n.max(1) as f64 + 2.0 * CELL_PADDING;
+        let header = self
+            .headers
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (h, w))| lay(h, *w, &format!("headers.{i}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let header_height = header.iter().map(|l| line_height(l.len())).fold(0.0, f64::max);
+        let mut heights = vec![line_height(1); self.row_count];
+        let mut cells = Vec::with_capacity(self.cells.len());
+        for (k, c) in self.cells.iter().enumerate() {
+            let lines = lay(&c.content, widths[c.columns.0..=c.columns.1].iter().sum(), &format!("body.cells.{k}"))?;
+            let need = line_height(lines.len());
+            let have: f64 = heights[c.rows.0..=c.rows.1].iter().sum();
+            if need > have {
+                heights[c.rows.1] += need - have;
+            }
+            cells.push(lines);
+        }
+        Ok(TableLayout { widths, header, header_height, cells, heights })
+    }
+}
+
 pub const MAX_TABLE_COLUMNS: usize = 10;
 pub const MAX_CELL_CHARS: usize = 100;
 const MAX_TABLE_ROWS: usize = 2_000;
@@ -548,5 +610,29 @@ mod tests {
         assert!(table(&format!("{},{}", cell(1, 2, 1, 1), cell(2, 2, 1, 2))).unwrap_err().message.contains("overlaps"));
         assert!(DynamicTable::parse("[1,2]", "v").is_err());
         assert!(DynamicTable::parse(r#"{"headers":[],"rowCount":1}"#, "v").is_err());
+    }
+
+    #[test]
+    fn a_table_is_laid_out_in_its_columns_or_names_the_cell_that_cannot_be() {
+        let table = |widths: &str| {
+            DynamicTable::parse(
+                &format!(
+                    r#"{{"headers":[{{"content":"月份"{widths}}},{{"content":"金额"}}],"rowCount":2,
+                       "body":{{"cells":[{{"rowStart":1,"rowEnd":1,"columnStart":1,"columnEnd":1,"content":"一月"}},
+                                         {{"rowStart":1,"rowEnd":2,"columnStart":2,"columnEnd":2,"content":"一二三四五"}}]}}}}"#
+                ),
+                "v",
+            )
+            .unwrap()
+        };
+        // 100 points: two 50-point columns, 44 inside the padding: four 10-point characters a line.
+        let layout = table("").layout(100.0, &Fixed).unwrap();
+        assert_eq!(layout.widths, [50.0, 50.0]);
+        assert_eq!(layout.cells[1].iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["一二三四", "五"]);
+        // One line is 10 × 1.2 + 2 × 3 = 18 points; the two-line cell spanning both rows fits.
+        assert_eq!(layout.heights, [18.0, 18.0]);
+        assert_eq!(layout.header_height, 18.0);
+        let narrow = table(r#","widthPercent":5"#).layout(100.0, &Fixed).unwrap_err();
+        assert_eq!(narrow, "headers.0: a word needs 10.0 points but the box is -1 points wide at font size 10");
     }
 }

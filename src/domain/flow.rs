@@ -761,17 +761,10 @@ fn check_value(c: &Component, value: &str, field: &str, ctx: &Context) -> Result
         }
         ComponentType::DynamicTable => {
             let table = DynamicTable::parse(value, field)?;
-            if let Some(metrics) = ctx.metrics {
-                let style = TextStyle::default();
-                let text = table.headers.iter().chain(table.cells.iter().map(|c| &c.content));
-                if let Some(ch) = text
-                    .flat_map(|t| t.chars())
-                    .find(|ch| !ch.is_whitespace() && metrics.advance(style.font, *ch).is_none())
-                {
-                    return bad(format!("holds `{ch}`, which the font has no glyph for"));
-                }
+            match ctx.metrics.map(|metrics| table.layout(c.placement.width, metrics)) {
+                Some(Err(e)) => bad(format!("cannot be shown in component `{}`: {e}", c.component_id)),
+                _ => Ok(()),
             }
-            Ok(())
         }
         _ => Ok(()),
     }

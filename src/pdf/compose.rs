@@ -13,7 +13,9 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::font::{Fonts, GlyphSet, compressed};
 use super::image::ImageXObject;
-use crate::domain::document::{DynamicTable, FontFamily, ImageFit, LINE_PITCH, Metrics, SetLine, TextStyle, set_text};
+use crate::domain::document::{
+    CELL_PADDING, DynamicTable, FontFamily, ImageFit, SetLine, TABLE_STYLE, TableLayout, TextStyle,
+};
 use crate::domain::template::Placement;
 
 /// What a template's pages look like to the writer, computed once per template.
@@ -248,15 +250,6 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Table cells are set at this size; headers in bold.
-const TABLE_STYLE: TextStyle = TextStyle {
-    font: FontFamily::Hei,
-    size: 10.0,
-    align: crate::domain::document::Align::Left,
-    color: [0, 0, 0],
-    bold: false,
-};
-const CELL_PADDING: f64 = 3.0;
 /// Part of a table on one page: its top, the height it may take, and its groups of rows
 /// (first and last row of each).
 type Piece = (f64, f64, Vec<(usize, usize)>);
@@ -273,9 +266,10 @@ impl Builder<'_> {
         rect: &Placement,
         table: &DynamicTable,
     ) -> anyhow::Result<()> {
-        let fonts = self.fonts;
+        let layout = table.layout(rect.width, self.fonts).map_err(|e| anyhow!("a table cannot be set: {e}"))?;
         let style = TABLE_STYLE;
-        let widths: Vec<f64> = table.widths.iter().map(|p| rect.width * p / 100.0).collect();
+        let TableLayout { widths, header, header_height, heights, .. } = &layout;
+        let header_height = *header_height;
         let lefts: Vec<f64> = widths
             .iter()
             .scan(0.0, |acc, w| {
@@ -285,33 +279,7 @@ impl Builder<'_> {
             })
             .collect();
         let span_width = |c0: usize, c1: usize| widths[c0..=c1].iter().sum::<f64>();
-        let ascent = fonts.ascent_descent(style.font).0 * style.size;
-        // Cells are set from their top, one line under the other, as tall as they need.
-        let lay = |text: &str, width: f64| -> anyhow::Result<Vec<SetLine>> {
-            let mut lines = set_text(text, &style, width - 2.0 * CELL_PADDING, 1e9, fonts)
-                .map_err(|e| anyhow!("a table cell cannot be set: {e:?}"))?;
-            for (i, line) in lines.iter_mut().enumerate() {
-                line.baseline = ascent + style.size * LINE_PITCH * i as f64;
-            }
-            Ok(lines)
-        };
-        let line_height = |n: usize| style.size * LINE_PITCH * n.max(1) as f64 + 2.0 * CELL_PADDING;
-        // Heights: each row as tall as its tallest single-row cell; a spanning cell's extra
-        // need goes to its last row.
-        let header: Vec<Vec<SetLine>> =
-            table.headers.iter().zip(&widths).map(|(h, w)| lay(h, *w)).collect::<Result<_, _>>()?;
-        let header_height = header.iter().map(|l| line_height(l.len())).fold(0.0, f64::max);
-        let mut cells = Vec::with_capacity(table.cells.len());
-        let mut heights = vec![line_height(1); table.row_count];
-        for c in &table.cells {
-            let lines = lay(&c.content, span_width(c.columns.0, c.columns.1))?;
-            let need = line_height(lines.len());
-            let have: f64 = heights[c.rows.0..=c.rows.1].iter().sum();
-            if need > have {
-                heights[c.rows.1] += need - have;
-            }
-            cells.push((c, lines));
-        }
+        let cells: Vec<_> = table.cells.iter().zip(&layout.cells).collect();
         // Split rows into pieces, one per page; rows spanned by one cell stay together.
         let mut groups: Vec<(usize, usize)> = Vec::new();
         let mut r = 0;

@@ -365,6 +365,8 @@ def flows_written(server):
         "cells": [{"rowStart": 1, "rowEnd": 1, "columnStart": 1, "columnEnd": 3, "content": "x"}]}}),
      "body.cells.0 spans columns 1 to 3, but the table has 2 header column(s)"),
     ("SalaryTable", "[1, 2]", "not a table as documented"),
+    ("SalaryTable", json.dumps({"headers": [{"content": "月份", "widthPercent": 1}, {"content": "金额"}], "rowCount": 1}),
+     "cannot be shown in component `SalaryTable`: headers.0: a word needs 10.0 points but the box is"),
     ("EmployeePhoto", "nosuchfile", "must be the FileId of an image this application uploaded"),
 ])
 def test_a_bad_value_is_refused_naming_the_field(server, key, value, rule):
