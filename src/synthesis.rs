@@ -83,19 +83,7 @@ impl Synthesis {
             self.store.template(&app, &flow.template_id).await?.ok_or_else(|| {
                 anyhow!("template {} of flow {} vanished", flow.template_id.as_str(), flow_id.as_str())
             })?;
-        let prepared = match self.templates.get(&template.pdf_sha256) {
-            Some(p) => p,
-            None => {
-                let bytes = self.blobs.get(&template.pdf_sha256).await?;
-                let p = Arc::new(
-                    tokio::task::spawn_blocking(move || PreparedTemplate::new(bytes))
-                        .await
-                        .map_err(anyhow::Error::from)??,
-                );
-                self.templates.insert(template.pdf_sha256.clone(), p.clone());
-                p
-            }
-        };
+        let prepared = self.made_from_blob(&self.templates, &template.pdf_sha256, PreparedTemplate::new).await?;
         let mut images = HashMap::new();
         for (id, value) in &flow.fields {
             if !template
@@ -107,22 +95,27 @@ impl Synthesis {
             }
             let file_id = ResourceId::parse(Some(value), "value").map_err(|e| anyhow!(e.message))?;
             let file = self.store.file(&file_id).await?.ok_or_else(|| anyhow!("image {value} vanished"))?;
-            let image = match self.images.get(&file.sha256) {
-                Some(i) => i,
-                None => {
-                    let bytes = self.blobs.get(&file.sha256).await?;
-                    let i = Arc::new(
-                        tokio::task::spawn_blocking(move || image_xobject(&bytes))
-                            .await
-                            .map_err(anyhow::Error::from)??,
-                    );
-                    self.images.insert(file.sha256.clone(), i.clone());
-                    i
-                }
-            };
+            let image = self.made_from_blob(&self.images, &file.sha256, |bytes| image_xobject(&bytes)).await?;
             images.insert(value.clone(), image);
         }
         Ok(Input { template, prepared, fields: flow.fields, images })
+    }
+
+    /// What `make` builds from blob `sha256`, kept in `cache` by the blob's hash; `make` runs
+    /// off the async threads.
+    async fn made_from_blob<T: Send + Sync + 'static>(
+        &self,
+        cache: &moka::sync::Cache<String, Arc<T>>,
+        sha256: &str,
+        make: impl FnOnce(Bytes) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<Arc<T>, Failure> {
+        if let Some(made) = cache.get(sha256) {
+            return Ok(made);
+        }
+        let bytes = self.blobs.get(sha256).await?;
+        let made = Arc::new(tokio::task::spawn_blocking(move || make(bytes)).await.map_err(anyhow::Error::from)??);
+        cache.insert(sha256.to_owned(), made.clone());
+        Ok(made)
     }
 
     /// The document's bytes: CPU only.
@@ -156,24 +149,18 @@ impl Synthesis {
                 Outcome::Failed { error: format!("{e:#}") }
             }
         };
-        self.store.finish_document(flow_id, &outcome).await?;
+        if !self.store.finish_document(flow_id, &outcome).await? {
+            info!(flow_id = flow_id.as_str(), "another worker recorded this document first (a lease ran out)");
+        }
         Ok(())
     }
 
-    /// The documents of `flow_ids`, made now where they are not yet; each is the document or
-    /// why there is none.
-    pub async fn ensure(self: &Arc<Self>, flow_ids: &[ResourceId]) -> Result<Vec<Result<Document, String>>, Failure> {
-        let mut out = Vec::with_capacity(flow_ids.len());
-        for id in flow_ids {
-            out.push(self.ensure_one(id).await?);
-        }
-        Ok(out)
-    }
-
-    async fn ensure_one(self: &Arc<Self>, flow_id: &ResourceId) -> Result<Result<Document, String>, Failure> {
+    /// The document of `flow_id`, made now if it is not yet (or waited for, while another
+    /// worker makes it), or why there is none.
+    pub async fn ensure(self: &Arc<Self>, flow_id: &ResourceId) -> Result<Result<Document, String>, Failure> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let Some(doc) = self.store.documents(std::slice::from_ref(flow_id)).await?.pop() else {
+            let Some(doc) = self.store.document(flow_id).await? else {
                 return Ok(Err("the contract has no document".into()));
             };
             match doc.state {

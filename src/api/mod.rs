@@ -87,9 +87,8 @@ async fn download(
     Path(file_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
     let Some((expires, signature)) = link_query(query) else { return not_found() };
-    if !state.urls.verify(&format!("files/{file_id}"), expires, &signature, crate::store::now()) {
+    if !state.urls.verify(&urls::file_path(&file_id), expires, &signature, crate::store::now()) {
         return not_found();
     }
     let Ok(id) = ResourceId::parse(Some(&file_id), "file_id") else { return not_found() };
@@ -101,23 +100,7 @@ async fn download(
             return not_found();
         }
     };
-    match state.blobs.get(&file.sha256).await {
-        Ok(bytes) => {
-            let name: String = form_urlencoded::byte_serialize(file.file_name.as_bytes()).collect();
-            (
-                [
-                    (header::CONTENT_TYPE, file.kind.content_type().to_owned()),
-                    (header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{name}")),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        Err(e) => {
-            error!("reading the blob of file {file_id}: {e:#}");
-            not_found()
-        }
-    }
+    blob_response(&state, &file.sha256, file.kind.content_type(), &file.file_name, false).await
 }
 
 async fn blob_attachment(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
@@ -136,7 +119,6 @@ async fn blob(
     RawQuery(query): RawQuery,
     view: bool,
 ) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
     let Some((expires, signature)) = link_query(query) else { return not_found() };
     if !state.urls.verify(&urls::blob_path(&sha256, &name, view), expires, &signature, crate::store::now()) {
         return not_found();
@@ -145,13 +127,19 @@ async fn blob(
         .rsplit_once('.')
         .and_then(|(_, ext)| crate::domain::file::FileKind::parse(&ext.to_ascii_lowercase()))
         .map_or("application/octet-stream", |k| k.content_type());
-    match state.blobs.get(&sha256).await {
+    blob_response(&state, &sha256, kind, &name, view).await
+}
+
+/// Blob `sha256` as a file named `file_name`, to download or (`inline`) to show; a blob that
+/// cannot be read is logged and answers the same bare 404 as a bad link.
+async fn blob_response(state: &AppState, sha256: &str, content_type: &str, file_name: &str, inline: bool) -> Response {
+    match state.blobs.get(sha256).await {
         Ok(bytes) => {
-            let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
-            let disposition = if view { "inline" } else { "attachment" };
+            let encoded: String = form_urlencoded::byte_serialize(file_name.as_bytes()).collect();
+            let disposition = if inline { "inline" } else { "attachment" };
             (
                 [
-                    (header::CONTENT_TYPE, kind.to_owned()),
+                    (header::CONTENT_TYPE, content_type.to_owned()),
                     (header::CONTENT_DISPOSITION, format!("{disposition}; filename*=UTF-8''{encoded}")),
                 ],
                 bytes,
@@ -163,6 +151,11 @@ async fn blob(
             not_found()
         }
     }
+}
+
+/// What every download link that does not work answers, whatever the reason.
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
 /// `expires` and `signature` of a download link.

@@ -39,6 +39,11 @@ impl UrlSigner {
     }
 }
 
+/// The path of a link to uploaded file `file_id`.
+pub fn file_path(file_id: &str) -> String {
+    format!("files/{file_id}")
+}
+
 /// The path of a link to blob `sha256` under `name` (which the browser saves it as); `view`
 /// asks browsers to show it rather than download it.
 pub fn blob_path(sha256: &str, name: &str, view: bool) -> String {

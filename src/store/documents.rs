@@ -36,15 +36,11 @@ impl DocumentState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     pub flow_id: ResourceId,
-    pub app_id: ExternalId,
-    pub task_id: Option<ResourceId>,
     pub state: DocumentState,
     /// A worker holds the job right now (its lease has not run out).
     pub leased: bool,
     pub sha256: Option<String>,
     pub error: Option<String>,
-    pub renders: i64,
-    pub finished_at: Option<i64>,
 }
 
 /// What a finished job produced.
@@ -53,7 +49,7 @@ pub enum Outcome {
     Failed { error: String },
 }
 
-const DOCUMENT_COLUMNS: &str = "flow_id, app_id, task_id, state, sha256, error, renders, finished_at, lease_until";
+const DOCUMENT_COLUMNS: &str = "flow_id, state, sha256, error, lease_until";
 
 impl Store {
     /// Leases up to `limit` jobs, oldest first, until `now_ms + lease_ms`: jobs nobody holds
@@ -145,20 +141,15 @@ impl Store {
         Ok(recorded == 1)
     }
 
-    /// The documents of `flow_ids` (those that exist), in no particular order.
-    pub async fn documents(&self, flow_ids: &[ResourceId]) -> Result<Vec<Document>, Failure> {
-        if flow_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders: Vec<String> = (1..=flow_ids.len()).map(|i| format!("${i}")).collect();
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE flow_id IN ({})",
-            placeholders.join(", ")
-        )));
-        for id in flow_ids {
-            q = q.bind(id.as_str());
-        }
-        q.fetch_all(&self.pool).await?.iter().map(document).collect()
+    /// The document of `flow_id`, if the flow exists.
+    pub async fn document(&self, flow_id: &ResourceId) -> Result<Option<Document>, Failure> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE flow_id = $1"
+        )))
+        .bind(flow_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(document).transpose()
     }
 
     /// The document whose task `task_id` is, if `app` owns it.
@@ -187,13 +178,6 @@ impl Store {
         let flows = self.flows(&app, &organization, std::slice::from_ref(flow_id)).await?;
         Ok(flows.into_iter().next().map(|f| (app, f)))
     }
-
-    /// Jobs still queued, for tests and operators.
-    pub async fn queued_documents(&self) -> Result<i64, Failure> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM flow_documents WHERE state = 'PENDING'")
-            .fetch_one(&self.pool)
-            .await?)
-    }
 }
 
 fn document(r: &sqlx::any::AnyRow) -> Result<Document, Failure> {
@@ -202,13 +186,9 @@ fn document(r: &sqlx::any::AnyRow) -> Result<Document, Failure> {
     let lease: i64 = r.get("lease_until");
     Ok(Document {
         flow_id: ResourceId::from_stored(r.get("flow_id")),
-        app_id: ExternalId::from_stored(r.get("app_id")),
-        task_id: r.get::<Option<String>, _>("task_id").map(ResourceId::from_stored),
         state,
         leased: state == DocumentState::Pending && lease >= super::now_ms(),
         sha256: r.get("sha256"),
         error: r.get("error"),
-        renders: r.get("renders"),
-        finished_at: r.get("finished_at"),
     })
 }

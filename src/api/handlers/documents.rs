@@ -55,7 +55,7 @@ pub async fn describe_resource_urls_by_flows(
             errors.push("查询流程不存在 (the contract does not exist)".to_owned());
             continue;
         };
-        let outcome = state.synthesis.ensure(std::slice::from_ref(flow_id)).await?.pop().expect("one per flow");
+        let outcome = state.synthesis.ensure(flow_id).await?;
         match outcome {
             Ok(Document { sha256: Some(sha), .. }) => {
                 let file_name = format!("{name}.pdf");

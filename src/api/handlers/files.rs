@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::agent_operator;
 use crate::api::wire::{UploadFilesRequest, UploadFilesResponse};
-use crate::api::{AppState, Caller};
+use crate::api::{AppState, Caller, urls};
 use crate::domain::at_most;
 use crate::domain::file::{BusinessType, FileKind, StoredFile};
 use crate::domain::template::ResourceId;
@@ -120,7 +120,7 @@ pub async fn upload_files(
     Ok(UploadFilesResponse {
         total_count: files.len() as i64,
         file_ids: files.iter().map(|f| f.file_id.as_str().to_owned()).collect(),
-        file_urls: files.iter().map(|f| state.urls.sign(&format!("files/{}", f.file_id.as_str()), now)).collect(),
+        file_urls: files.iter().map(|f| state.urls.sign(&urls::file_path(f.file_id.as_str()), now)).collect(),
         deadline,
     })
 }
