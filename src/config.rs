@@ -11,9 +11,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::api::action::Action;
+use crate::secrets::{self, MasterKey};
 
 pub const DEFAULT_CONFIG_FILE: &str = "qianshu.toml";
 
@@ -37,6 +39,12 @@ pub struct StoreFlags {
     #[arg(long, env = "QIANSHU_BLOB_STORE", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blob_store: Option<String>,
+    /// Key that seals secrets at rest (SecretKeys, callback keys, server keys): 64 hex characters,
+    /// e.g. from `openssl rand -hex 32`; never stored in the database. Every node of one database
+    /// needs the same key [default: a key generated into master.key in the data dir]
+    #[arg(long, env = "QIANSHU_MASTER_KEY", global = true, hide_env_values = true)]
+    #[serde(skip)]
+    pub master_key: Option<SecretString>,
 }
 
 /// Settings of `qianshu serve`.
@@ -135,6 +143,8 @@ pub struct StoreSettings {
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
     pub blob_store: BlobStoreUrl,
+    /// `None`: the key file in the data dir (see `secrets::MasterKey::from_file_or_create`).
+    pub master_key: Option<MasterKey>,
 }
 
 /// Where blobs live.
@@ -196,6 +206,7 @@ struct Layered {
     data_dir: PathBuf,
     database_url: Option<String>,
     blob_store: Option<String>,
+    master_key: Option<SecretString>,
     listen: String,
     public_url: Option<String>,
     max_body_bytes: usize,
@@ -251,7 +262,12 @@ fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
         None => {}
     }
     figment = figment.merge(Serialized::defaults(store)).merge(Serialized::defaults(serve));
-    figment.extract().context("reading settings")
+    let mut layered: Layered = figment.extract().context("reading settings")?;
+    // The key skips figment's layers above the file so that it is never serialized.
+    if let Some(key) = &store.master_key {
+        layered.master_key = Some(key.clone());
+    }
+    Ok(layered)
 }
 
 impl StoreSettings {
@@ -268,7 +284,13 @@ impl StoreSettings {
             Some(url) => BlobStoreUrl::parse(url)?,
             None => BlobStoreUrl::Local(l.data_dir.join("blobs")),
         };
-        Ok(StoreSettings { data_dir: l.data_dir.clone(), database_url, blob_store })
+        let master_key = l
+            .master_key
+            .as_ref()
+            .map(|k| MasterKey::from_hex(k.expose_secret(), secrets::SETTING))
+            .transpose()
+            .context("the master key (--master-key, QIANSHU_MASTER_KEY or master_key in the settings file)")?;
+        Ok(StoreSettings { data_dir: l.data_dir.clone(), database_url, blob_store, master_key })
     }
 }
 
@@ -331,6 +353,35 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://qs:***@db.example:5432/qianshu");
         assert_eq!(DatabaseUrl::new("sqlite://data/q.db").to_string(), "sqlite://data/q.db");
     }
+
+    #[test]
+    fn the_master_key_comes_from_the_flag_over_the_file_and_never_echoes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        let from_file = "11".repeat(32);
+        std::fs::write(&file, format!("master_key = \"{from_file}\"\n")).unwrap();
+        let store = StoreFlags { config: Some(file.clone()), ..Default::default() };
+        let key = StoreSettings::load(&store).unwrap().master_key.unwrap();
+        let sealed = MasterKey::from_hex(&from_file, "x").unwrap().seal(PLACE, "v");
+        assert_eq!(key.open(PLACE, &sealed).unwrap().expose_secret(), "v");
+        assert_eq!(key.origin(), "--master-key (QIANSHU_MASTER_KEY)");
+
+        let flag = StoreFlags { master_key: Some("22".repeat(32).into()), ..store.clone() };
+        let key = StoreSettings::load(&flag).unwrap().master_key.unwrap();
+        assert!(key.open(PLACE, &sealed).is_err(), "the flag wins over the file");
+        assert!(!format!("{:?}", StoreSettings::load(&flag).unwrap()).contains("2222"));
+
+        let typo = StoreFlags { master_key: Some(format!("{}zz", "33".repeat(31)).into()), ..store };
+        let e = format!("{:#}", StoreSettings::load(&typo).unwrap_err());
+        assert_eq!(
+            e,
+            "the master key (--master-key, QIANSHU_MASTER_KEY or master_key in the settings file): must be 64 \
+             hex characters (32 bytes), such as `openssl rand -hex 32` prints"
+        );
+        assert!(StoreSettings::load(&StoreFlags::default()).unwrap().master_key.is_none());
+    }
+
+    const PLACE: secrets::Place<'static> = secrets::Place { table: "t", column: "c", row: "r" };
 
     #[test]
     fn rate_limit_overrides_parse_by_action_name() {

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod pdf;
 pub mod ratelimit;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod synthesis;

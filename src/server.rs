@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -11,10 +12,26 @@ use crate::api::{self, AppState};
 use crate::blobs::BlobStore;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::ratelimit::RateLimits;
+use crate::secrets::{self, MasterKey};
 use crate::store::Store;
 
 async fn open(settings: &StoreSettings) -> anyhow::Result<(Store, BlobStore)> {
-    let store = Store::connect(&settings.database_url).await?;
+    let master_key = match &settings.master_key {
+        Some(key) => key.clone(),
+        None => {
+            let path = settings.data_dir.join(secrets::KEY_FILE);
+            let (key, created) = MasterKey::from_file_or_create(&path)?;
+            let made = if created { "generated" } else { "read" };
+            warn!(
+                "no {}: secrets at rest are sealed with a key {made} in {}. In production set {0} (and keep \
+                 the key apart from the data and its backups); every node of one database needs the same key",
+                secrets::SETTING,
+                path.display()
+            );
+            key
+        }
+    };
+    let store = Store::connect(&settings.database_url, master_key).await?;
     let blobs = BlobStore::open(&settings.blob_store)?;
     Ok((store, blobs))
 }
@@ -47,7 +64,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public_url = settings.public_url(bound);
-    let url_key = hex::decode(store.server_secret("url-signing").await?).context("the stored URL-signing key")?;
+    let url_key =
+        hex::decode(store.server_secret("url-signing").await?.expose_secret()).context("the stored URL-signing key")?;
     let fonts = Arc::new(crate::pdf::font::Fonts::load(&settings.fonts)?);
     if fonts.any() {
         info!("fonts: {}", fonts.describe());

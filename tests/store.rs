@@ -7,9 +7,11 @@ use std::path::Path;
 use qianshu::blobs::BlobStore;
 use qianshu::domain::ExternalId;
 use qianshu::domain::id::{FlowGroupId, FlowId, SignId, TemplateId};
-use qianshu::domain::tenancy::{Operator, OperatorSync, OrganizationDetails, OrganizationName};
+use qianshu::domain::tenancy::{CallbackSettings, Operator, OperatorSync, OrganizationDetails, OrganizationName};
+use qianshu::secrets::MasterKey;
 use qianshu::store::{Store, TemplateQuery};
 use secrecy::ExposeSecret;
+use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyPoolOptions;
 
@@ -23,22 +25,28 @@ fn id(s: &str) -> ExternalId {
 }
 
 async fn applied(db: &TestDb) -> Store {
-    let store = Store::connect(&db.url).await.unwrap();
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
     let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
     let tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
     store.apply_tenants(&tenants).await.unwrap();
     store
 }
 
+/// The database itself, past the store.
+async fn raw(db: &TestDb) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new().max_connections(1).connect(db.url.expose()).await.unwrap()
+}
+
 /// Every row of every table, as text, in a stable order.
 async fn dump(db: &TestDb) -> Vec<String> {
-    sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new().max_connections(1).connect(db.url.expose()).await.unwrap();
+    let pool = raw(db).await;
     let mut out = Vec::new();
     for table in [
         "applications",
         "application_features",
         "application_secrets",
+        "server_secrets",
         "organizations",
         "operators",
         "templates",
@@ -85,7 +93,7 @@ async fn applying_the_same_file_twice_changes_nothing(db: &TestDb) {
 }
 
 async fn a_failing_apply_leaves_nothing_behind(db: &TestDb) {
-    let store = Store::connect(&db.url).await.unwrap();
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
     let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
     let mut tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
     // The second application claims the first one's SecretId: only the database can see that.
@@ -175,7 +183,139 @@ async fn templates_page_filter_and_stay_within_their_application(db: &TestDb) {
     assert_eq!(t.recipients.iter().map(|r| r.role_name.as_str()).collect::<Vec<_>>(), ["甲方", "乙方"]);
 }
 
+const PLAINTEXT_KEYS: [&str; 3] =
+    ["testSecretKeyA0000000000000000000", "testSecretKeyA2000000000000000000", "testSecretKeyB0000000000000000000"];
+
+async fn secrets_are_stored_sealed_and_read_back_in_plaintext(db: &TestDb) {
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
+    let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
+    let mut tenants = qianshu::tenants::load(Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
+    tenants[0].application.callback = Some(CallbackSettings {
+        url: "https://callback.example/qianshu".into(),
+        aes_key: Some("callbackAesKey00000000000000000A".into()),
+        token: Some("callbackToken".into()),
+    });
+    store.apply_tenants(&tenants).await.unwrap();
+    let url_key = store.server_secret("url-signing").await.unwrap();
+
+    let pool = raw(db).await;
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT secret_key FROM application_secrets").fetch_all(&pool).await.unwrap();
+    let (callback_key, callback_token): (String, String) =
+        sqlx::query_as("SELECT callback_aes_key, callback_token FROM applications WHERE app_id = $1")
+            .bind(APP_A)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let server_secret: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'url-signing'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(keys.len(), 3);
+    let stored = [keys, vec![callback_key, callback_token, server_secret]].concat();
+    let plaintexts =
+        [&PLAINTEXT_KEYS[..], &["callbackAesKey00000000000000000A", "callbackToken", url_key.expose_secret()]].concat();
+    for value in &stored {
+        assert!(value.starts_with("enc1:"), "{value}");
+        for plain in &plaintexts {
+            assert!(!value.contains(plain), "{value} holds {plain}");
+        }
+    }
+
+    let (_, key) = store.credential("AKIDtestB").await.unwrap().unwrap();
+    assert_eq!(key.expose_secret(), "testSecretKeyB0000000000000000000");
+    let callback = store.application(&id(APP_A)).await.unwrap().unwrap().callback.unwrap();
+    assert_eq!(callback.aes_key.unwrap().expose_secret(), "callbackAesKey00000000000000000A");
+    assert_eq!(callback.token.unwrap().expose_secret(), "callbackToken");
+    assert_eq!(url_key.expose_secret().len(), 64);
+    assert_eq!(store.server_secret("url-signing").await.unwrap().expose_secret(), url_key.expose_secret());
+    let sealed_once = dump(db).await;
+    store.apply_tenants(&tenants).await.unwrap();
+    assert_eq!(dump(db).await, sealed_once, "applying the same secrets again keeps their ciphertexts");
+    store.close().await;
+}
+
+async fn plaintext_secrets_of_an_older_version_are_sealed_at_start_once(db: &TestDb) {
+    applied(db).await.close().await;
+    let pool = raw(db).await;
+    sqlx::query("UPDATE application_secrets SET secret_key = $1 WHERE secret_id = 'AKIDtestA'")
+        .bind(PLAINTEXT_KEYS[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let old_url_key = "ab".repeat(32);
+    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ('url-signing', $1)")
+        .bind(&old_url_key)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT secret_key FROM application_secrets WHERE secret_id = 'AKIDtestA'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(stored.starts_with("enc1:") && !stored.contains(PLAINTEXT_KEYS[0]), "{stored}");
+    let (_, key) = store.credential("AKIDtestA").await.unwrap().unwrap();
+    assert_eq!(key.expose_secret(), PLAINTEXT_KEYS[0]);
+    assert_eq!(store.server_secret("url-signing").await.unwrap().expose_secret(), old_url_key);
+    store.close().await;
+    pool.close().await;
+
+    let sealed = dump(db).await;
+    Store::connect(&db.url, common::master_key()).await.unwrap().close().await;
+    assert_eq!(dump(db).await, sealed, "a second start seals nothing again");
+}
+
+async fn a_store_opened_with_another_master_key_refuses_to_start(db: &TestDb) {
+    applied(db).await.close().await;
+    let pool = raw(db).await;
+    // A plaintext value first in line shows that nothing is sealed when the start fails.
+    sqlx::query("UPDATE application_secrets SET secret_key = $1 WHERE secret_id = 'AKIDtestA'")
+        .bind(PLAINTEXT_KEYS[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before = dump(db).await;
+    let other = MasterKey::from_hex(&"17".repeat(32), "another key").unwrap();
+    let e = Store::connect(&db.url, other).await.err().expect("another master key must not open the store");
+    assert_eq!(
+        format!("{e:#}"),
+        "the secret application_secrets.secret_key of `AKIDtestA2` does not open with the master key from another key. \
+         If this database was sealed under another master key, set --master-key (QIANSHU_MASTER_KEY) to that key; \
+         qianshu never replaces secrets it cannot open"
+    );
+    assert_eq!(dump(db).await, before);
+    pool.close().await;
+    Store::connect(&db.url, common::master_key()).await.unwrap().close().await;
+}
+
+async fn a_sealed_secret_copied_to_another_row_does_not_open(db: &TestDb) {
+    applied(db).await.close().await;
+    let pool = raw(db).await;
+    sqlx::query(
+        "UPDATE application_secrets SET secret_key = \
+         (SELECT secret_key FROM application_secrets WHERE secret_id = 'AKIDtestA') WHERE secret_id = 'AKIDtestB'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let e = Store::connect(&db.url, common::master_key()).await.err().expect("a moved ciphertext must not open");
+    assert!(
+        format!("{e:#}").starts_with(
+            "the secret application_secrets.secret_key of `AKIDtestB` does not open with the master key from the test key."
+        ),
+        "{e:#}"
+    );
+}
+
 on_both_backends!(
+    secrets_are_stored_sealed_and_read_back_in_plaintext,
+    plaintext_secrets_of_an_older_version_are_sealed_at_start_once,
+    a_store_opened_with_another_master_key_refuses_to_start,
+    a_sealed_secret_copied_to_another_row_does_not_open,
     applying_the_same_file_twice_changes_nothing,
     a_failing_apply_leaves_nothing_behind,
     a_secret_id_resolves_to_its_application_and_key,

@@ -301,7 +301,9 @@ async fn open_loop(client: &HttpClient, address: &str, args: &Args) -> Outcome {
 async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let db = fresh_database(kind, dir.path(), args.postgres.as_deref()).await?;
-    let store = Store::connect(&db.url).await?;
+    // A throwaway database: any key will do.
+    let master_key = qianshu::secrets::MasterKey::from_hex(&"42".repeat(32), "the bench")?;
+    let store = Store::connect(&db.url, master_key).await?;
     let blobs = qianshu::blobs::BlobStore::local(&dir.path().join("blobs"))?;
     let file = dir.path().join("tenants.json");
     std::fs::write(&file, serde_json::to_vec(&tenants(args.apps))?)?;

@@ -1,7 +1,9 @@
 //! Uploaded files and the secrets all nodes share.
 
+use secrecy::SecretString;
 use sqlx::Row;
 
+use super::sealed::SERVER_SECRET;
 use super::{Store, corrupt};
 use crate::domain::ExternalId;
 use crate::domain::file::{BusinessType, FileKind, StoredFile};
@@ -63,15 +65,16 @@ impl Store {
         }))
     }
 
-    /// The secret called `name`, made (random, 256 bits) by whichever node asks first.
-    pub async fn server_secret(&self, name: &str) -> Result<String, Failure> {
+    /// The secret called `name` (hex), made (random, 256 bits) by whichever node asks first.
+    pub async fn server_secret(&self, name: &str) -> Result<SecretString, Failure> {
         use rand::RngCore;
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
+        let fresh = SecretString::from(hex::encode(fresh));
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)
-            .bind(hex::encode(fresh))
+            .bind(self.seal(SERVER_SECRET.at(name), &fresh))
             .execute(&mut *tx)
             .await?;
         let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
@@ -79,6 +82,6 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(value)
+        self.open(SERVER_SECRET.at(name), &value)
     }
 }

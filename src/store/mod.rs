@@ -7,6 +7,7 @@ pub mod documents;
 mod files;
 mod flows;
 mod group_commit;
+mod sealed;
 mod tenancy;
 
 pub use group_commit::GroupWriter;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
 use crate::config::DatabaseUrl;
+use crate::secrets::MasterKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -52,13 +54,16 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     cache: Option<Arc<cache::ReadCache>>,
+    /// Seals and opens the secret columns (`sealed.rs`).
+    master_key: Arc<MasterKey>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
-    /// Connects, creating the SQLite file if needed, and brings the schema up to date.
-    pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Store> {
+    /// Connects, creating the SQLite file if needed, brings the schema up to date and seals any
+    /// secret still in plaintext. Fails if a sealed secret does not open with `master_key`.
+    pub async fn connect(url: &DatabaseUrl, master_key: MasterKey) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
         let mut raw = url.expose().to_owned();
@@ -97,10 +102,15 @@ impl Store {
             }
             Backend::Postgres => writer.clone(),
         };
-        if backend == Backend::Sqlite {
-            tokio::spawn(checkpoints(pool.clone()));
+        let store = Store { pool, writer, backend, cache: None, master_key: Arc::new(master_key) };
+        if let Err(e) = store.seal_plaintext_secrets().await {
+            store.close().await;
+            return Err(e);
         }
-        Ok(Store { pool, writer, backend, cache: None })
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoints(store.pool.clone()));
+        }
+        Ok(store)
     }
 
     /// Keeps what requests read for up to `ttl` (see `cache.rs`); zero keeps nothing.

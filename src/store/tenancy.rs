@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::cache::through;
+use super::sealed::{CALLBACK_KEY, CALLBACK_TOKEN, SECRET_KEY, SealedColumn};
 use super::{Store, corrupt, flag, now};
 use crate::domain::id::TemplateId;
 use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, Template};
@@ -83,8 +84,11 @@ impl Store {
             .bind(secret_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row
-            .map(|r| (ExternalId::from_stored(r.get("app_id")), SecretString::from(r.get::<String, _>("secret_key")))))
+        row.map(|r| {
+            let key = self.open(SECRET_KEY.at(secret_id), r.try_get("secret_key")?)?;
+            Ok((ExternalId::from_stored(r.try_get("app_id")?), key))
+        })
+        .transpose()
     }
 
     async fn load_application(&self, app_id: &ExternalId) -> Result<Option<Application>, Failure> {
@@ -101,14 +105,18 @@ impl Store {
             .bind(app_id.as_str())
             .fetch_all(&self.pool)
             .await?;
-        let callback = row.get::<Option<String>, _>("callback_url").map(|url| CallbackSettings {
-            url,
-            aes_key: row.get::<Option<String>, _>("callback_aes_key").map(SecretString::from),
-            token: row.get::<Option<String>, _>("callback_token").map(SecretString::from),
-        });
+        let open = |column: &SealedColumn| {
+            row.try_get::<Option<String>, _>(column.column)?
+                .map(|v| self.open(column.at(app_id.as_str()), &v))
+                .transpose()
+        };
+        let callback = match row.try_get::<Option<String>, _>("callback_url")? {
+            Some(url) => Some(CallbackSettings { url, aes_key: open(&CALLBACK_KEY)?, token: open(&CALLBACK_TOKEN)? }),
+            None => None,
+        };
         Ok(Some(Application {
-            app_id: ExternalId::from_stored(row.get("app_id")),
-            flow_quota: row.get("flow_quota"),
+            app_id: ExternalId::from_stored(row.try_get("app_id")?),
+            flow_quota: row.try_get("flow_quota")?,
             features: features.iter().filter_map(|f| Feature::parse(f)).collect::<BTreeSet<_>>(),
             callback,
         }))
@@ -218,6 +226,18 @@ impl Store {
         for t in tenants {
             let app = &t.application;
             let a = app.app_id.as_str();
+            let existing = sqlx::query("SELECT callback_aes_key, callback_token FROM applications WHERE app_id = $1")
+                .bind(a)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let stored = |column: &SealedColumn, value: Option<&SecretString>| -> Result<Option<String>, sqlx::Error> {
+                let existing = match &existing {
+                    Some(r) => r.try_get::<Option<String>, _>(column.column)?,
+                    None => None,
+                };
+                Ok(value.map(|v| self.reseal(column.at(a), existing.as_deref(), v)))
+            };
+            let callback = app.callback.as_ref();
             sqlx::query(
                 "INSERT INTO applications (app_id, flow_quota, callback_url, callback_aes_key, callback_token, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id) DO UPDATE SET flow_quota = $2, \
@@ -225,9 +245,9 @@ impl Store {
             )
             .bind(a)
             .bind(app.flow_quota)
-            .bind(app.callback.as_ref().map(|c| c.url.clone()))
-            .bind(app.callback.as_ref().and_then(|c| c.aes_key.as_ref()).map(|k| k.expose_secret().to_owned()))
-            .bind(app.callback.as_ref().and_then(|c| c.token.as_ref()).map(|k| k.expose_secret().to_owned()))
+            .bind(callback.map(|c| c.url.clone()))
+            .bind(stored(&CALLBACK_KEY, callback.and_then(|c| c.aes_key.as_ref()))?)
+            .bind(stored(&CALLBACK_TOKEN, callback.and_then(|c| c.token.as_ref()))?)
             .bind(now())
             .execute(&mut *tx)
             .await?;
@@ -240,12 +260,12 @@ impl Store {
                     .await?;
             }
             for c in &t.credentials {
-                let owner: Option<String> =
-                    sqlx::query_scalar("SELECT app_id FROM application_secrets WHERE secret_id = $1")
+                let existing: Option<(String, String)> =
+                    sqlx::query_as("SELECT app_id, secret_key FROM application_secrets WHERE secret_id = $1")
                         .bind(&c.secret_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                if owner.as_deref().is_some_and(|o| o != a) {
+                if existing.as_ref().is_some_and(|(owner, _)| owner != a) {
                     return Err(
                         anyhow::anyhow!("SecretId {} already belongs to another application", c.secret_id).into()
                     );
@@ -256,7 +276,11 @@ impl Store {
                 )
                 .bind(&c.secret_id)
                 .bind(a)
-                .bind(c.secret_key.expose_secret())
+                .bind(self.reseal(
+                    SECRET_KEY.at(&c.secret_id),
+                    existing.as_ref().map(|(_, key)| key.as_str()),
+                    &c.secret_key,
+                ))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -568,7 +592,7 @@ async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Re
         description: row.try_get("description")?,
         recipients,
         components,
-        pdf_sha256: row.get("pdf_sha256"),
+        pdf_sha256: row.try_get("pdf_sha256")?,
         created_on: row.try_get("created_at")?,
     }))
 }

@@ -8,9 +8,15 @@
 pub mod s3;
 
 use qianshu::config::DatabaseUrl;
+use qianshu::secrets::MasterKey;
 use sqlx::{Connection, Executor, PgConnection};
 
 pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The master key test stores are opened with.
+pub fn master_key() -> MasterKey {
+    MasterKey::from_hex(&"5e".repeat(32), "the test key").unwrap()
+}
 
 pub struct TestDb {
     pub url: DatabaseUrl,
