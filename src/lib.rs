@@ -14,3 +14,4 @@ pub mod server;
 pub mod store;
 pub mod synthesis;
 pub mod tenants;
+pub mod untrusted;

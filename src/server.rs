@@ -66,7 +66,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let public_url = settings.public_url(bound);
     let url_key =
         hex::decode(store.server_secret("url-signing").await?.expose_secret()).context("the stored URL-signing key")?;
-    let fonts = Arc::new(crate::pdf::font::Fonts::load(&settings.fonts)?);
+    let font_paths = settings.fonts.clone();
+    let fonts = Arc::new(crate::untrusted::parse(move || crate::pdf::font::Fonts::load(&font_paths)).await?);
     if fonts.any() {
         info!("fonts: {}", fonts.describe());
     } else {

@@ -305,7 +305,7 @@ struct PdfLayout {
 
 impl PdfLayout {
     fn read(pdf: &[u8]) -> anyhow::Result<PdfLayout> {
-        let doc = lopdf::Document::load_mem(pdf)?;
+        let doc = crate::pdf::load(pdf)?;
         Ok(PdfLayout { lines: crate::pdf::locate::text_lines(&doc)?, fields: crate::pdf::locate::form_fields(&doc)? })
     }
 }
@@ -447,7 +447,10 @@ async fn template(
         }
         _ => bail!("{at_tpl}: give exactly one of Pdf and PdfFileId"),
     };
-    let page_sizes = crate::pdf::page_sizes(&pdf).with_context(|| format!("{source} is not a usable PDF"))?;
+    let checked = pdf.clone();
+    let page_sizes = crate::untrusted::parse(move || crate::pdf::page_sizes(checked))
+        .await
+        .with_context(|| format!("{source} is not a usable PDF"))?;
 
     let mut recipients = Vec::new();
     for (k, r) in t.recipients.into_iter().enumerate() {
@@ -488,9 +491,14 @@ async fn template(
             "KEYWORD" | "FIELD" => {
                 let layout = match &mut pdf_layout {
                     Some(layout) => layout,
-                    None => pdf_layout.insert(
-                        PdfLayout::read(&pdf).with_context(|| format!("{source}: finding keywords and fields"))?,
-                    ),
+                    None => {
+                        let read = pdf.clone();
+                        pdf_layout.insert(
+                            crate::untrusted::parse(move || PdfLayout::read(&read))
+                                .await
+                                .with_context(|| format!("{source}: finding keywords and fields"))?,
+                        )
+                    }
                 };
                 anchored_placements(&c, mode, &component_name, layout, &at_c)?
             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use bytes::Bytes;
-use lopdf::{Dictionary, Document, Object, ObjectId};
+use lopdf::{Dictionary, Object, ObjectId};
 
 use super::font::{Fonts, GlyphSet, compressed};
 use super::image::ImageXObject;
@@ -41,46 +41,23 @@ struct PageInfo {
     media: [f64; 4],
 }
 
-fn number(o: &Object) -> Option<f64> {
-    o.as_float().ok().map(f64::from).or_else(|| o.as_i64().ok().map(|i| i as f64))
-}
-
 impl PreparedTemplate {
+    /// The template's pages as the writer needs them; the bytes are checked on the way (see
+    /// [`super::load`], [`super::pages`]), so what this accepts makes documents.
     pub fn new(bytes: Bytes) -> anyhow::Result<PreparedTemplate> {
-        let doc = Document::load_mem(&bytes).map_err(|e| anyhow!("the template PDF cannot be parsed: {e}"))?;
-        if doc.is_encrypted() {
-            bail!("the template PDF is encrypted");
-        }
-        let mut pages = Vec::new();
-        for (_, id) in doc.get_pages() {
-            let dict = doc.get_dictionary(id)?.clone();
-            let inherited = |key: &[u8]| -> Option<Object> {
-                let mut node = doc.get_dictionary(id).ok()?;
-                loop {
-                    if let Ok(v) = node.get(key) {
-                        return Some(v.clone());
-                    }
-                    node = doc.get_dictionary(node.get(b"Parent").ok()?.as_reference().ok()?).ok()?;
-                }
-            };
-            let media = inherited(b"MediaBox")
-                .and_then(|o| doc.dereference(&o).ok().and_then(|(_, o)| o.as_array().ok().cloned()))
-                .and_then(|a| {
-                    let n: Vec<f64> = a.iter().filter_map(number).collect();
-                    (n.len() == 4).then(|| [n[0].min(n[2]), n[1].min(n[3]), n[0].max(n[2]), n[1].max(n[3])])
-                })
-                .ok_or_else(|| anyhow!("page {} has no usable MediaBox", pages.len() + 1))?;
-            let mut resources = match inherited(b"Resources") {
-                Some(o) => doc.dereference(&o)?.1.as_dict()?.clone(),
-                None => Dictionary::new(),
-            };
+        let doc = super::load(&bytes)?;
+        let tree = super::pages(&doc)?;
+        super::check_complete(&doc, &tree)?;
+        let mut pages = Vec::with_capacity(tree.len());
+        for page in tree {
+            let mut resources = page.resources.cloned().unwrap_or_default();
             for key in [&b"Font"[..], b"XObject"] {
                 if let Ok(o) = resources.get(key) {
                     let direct = doc.dereference(o)?.1.as_dict()?.clone();
                     resources.set(key, Object::Dictionary(direct));
                 }
             }
-            let contents = match dict.get(b"Contents") {
+            let contents = match page.dict.get(b"Contents") {
                 Ok(Object::Array(a)) => a.clone(),
                 Ok(r @ Object::Reference(_)) => match doc.dereference(r)?.1 {
                     Object::Array(a) => a.clone(),
@@ -88,7 +65,7 @@ impl PreparedTemplate {
                 },
                 _ => Vec::new(),
             };
-            pages.push(PageInfo { id, dict, contents, resources, media });
+            pages.push(PageInfo { id: page.id, dict: page.dict.clone(), contents, resources, media: page.media_box });
         }
         let pages_root_id = doc.catalog()?.get(b"Pages")?.as_reference()?;
         let pages_root = (pages_root_id, doc.get_dictionary(pages_root_id)?.clone());
@@ -111,6 +88,11 @@ impl PreparedTemplate {
 
     pub fn page_count(&self) -> usize {
         self.pages.len()
+    }
+
+    /// Width and height in points of each page.
+    pub fn page_sizes(&self) -> Vec<(f64, f64)> {
+        self.pages.iter().map(|p| (p.media[2] - p.media[0], p.media[3] - p.media[1])).collect()
     }
 }
 

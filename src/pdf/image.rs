@@ -18,8 +18,11 @@ use lopdf::{Dictionary, Object, Stream, StringFormat};
 
 /// The widest and tallest image accepted, in pixels.
 const MAX_SIDE: u32 = 10_000;
-/// The most bytes an image's uncompressed samples (colour and alpha) may take.
-const MAX_DECODED_BYTES: u64 = 200_000_000;
+/// The most bytes an image's uncompressed samples (colour and alpha, 8 bits each) may take:
+/// 25 megapixels with alpha, 33 without, more than a phone photo (12 MP) or a scanned seal.
+/// Decoding holds about twice this at once (the pixels, then colour and alpha apart), and each
+/// image is decoded at upload, at creation and at synthesis.
+pub const MAX_DECODED_BYTES: u64 = 100_000_000;
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -1074,16 +1077,48 @@ mod tests {
         assert_eq!(e, "it is 20000 by 20000 pixels, more than the 10000 by 10000 allowed");
         assert!(image_xobject(&assemble(&[ihdr(10_001, 1, 8, 0, 0)])).is_err());
 
-        // 9000 × 9000 RGBA decodes to 324 MB, over 200 MB: refused before decoding.
+        // 9000 × 9000 RGBA decodes to 324 MB, over 100 MB: refused before decoding.
         let idat = (*b"IDAT", vec![0x78, 0x01]);
         let iend = (*b"IEND", vec![]);
         let rgba = assemble(&[ihdr(9000, 9000, 8, 6, 0), idat.clone(), iend.clone()]);
         let e = image_xobject(&rgba).unwrap_err().to_string();
-        assert!(e.contains("324 MB decoded, more than the 200 MB allowed"), "{e}");
+        assert_eq!(e, "it is 9000 by 9000 pixels, which take 324 MB decoded, more than the 100 MB allowed");
         // The same as gray passes the size checks, and fails later, on its two bytes of data.
         let gray = assemble(&[ihdr(9000, 9000, 8, 0, 0), idat, iend]);
         let e = image_xobject(&gray).unwrap_err().to_string();
         assert_eq!(e, "it is a truncated PNG file: its image data ends early");
+    }
+
+    #[test]
+    fn a_68_byte_png_claiming_60000_by_60000_pixels_is_refused() {
+        let png = assemble(&[
+            ihdr(60_000, 60_000, 8, 6, 0),
+            (*b"IDAT", vec![0x78, 0x9C, 3, 0, 0, 0, 0, 1, 0, 0, 0]),
+            (*b"IEND", vec![]),
+        ]);
+        assert_eq!(png.len(), 68);
+        let e = image_xobject(&png).unwrap_err().to_string();
+        assert_eq!(e, "it is 60000 by 60000 pixels, more than the 10000 by 10000 allowed");
+    }
+
+    #[test]
+    fn a_7000_by_7000_rgba_png_is_refused_for_what_it_decodes_to() {
+        // About 200 KB on disk and 196 MB decoded, which took 400 MB per render.
+        let mut png = Vec::new();
+        let mut encoder = png::Encoder::new(&mut png, 7000, 7000);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_compression(png::Compression::Balanced);
+        let mut writer = encoder.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let row = vec![200u8; 7000 * 4];
+        for _ in 0..7000 {
+            stream.write_all(&row).unwrap();
+        }
+        stream.finish().unwrap();
+        drop(writer);
+        assert!(png.len() < 250_000, "{} bytes", png.len());
+        let e = image_xobject(&png).unwrap_err().to_string();
+        assert_eq!(e, "it is 7000 by 7000 pixels, which take 196 MB decoded, more than the 100 MB allowed");
     }
 
     #[test]

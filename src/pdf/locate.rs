@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::anyhow;
 use lopdf::content::{Content, Operation};
 use lopdf::{Dictionary, Document, Encoding, Object, ObjectId};
 
@@ -76,7 +76,7 @@ pub struct FieldWidget {
 }
 
 /// Bound on the decompressed size of any one content stream, ToUnicode CMap or form.
-const MAX_DECOMPRESSED: usize = lopdf::DEFAULT_MAX_DECOMPRESSED_SIZE;
+const MAX_DECOMPRESSED: usize = super::MAX_STREAM_BYTES;
 /// Bound on the operators interpreted for a whole document, counting a form once per `Do`, so
 /// that forms drawing forms drawing forms cannot make the work exponential.
 const MAX_OPERATIONS: usize = 20_000_000;
@@ -84,7 +84,7 @@ const MAX_OPERATIONS: usize = 20_000_000;
 const MAX_FORM_DEPTH: usize = 16;
 /// How deep `q` may nest; deeper saves are counted but not stored, and their `Q` ignored.
 const MAX_SAVED_STATES: usize = 1024;
-/// How deep the page tree and the field tree may go.
+/// How deep the field tree may go.
 const MAX_TREE_DEPTH: usize = 64;
 /// Em fractions used when a font has no /FontDescriptor Ascent or Descent.
 const DEFAULT_ASCENT: f64 = 0.88;
@@ -106,16 +106,16 @@ const STANDARD_14_WIDTH: f64 = 0.6;
 pub fn text_lines(doc: &lopdf::Document) -> anyhow::Result<Vec<TextLine>> {
     let mut reader = Reader { doc, fonts: HashMap::new(), forms: HashMap::new(), operations_left: MAX_OPERATIONS };
     let mut lines = Vec::new();
-    for (page, page_id) in doc.get_pages() {
-        let media = media_box(doc, page_id).with_context(|| format!("page {page} has no usable MediaBox"))?;
-        let resources = inherited(doc, page_id, b"Resources").and_then(|o| o.as_dict().ok());
+    for (n, page) in super::pages(doc)?.into_iter().enumerate() {
+        let number = n as u32 + 1;
+        let media = MediaBox::of(&page);
         let bytes = doc
-            .get_page_content_with_limit(page_id, MAX_DECOMPRESSED)
-            .map_err(|e| anyhow!("the content of page {page} cannot be read: {e}"))?;
+            .get_page_content_with_limit(page.id, MAX_DECOMPRESSED)
+            .map_err(|e| anyhow!("the content of page {number} cannot be read: {e}"))?;
         let content =
-            Content::decode(&bytes).map_err(|e| anyhow!("the content of page {page} cannot be parsed: {e}"))?;
-        let mut sink = LineSink { page, media, lines: &mut lines, open: None };
-        reader.run(&content.operations, resources, GraphicsState::new(), &mut sink, 0)?;
+            Content::decode(&bytes).map_err(|e| anyhow!("the content of page {number} cannot be parsed: {e}"))?;
+        let mut sink = LineSink { page: number, media, lines: &mut lines, open: None };
+        reader.run(&content.operations, page.resources, GraphicsState::new(), &mut sink, 0)?;
         sink.close();
     }
     Ok(lines)
@@ -140,13 +140,12 @@ pub fn form_fields(doc: &lopdf::Document) -> anyhow::Result<Vec<FieldWidget>> {
     else {
         return Ok(Vec::new());
     };
-    let pages = doc.get_pages();
+    let pages = super::pages(doc)?;
     let mut walker = FieldWalker {
         doc,
-        page_numbers: pages.iter().map(|(&number, &id)| (id, number)).collect(),
-        pages,
+        page_numbers: pages.iter().enumerate().map(|(n, page)| (page.id, n as u32 + 1)).collect(),
+        pages: pages.iter().map(|page| (page.id, MediaBox::of(page))).collect(),
         annots: None,
-        media: HashMap::new(),
         visited: HashSet::new(),
         widgets: Vec::new(),
     };
@@ -161,11 +160,11 @@ pub fn form_fields(doc: &lopdf::Document) -> anyhow::Result<Vec<FieldWidget>> {
 
 struct FieldWalker<'a> {
     doc: &'a Document,
-    pages: BTreeMap<u32, ObjectId>,
+    /// Each page's id and MediaBox, page 1 first.
+    pages: Vec<(ObjectId, MediaBox)>,
     page_numbers: HashMap<ObjectId, u32>,
     /// Annotation id to page number, built the first time a widget has no usable /P.
     annots: Option<HashMap<ObjectId, u32>>,
-    media: HashMap<u32, MediaBox>,
     visited: HashSet<ObjectId>,
     widgets: Vec<FieldWidget>,
 }
@@ -220,16 +219,7 @@ impl FieldWalker<'_> {
             },
             (None, None) => return Ok(()),
         };
-        let media = match self.media.get(&page) {
-            Some(&media) => media,
-            None => {
-                let page_id = self.pages.get(&page).copied().ok_or_else(|| anyhow!("page {page} vanished"))?;
-                let media =
-                    media_box(self.doc, page_id).with_context(|| format!("page {page} has no usable MediaBox"))?;
-                self.media.insert(page, media);
-                media
-            }
-        };
+        let media = self.pages[page as usize - 1].1;
         let rect = media.rect(corners[0], corners[1], corners[2], corners[3]);
         if rect.x.is_finite() && rect.y.is_finite() && rect.width.is_finite() && rect.height.is_finite() {
             self.widgets.push(FieldWidget { name, page, rect });
@@ -242,7 +232,7 @@ impl FieldWalker<'_> {
         let pages = &self.pages;
         self.annots.get_or_insert_with(|| {
             let mut map = HashMap::new();
-            for (&number, &page_id) in pages {
+            for (number, &(page_id, _)) in (1..).zip(pages) {
                 let Some(annots) = doc
                     .get_dictionary(page_id)
                     .ok()
@@ -322,19 +312,15 @@ struct MediaBox {
 }
 
 impl MediaBox {
+    fn of(page: &super::Page) -> MediaBox {
+        MediaBox { x0: page.media_box[0], y1: page.media_box[3] }
+    }
+
     /// The box with corners (x0, y0) and (x1, y1) of PDF user space, in any order.
     fn rect(self, x0: f64, y0: f64, x1: f64, y1: f64) -> Rect {
         let (left, right) = (x0.min(x1), x0.max(x1));
         let (bottom, top) = (y0.min(y1), y0.max(y1));
         Rect { x: left - self.x0, y: self.y1 - top, width: right - left, height: top - bottom }
-    }
-}
-
-fn media_box(doc: &Document, page_id: ObjectId) -> anyhow::Result<MediaBox> {
-    let object = inherited(doc, page_id, b"MediaBox").ok_or_else(|| anyhow!("no /MediaBox"))?;
-    match numbers(doc, object).as_deref() {
-        Some(&[x0, y0, x1, y1]) => Ok(MediaBox { x0: x0.min(x1), y1: y0.max(y1) }),
-        _ => bail!("/MediaBox is not four numbers"),
     }
 }
 
@@ -361,18 +347,6 @@ fn dict_number(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<f64> {
 /// An array of numbers, every element dereferenced; `None` if anything is not a number.
 fn numbers(doc: &Document, object: &Object) -> Option<Vec<f64>> {
     deref(doc, object)?.as_array().ok()?.iter().map(|o| deref(doc, o).and_then(number)).collect()
-}
-
-/// An entry of a page or of one of its ancestors in the page tree, dereferenced.
-fn inherited<'a>(doc: &'a Document, page_id: ObjectId, key: &[u8]) -> Option<&'a Object> {
-    let mut node = doc.get_dictionary(page_id).ok()?;
-    for _ in 0..MAX_TREE_DEPTH {
-        if let Ok(value) = node.get(key) {
-            return deref(doc, value);
-        }
-        node = doc.get_dictionary(node.get(b"Parent").ok()?.as_reference().ok()?).ok()?;
-    }
-    None
 }
 
 /// `resources[category][name]`, dereferenced, with its object id when it was a reference.

@@ -2,16 +2,68 @@
 
 import base64
 import hashlib
+import json
+import struct
+import subprocess
 import time
+import zlib
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import AGENT_A, ROOT, call, error_of
+from conftest import AGENT_A, APP_A, BIN, ROOT, call, error_of
 
 PDF = (ROOT / "examples" / "templates" / "confidentiality-agreement.pdf").read_bytes()
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png(width, height, color_type=2, channels=3):
+    """A PNG of one colour, its rows compressed one at a time so a large one costs little memory."""
+    z = zlib.compressobj()
+    row = b"\x00" + b"\xc8" * (width * channels)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
+            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+
+
+PNG = png(8, 8)
+
+
+def pdf(*objects):
+    """A PDF of `objects` (numbered from 1, the first the catalog) with a correct xref table."""
+    out, offsets = b"%PDF-1.7\n", []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010} 00000 n \n".encode() for o in offsets)
+    return out + f"trailer\n<</Size {len(objects) + 1}/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n".encode()
+
+
+CATALOG = "<</Type/Catalog/Pages 2 0 R>>"
+CONTENT = "<</Length 8>>\nstream\n0 0 m S\n\nendstream"
+# Each of these hung a runtime thread, or was accepted and then never made a document.
+HOSTILE = {
+    "parent-loop.pdf": (pdf(CATALOG, "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 3 0 R>>"),
+                        "InvalidParameter.FileType", "its page tree is inconsistent: the /Parent of object 3 0 is not the node that lists it"),
+    "no-resources.pdf": (pdf(CATALOG, "<</Type/Pages/Kids[3 0 R]/Count 1>>",
+                             "<</Type/Page/Parent 3 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>", CONTENT),
+                         "InvalidParameter.FileType", "its page tree is inconsistent: the /Parent of object 3 0 is not the node that lists it"),
+    "kids-cycle.pdf": (pdf(CATALOG, "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Pages/Parent 2 0 R/Kids[2 0 R]/Count 1>>"),
+                       "InvalidParameter.FileType", "its page tree reaches object 2 0 twice"),
+    "truncated.pdf": ((ROOT / "examples" / "templates" / "employment-contract.pdf").read_bytes()[:1986],
+                      "InvalidParameter.FileType", "its cross-reference table is missing or damaged (is the file truncated?)"),
+    "claims-60000.png": (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 6, 0, 0, 0))
+                         + png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b""),
+                         "InvalidParameter.Image", "it is 60000 by 60000 pixels, more than the 10000 by 10000 allowed"),
+    "7000x7000.png": (png(7000, 7000, 6, 4), "InvalidParameter.Image",
+                      "it is 7000 by 7000 pixels, which take 196 MB decoded, more than the 100 MB allowed"),
+}
 
 
 def b64(data):
@@ -82,6 +134,32 @@ def test_an_expired_link_is_refused(shared_server):
 def test_what_is_not_a_usable_file_is_refused(shared_server, name, data, code):
     c, msg = refused(shared_server, [(name, data)])
     assert c == code and "FileInfos.0.FileBody" in msg
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_file_is_refused_naming_it_and_the_server_answers_the_next_call(shared_server, name):
+    data, code, reason = HOSTILE[name]
+    business_type = "SEAL" if name.endswith(".png") else "TEMPLATE"
+    what = "image" if name.endswith(".png") else "PDF"
+    assert refused(shared_server, [(name, data)], business_type) == (
+        code, f"`FileInfos.0.FileBody` ({name}) is not a usable {what}: {reason}.")
+    assert upload(shared_server, [("next.pdf", PDF)])["TotalCount"] == 1
+
+
+def test_a_hostile_template_fails_apply_within_seconds_naming_its_entry(db, tmp_path):
+    for name in ["parent-loop.pdf", "no-resources.pdf", "kids-cycle.pdf", "truncated.pdf"]:
+        (tmp_path / name).write_bytes(HOSTILE[name][0])
+        tenants = {"Applications": [{"AppId": APP_A, "SecretId": "AKIDtestA", "SecretKey": "testSecretKeyA0000000000000000000",
+                                     "FlowQuota": 10, "Templates": [{"TemplateId": "hostileTemplate00000000000000001",
+                                     "TemplateName": "恶意模板", "Pdf": name,
+                                     "Recipients": [{"RecipientId": "r1", "RoleName": "甲方", "RecipientType": "ENTERPRISE"}]}]}]}
+        path = tmp_path / "hostile.json"
+        path.write_text(json.dumps(tenants, ensure_ascii=False))
+        r = subprocess.run([str(BIN), "--data-dir", str(tmp_path), "--database-url", db.url, "apply", str(path)],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 1, r.stderr
+        assert f"Applications[0].Templates[0].Pdf: {tmp_path / name} is not a usable PDF" in r.stderr, r.stderr
+        assert HOSTILE[name][2] in r.stderr, r.stderr
 
 
 def test_business_types_take_their_own_kinds(shared_server):

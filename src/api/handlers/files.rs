@@ -84,12 +84,20 @@ pub async fn upload_files(
             )
             .map_err(Into::into);
         }
+        let bytes = Bytes::from(bytes);
+        let what = match name.as_str() {
+            "" => format!("`{}`", field("FileBody")),
+            name => format!("`{}` ({name})", field("FileBody")),
+        };
         if kind == FileKind::Pdf {
-            crate::pdf::page_sizes(&bytes).map_err(|e| {
-                ApiError::new(
-                    Code::InvalidParameter_FileType,
-                    format!("`{}` is not a usable PDF: {e:#}.", field("FileBody")),
-                )
+            let pdf = bytes.clone();
+            crate::untrusted::parse(move || crate::pdf::page_sizes(pdf)).await.map_err(|e| {
+                ApiError::new(Code::InvalidParameter_FileType, format!("{what} is not a usable PDF: {e:#}."))
+            })?;
+        } else if kind.is_image() {
+            let image = bytes.clone();
+            crate::untrusted::parse(move || crate::pdf::image::image_xobject(&image)).await.map_err(|e| {
+                ApiError::new(Code::InvalidParameter_Image, format!("{what} is not a usable image: {e:#}."))
             })?;
         }
         checked.push((name, kind, bytes));
@@ -102,7 +110,7 @@ pub async fn upload_files(
     let mut files = Vec::with_capacity(checked.len());
     for (file_name, kind, bytes) in checked {
         let size = bytes.len() as i64;
-        let sha256 = state.blobs.put(Bytes::from(bytes)).await?;
+        let sha256 = state.blobs.put(bytes).await?;
         files.push(StoredFile {
             file_id: FileId::generate(),
             app_id: caller.app_id.clone(),

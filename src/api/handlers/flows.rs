@@ -66,21 +66,24 @@ pub async fn create_flow_group_by_templates(
     }
     // Only image components take FileIds: no other value is looked up.
     let mut image_values = Vec::new();
-    for f in &request.flows {
+    for (i, f) in request.flows.iter().enumerate() {
         let Some(template) = templates.get(&f.template_id) else { continue };
         let images: Vec<_> =
             template.components.iter().filter(|c| c.component_type == ComponentType::FillImage).collect();
-        image_values.extend(
-            f.form_fields.iter().filter(|field| images.iter().any(|c| field.component.refers_to(c))).map(|f| &f.value),
-        );
+        for (k, field) in f.form_fields.iter().enumerate() {
+            if images.iter().any(|c| field.component.refers_to(c))
+                && let Ok(id) = FileId::parse(Some(&field.value), "ComponentValue")
+            {
+                image_values.push((format!("FlowInfos.{i}.FormFields.{k}.ComponentValue"), id));
+            }
+        }
     }
     let mut files = HashMap::new();
-    for value in image_values {
-        if let Ok(id) = FileId::parse(Some(value), "ComponentValue")
-            && !files.contains_key(&id)
-            && let Some(file) = state.store.file(&app.app_id, &id).await?
+    for (_, id) in &image_values {
+        if !files.contains_key(id)
+            && let Some(file) = state.store.file(&app.app_id, id).await?
         {
-            files.insert(id, file);
+            files.insert(id.clone(), file);
         }
     }
     let fonts = state.synthesis.fonts();
@@ -96,6 +99,22 @@ pub async fn create_flow_group_by_templates(
         now: crate::store::now(),
     };
     let group = flow::plan(request, &ctx)?;
+    // `plan` found each image to be this application's, unexpired PNG or JPEG; it must also be
+    // one synthesis can embed (files uploaded before UploadFiles decoded images were not).
+    let mut decoded = std::collections::HashSet::new();
+    for (field, id) in image_values {
+        let Some(file) = files.get(&id).filter(|f| f.kind.is_image()) else { continue };
+        if !decoded.insert(id) {
+            continue;
+        }
+        let bytes = state.blobs.get(&file.sha256).await?;
+        crate::untrusted::parse(move || crate::pdf::image::image_xobject(&bytes)).await.map_err(|e| {
+            ApiError::new(
+                Code::InvalidParameter_ComponentValue,
+                format!("The parameter `{field}` names an image that cannot be shown: {e:#}."),
+            )
+        })?;
+    }
     let dynamic = group.flows.iter().any(|f| f.approvers.iter().any(|a| a.signer.is_dynamic()));
     let response = ChannelCreateFlowGroupByTemplatesResponse {
         flow_group_id: group.flow_group_id.as_str().to_owned(),
