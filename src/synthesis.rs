@@ -33,7 +33,7 @@ const BATCH: i64 = 8;
 /// How long a caller waits for the documents it asked for, all of them together.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// What a document is rendered with: [`render`], except in tests that need a render to fail.
+/// What a document is rendered with: [`render`], except in tests that watch or break renders.
 type Renderer = fn(&Input, &Fonts) -> anyhow::Result<Vec<u8>>;
 
 pub struct Synthesis {
@@ -52,6 +52,8 @@ pub struct Synthesis {
     stopping: AtomicBool,
     /// How long a worker holds a job before others may take it over (a worker that died), in ms.
     lease_ms: i64,
+    /// How long `ensure` waits, [`WAIT`] but in tests.
+    wait: Duration,
 }
 
 /// Everything one document is made from.
@@ -72,7 +74,7 @@ impl Synthesis {
         lease: Duration,
         render_threads: usize,
     ) -> anyhow::Result<Arc<Synthesis>> {
-        Synthesis::with_renderer(store, blobs, fonts, lease, render_threads, render)
+        Synthesis::with_renderer(store, blobs, fonts, lease, render_threads, (render, WAIT))
     }
 
     fn with_renderer(
@@ -81,7 +83,7 @@ impl Synthesis {
         fonts: Arc<Fonts>,
         lease: Duration,
         render_threads: usize,
-        renderer: Renderer,
+        (renderer, wait): (Renderer, Duration),
     ) -> anyhow::Result<Arc<Synthesis>> {
         let render_threads = render_threads.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -101,6 +103,7 @@ impl Synthesis {
             wake: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),
             lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+            wait,
         }))
     }
 
@@ -213,7 +216,7 @@ impl Synthesis {
     /// while another worker makes it), or why there is none. All are waited for together,
     /// [`WAIT`] at most; a document not ready by then says so.
     pub async fn ensure(&self, flow_ids: &[ResourceId]) -> Result<Vec<Result<Document, String>>, Failure> {
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + self.wait;
         futures::future::try_join_all(flow_ids.iter().map(|flow_id| self.ensure_one(flow_id, deadline))).await
     }
 
@@ -460,8 +463,13 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_render_that_panics_fails_its_job_after_three_attempts_and_the_worker_goes_on() {
+    /// A store with the fixture tenants and a group whose contracts hold `values`, and a
+    /// `Synthesis` over it with `render_threads`, `renderer` and `wait`.
+    async fn queued(
+        values: &[&str],
+        render_threads: usize,
+        renderer: (Renderer, Duration),
+    ) -> (tempfile::TempDir, Store, FlowGroup, Arc<Synthesis>) {
         let dir = tempfile::tempdir().unwrap();
         let url = crate::config::DatabaseUrl::new(format!("sqlite://{}", dir.path().join("q.db").display()));
         let store = Store::connect(&url).await.unwrap();
@@ -469,19 +477,19 @@ mod tests {
         let tenants =
             crate::tenants::load(std::path::Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
         store.apply_tenants(&tenants).await.unwrap();
-        let before = group(&["first", POISON, "last"]);
-        store.create_flow_group(&before).await.unwrap();
-
+        let group = group(values);
+        store.create_flow_group(&group).await.unwrap();
         let fonts = Arc::new(Fonts::load(&Default::default()).unwrap());
-        let synthesis = Synthesis::with_renderer(
-            store.clone(),
-            blobs,
-            fonts,
-            Duration::from_secs(60),
-            1,
-            render_panicking_on_poison,
-        )
-        .unwrap();
+        let synthesis =
+            Synthesis::with_renderer(store.clone(), blobs, fonts, Duration::from_secs(60), render_threads, renderer)
+                .unwrap();
+        (dir, store, group, synthesis)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_render_that_panics_fails_its_job_after_three_attempts_and_the_worker_goes_on() {
+        let (_dir, store, before, synthesis) =
+            queued(&["first", POISON, "last"], 1, (render_panicking_on_poison, WAIT)).await;
         let workers = synthesis.start_workers(1, tokio::runtime::Handle::current());
 
         let docs = finished(&store, &before.flows).await;
@@ -499,5 +507,53 @@ mod tests {
         assert!(!workers[0].is_finished(), "the worker that met the panics made the later document");
         synthesis.stop();
         tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| w.join().unwrap())).await.unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    static RENDERING: AtomicUsize = AtomicUsize::new(0);
+    #[cfg(target_os = "linux")]
+    static MOST_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
+    #[cfg(target_os = "linux")]
+    static PRIORITIES: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+    /// Records how many renders run at once and at which priority (nice value).
+    #[cfg(target_os = "linux")]
+    fn render_watched(_: &Input, _: &Fonts) -> anyhow::Result<Vec<u8>> {
+        let now = RENDERING.fetch_add(1, Ordering::SeqCst) + 1;
+        MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
+        // SAFETY: getpriority only reads its arguments; who = 0 names the calling thread.
+        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS as _, 0) };
+        PRIORITIES.lock().unwrap().push(nice);
+        std::thread::sleep(Duration::from_millis(100));
+        RENDERING.fetch_sub(1, Ordering::SeqCst);
+        Ok(b"%PDF-1.7 made".to_vec())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn documents_asked_for_together_are_made_at_the_lowest_priority_and_no_more_at_once_than_render_threads() {
+        let values = ["1", "2", "3", "4", "5", "6"];
+        let (_dir, _store, group, synthesis) = queued(&values, 2, (render_watched, WAIT)).await;
+        let ids: Vec<ResourceId> = group.flows.iter().map(|f| f.flow_id.clone()).collect();
+        let docs = synthesis.ensure(&ids).await.unwrap();
+        let made: Vec<(ResourceId, DocumentState)> =
+            docs.into_iter().map(|d| d.map(|d| (d.flow_id, d.state)).unwrap()).collect();
+        assert_eq!(made, ids.iter().map(|id| (id.clone(), DocumentState::Ready)).collect::<Vec<_>>());
+        assert_eq!(MOST_AT_ONCE.load(Ordering::SeqCst), 2);
+        assert_eq!(*PRIORITIES.lock().unwrap(), [19; 6]);
+    }
+
+    #[tokio::test]
+    async fn documents_another_worker_holds_are_waited_for_together_under_one_deadline() {
+        let wait = Duration::from_millis(400);
+        let (_dir, store, group, synthesis) = queued(&["1", "2", "3"], 1, (render, wait)).await;
+        let held = store.claim_documents(8, 60_000).await.unwrap();
+        assert_eq!(held.len(), 3);
+        let ids: Vec<ResourceId> = group.flows.iter().map(|f| f.flow_id.clone()).collect();
+        let asked = Instant::now();
+        let docs = synthesis.ensure(&ids).await.unwrap();
+        let waited = asked.elapsed();
+        assert_eq!(docs, vec![Err("the document is still being made; ask again shortly".to_owned()); 3]);
+        assert!(waited >= wait && waited < 2 * wait, "waited {waited:?}, not {wait:?} for all three together");
     }
 }
