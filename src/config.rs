@@ -93,8 +93,9 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_FONT_FANGSONG")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub font_fangsong: Option<PathBuf>,
-    /// Threads that synthesize contract documents in the background, at low CPU priority; 0
-    /// leaves the queue to other nodes (documents asked for are still made on demand) [default: 1]
+    /// Workers that synthesize contract documents in the background; 0 leaves the queue to
+    /// other nodes (documents asked for are still made on demand). Also how many documents this
+    /// node renders at once (at least one), at low CPU priority [default: 1]
     #[arg(long, env = "QIANSHU_SYNTHESIS_WORKERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthesis_workers: Option<usize>,

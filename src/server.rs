@@ -73,7 +73,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     } else {
         warn!("no CJK font found: contract documents cannot be made until --font (QIANSHU_FONT) names one");
     }
-    let synthesis = crate::synthesis::Synthesis::new(store.clone(), blobs.clone(), fonts, settings.synthesis_lease);
+    let synthesis = crate::synthesis::Synthesis::new(
+        store.clone(),
+        blobs.clone(),
+        fonts,
+        settings.synthesis_lease,
+        settings.synthesis_workers,
+    )?;
     let workers = synthesis.start_workers(settings.synthesis_workers, tokio::runtime::Handle::current());
     let state = Arc::new(AppState {
         store: store.clone(),

@@ -1,15 +1,21 @@
 //! Contract documents: each flow's PDF, made from its template and the initiator's values.
-//! Creation only queues a job (in the group's transaction); background workers, threads at
-//! the lowest CPU priority so that API calls keep the cores, take jobs from the durable queue
-//! in the database. Whoever needs a document that is not made yet makes it on the spot.
+//! Creation only queues a job (in the group's transaction); background workers take jobs from
+//! the durable queue in the database. Whoever needs a document that is not made yet makes it on
+//! the spot. Every render, the workers' and the on-demand ones, runs on the node's render
+//! threads: at the lowest CPU priority, so that API calls keep the cores, and no more at once
+//! than there are threads, so that memory is bounded by what that many documents need.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::anyhow;
 use bytes::Bytes;
+use futures::FutureExt;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::blobs::BlobStore;
@@ -22,14 +28,15 @@ use crate::pdf::compose::{Mark, PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
 use crate::pdf::image::{ImageXObject, image_xobject};
 use crate::store::Store;
-use crate::store::documents::{Document, DocumentState, Outcome};
+use crate::store::documents::{Document, DocumentState, Lease, MAX_ATTEMPTS, Outcome};
 
-/// Attempts before a job is recorded as failed.
-const MAX_ATTEMPTS: i64 = 3;
 /// Jobs a worker claims at once.
 const BATCH: i64 = 8;
-/// How long a caller waits for a document another worker is making.
+/// How long a caller waits for the documents it asked for, all of them together.
 const WAIT: Duration = Duration::from_secs(30);
+
+/// What a document is rendered with: [`render`], except in tests that watch or break renders.
+type Renderer = fn(&Input, &Fonts) -> anyhow::Result<Vec<u8>>;
 
 pub struct Synthesis {
     store: Store,
@@ -37,10 +44,18 @@ pub struct Synthesis {
     fonts: Arc<Fonts>,
     templates: moka::sync::Cache<String, Arc<PreparedTemplate>>,
     images: moka::sync::Cache<String, Arc<ImageXObject>>,
+    renderer: Renderer,
+    /// Where templates are parsed, images decoded and documents rendered.
+    render_threads: rayon::ThreadPool,
+    /// On-demand jobs claimed at once: as many as there are render threads, so that a claimed
+    /// job waits for a render thread behind at most that many others and not past its lease.
+    on_demand: Semaphore,
     wake: (Mutex<bool>, Condvar),
     stopping: AtomicBool,
     /// How long a worker holds a job before others may take it over (a worker that died), in ms.
     lease_ms: i64,
+    /// How long `ensure` waits, [`WAIT`] but in tests.
+    wait: Duration,
 }
 
 /// Everything one document is made from.
@@ -53,17 +68,45 @@ pub struct Input {
 }
 
 impl Synthesis {
-    pub fn new(store: Store, blobs: BlobStore, fonts: Arc<Fonts>, lease: Duration) -> Arc<Synthesis> {
-        Arc::new(Synthesis {
+    /// `render_threads` renders at most run at once on this node (at least one).
+    pub fn new(
+        store: Store,
+        blobs: BlobStore,
+        fonts: Arc<Fonts>,
+        lease: Duration,
+        render_threads: usize,
+    ) -> anyhow::Result<Arc<Synthesis>> {
+        Synthesis::with_renderer(store, blobs, fonts, lease, render_threads, (render, WAIT))
+    }
+
+    fn with_renderer(
+        store: Store,
+        blobs: BlobStore,
+        fonts: Arc<Fonts>,
+        lease: Duration,
+        render_threads: usize,
+        (renderer, wait): (Renderer, Duration),
+    ) -> anyhow::Result<Arc<Synthesis>> {
+        let render_threads = render_threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(render_threads)
+            .thread_name(|i| format!("render-{i}"))
+            .start_handler(|_| lowest_priority())
+            .build()?;
+        Ok(Arc::new(Synthesis {
             store,
             blobs,
             fonts,
             templates: moka::sync::Cache::builder().max_capacity(64).build(),
             images: moka::sync::Cache::builder().max_capacity(256).build(),
+            renderer,
+            render_threads: pool,
+            on_demand: Semaphore::new(render_threads),
             wake: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),
             lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
-        })
+            wait,
+        }))
     }
 
     pub fn fonts(&self) -> &Arc<Fonts> {
@@ -75,6 +118,19 @@ impl Synthesis {
         let (lock, signal) = &self.wake;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         signal.notify_all();
+    }
+
+    /// Runs `work` on a render thread, after the renders queued before it; a panic in it is an
+    /// error like any other, so that one poisonous input fails its own job and nothing else.
+    async fn on_render_thread<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.render_threads.spawn(move || {
+            let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
+        });
+        result.await?.unwrap_or_else(|panic| Err(anyhow!("panicked: {}", panic_message(panic.as_ref()))))
     }
 
     /// Reads what a flow's document is made from.
@@ -103,7 +159,7 @@ impl Synthesis {
     }
 
     /// What `make` builds from blob `sha256`, kept in `cache` by the blob's hash; `make` runs
-    /// off the async threads.
+    /// on a render thread.
     async fn made_from_blob<T: Send + Sync + 'static>(
         &self,
         cache: &moka::sync::Cache<String, Arc<T>>,
@@ -114,62 +170,68 @@ impl Synthesis {
             return Ok(made);
         }
         let bytes = self.blobs.get(sha256).await?;
-        let made = Arc::new(tokio::task::spawn_blocking(move || make(bytes)).await.map_err(anyhow::Error::from)??);
+        let made = Arc::new(self.on_render_thread(move || make(bytes)).await?);
         cache.insert(sha256.to_owned(), made.clone());
         Ok(made)
     }
 
-    /// The document's bytes: CPU only.
-    pub fn render(&self, input: &Input) -> anyhow::Result<Vec<u8>> {
-        render(input, &self.fonts)
+    /// The document's bytes, made on a render thread.
+    async fn rendered(&self, input: Input) -> anyhow::Result<Vec<u8>> {
+        let (renderer, fonts) = (self.renderer, self.fonts.clone());
+        self.on_render_thread(move || renderer(&input, &fonts)).await
     }
 
     /// Makes a claimed job's document and records it; a failure is retried until the last
     /// attempt, which records it as failed.
-    async fn run(
-        self: &Arc<Self>,
-        app: &ExternalId,
-        flow_id: &FlowId,
-        attempts: i64,
-        on_this_thread: bool,
-    ) -> Result<(), Failure> {
-        let made: anyhow::Result<Vec<u8>> = match self.load(app, flow_id).await {
-            Ok(input) if on_this_thread => self.render(&input),
-            Ok(input) => {
-                let me = self.clone();
-                tokio::task::spawn_blocking(move || me.render(&input))
-                    .await
-                    .map_err(anyhow::Error::from)
-                    .and_then(|r| r)
-            }
+    async fn run(&self, lease: &Lease) -> Result<(), Failure> {
+        let flow_id = &lease.flow_id;
+        let made = match self.load(&lease.app, flow_id).await {
+            Ok(input) => self.rendered(input).await,
             Err(Failure::Client(e)) => Err(anyhow!(e.message)),
             Err(Failure::Internal(e)) => Err(e),
         };
         let outcome = match made {
             Ok(pdf) => Outcome::Ready { sha256: self.blobs.put(Bytes::from(pdf)).await? },
-            Err(e) if attempts < MAX_ATTEMPTS => {
-                warn!(flow_id = flow_id.as_str(), attempts, "synthesis failed, will retry: {e:#}");
-                return self.store.retry_document(flow_id, 1_000 * attempts).await;
+            Err(e) if lease.attempts < MAX_ATTEMPTS => {
+                warn!(flow_id = flow_id.as_str(), attempts = lease.attempts, "synthesis failed, will retry: {e:#}");
+                if !self.store.retry_document(lease, 1_000 * lease.attempts).await? {
+                    info!(flow_id = flow_id.as_str(), "not retried: another worker holds the job (the lease ran out)");
+                }
+                return Ok(());
             }
             Err(e) => {
                 warn!(flow_id = flow_id.as_str(), "synthesis failed for good: {e:#}");
                 Outcome::Failed { error: format!("{e:#}") }
             }
         };
-        if !self.store.finish_document(flow_id, &outcome).await? {
-            info!(flow_id = flow_id.as_str(), "another worker recorded this document first (a lease ran out)");
+        if !self.store.finish_document(lease, &outcome).await? {
+            info!(
+                flow_id = flow_id.as_str(),
+                "not recorded: another worker recorded or holds the job (the lease ran out)"
+            );
         }
         Ok(())
     }
 
-    /// The document of `flow_id`, made now if it is not yet (or waited for, while another
-    /// worker makes it), or why there is none.
+    /// The documents of `flow_ids`, in order: each made now if it is not yet (or waited for,
+    /// while another worker makes it), or why there is none. All are waited for together,
+    /// [`WAIT`] at most; a document not ready by then says so.
     pub async fn ensure(
-        self: &Arc<Self>,
+        &self,
+        app: &ExternalId,
+        flow_ids: &[FlowId],
+    ) -> Result<Vec<Result<Document, String>>, Failure> {
+        let deadline = Instant::now() + self.wait;
+        futures::future::try_join_all(flow_ids.iter().map(|flow_id| self.ensure_one(app, flow_id, deadline))).await
+    }
+
+    async fn ensure_one(
+        &self,
         app: &ExternalId,
         flow_id: &FlowId,
+        deadline: Instant,
     ) -> Result<Result<Document, String>, Failure> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let still_being_made = || Ok(Err("the document is still being made; ask again shortly".to_owned()));
         loop {
             let Some(doc) = self.store.document(app, flow_id).await? else {
                 return Ok(Err("the contract has no document".into()));
@@ -181,14 +243,18 @@ impl Synthesis {
                 }
                 DocumentState::Pending => {}
             }
-            if !doc.leased
-                && let Some(attempts) = self.store.claim_document(app, flow_id, self.lease_ms).await?
-            {
-                self.run(app, flow_id, attempts, false).await?;
+            if !doc.leased {
+                let Ok(permit) = tokio::time::timeout_at(deadline, self.on_demand.acquire()).await else {
+                    return still_being_made();
+                };
+                let _permit = permit.map_err(anyhow::Error::from)?;
+                if let Some(lease) = self.store.claim_document(app, flow_id, self.lease_ms).await? {
+                    self.run(&lease).await?;
+                }
                 continue;
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(Err("the document is still being made; ask again shortly".into()));
+            if Instant::now() >= deadline {
+                return still_being_made();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -213,6 +279,7 @@ impl Synthesis {
     }
 
     fn work(self: Arc<Self>, rt: &tokio::runtime::Handle) {
+        // Besides waiting for renders, a worker reads rows and hashes documents: background work too.
         lowest_priority();
         while !self.stopping.load(Ordering::SeqCst) {
             let claimed = match rt.block_on(self.store.claim_documents(BATCH, self.lease_ms)) {
@@ -227,16 +294,23 @@ impl Synthesis {
                 self.idle(Duration::from_secs(1));
                 continue;
             }
-            for (n, job) in claimed.iter().enumerate() {
+            for (n, lease) in claimed.iter().enumerate() {
                 if self.stopping.load(Ordering::SeqCst) {
-                    let rest: Vec<FlowId> = claimed[n..].iter().map(|job| job.flow_id.clone()).collect();
-                    if let Err(e) = rt.block_on(self.store.release_documents(&rest)) {
-                        warn!("releasing {} synthesis jobs: {e:?}", rest.len());
+                    if let Err(e) = rt.block_on(self.store.release_documents(&claimed[n..])) {
+                        warn!("releasing {} synthesis jobs: {e:?}", claimed.len() - n);
                     }
                     break;
                 }
-                if let Err(e) = rt.block_on(self.run(&job.app, &job.flow_id, job.attempts, true)) {
-                    warn!(flow_id = job.flow_id.as_str(), "synthesis job: {e:?}");
+                // Renders cannot panic past `on_render_thread`; this keeps the worker alive
+                // through a panic anywhere else, leaving the job to its lease and the next claim.
+                match rt.block_on(AssertUnwindSafe(self.run(lease)).catch_unwind()) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => warn!(flow_id = lease.flow_id.as_str(), "synthesis job: {e:?}"),
+                    Err(panic) => warn!(
+                        flow_id = lease.flow_id.as_str(),
+                        "synthesis job panicked: {}",
+                        panic_message(panic.as_ref())
+                    ),
                 }
             }
         }
@@ -258,7 +332,18 @@ impl Synthesis {
     }
 }
 
-/// Background synthesis must not take CPU from API calls: its threads run at nice 19.
+/// What a panic said, for the log.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Synthesis must not take CPU from API calls: its threads run at nice 19. (A thread cannot
+/// raise its priority again without privileges, so renders get threads of their own rather
+/// than borrowing and lowering tokio's.)
 fn lowest_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -317,4 +402,173 @@ fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
         }
     }
     Ok(marks)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::domain::flow::{Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus};
+    use crate::domain::id::{FlowGroupId, TemplateId};
+
+    const APP: &str = "qianshuTestAppB00000000000000000";
+    const POISON: &str = "poison";
+
+    static POISON_RENDERS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Stands for a render with a bug that some value triggers.
+    fn render_panicking_on_poison(input: &Input, _: &Fonts) -> anyhow::Result<Vec<u8>> {
+        if input.fields.iter().any(|(_, value)| value == POISON) {
+            POISON_RENDERS.fetch_add(1, Ordering::SeqCst);
+            panic!("a bug that {POISON} triggers");
+        }
+        Ok(b"%PDF-1.7 made".to_vec())
+    }
+
+    fn app() -> ExternalId {
+        ExternalId::parse(Some(APP), "test").unwrap()
+    }
+
+    /// A group of application B's (tests/fixtures/tenants.json), one contract per value.
+    fn group(values: &[&str]) -> FlowGroup {
+        let id = |s: &str| ExternalId::parse(Some(s), "test").unwrap();
+        FlowGroup {
+            app_id: id(APP),
+            flow_group_id: FlowGroupId::generate(),
+            name: FlowGroupName::parse(Some("合同组"), "FlowGroupName").unwrap(),
+            organization_open_id: id("b_org"),
+            operator_open_id: id("b_op"),
+            created_on: 1_800_000_000,
+            flows: values
+                .iter()
+                .map(|value| Flow {
+                    flow_id: FlowId::generate(),
+                    group: None,
+                    organization_open_id: "b_org".into(),
+                    operator_open_id: "b_op".into(),
+                    template_id: TemplateId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
+                    name: format!("合同 {value}"),
+                    options: FlowOptions::default(),
+                    status: FlowStatus::Init,
+                    deadline: 1_800_000_100,
+                    created_on: 1_800_000_000,
+                    approvers: Vec::new(),
+                    fields: vec![("F1".into(), (*value).to_owned())],
+                    document_task: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The documents of `flows` once none is PENDING any more.
+    async fn finished(store: &Store, flows: &[Flow]) -> Vec<Document> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut docs = Vec::new();
+            for f in flows {
+                docs.push(store.document(&app(), &f.flow_id).await.unwrap().unwrap());
+            }
+            if docs.iter().all(|d| d.state != DocumentState::Pending) {
+                return docs;
+            }
+            assert!(Instant::now() < deadline, "documents still pending: {docs:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A store with the fixture tenants and a group whose contracts hold `values`, and a
+    /// `Synthesis` over it with `render_threads`, `renderer` and `wait`.
+    async fn queued(
+        values: &[&str],
+        render_threads: usize,
+        renderer: (Renderer, Duration),
+    ) -> (tempfile::TempDir, Store, FlowGroup, Arc<Synthesis>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::config::DatabaseUrl::new(format!("sqlite://{}", dir.path().join("q.db").display()));
+        let key = crate::secrets::MasterKey::from_hex(&"5e".repeat(32), "the test key").unwrap();
+        let store = Store::connect(&url, key).await.unwrap();
+        let blobs = BlobStore::local(&dir.path().join("blobs")).unwrap();
+        let tenants =
+            crate::tenants::load(std::path::Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
+        store.apply_tenants(&tenants).await.unwrap();
+        let group = group(values);
+        store.create_flow_group(&group).await.unwrap();
+        let fonts = Arc::new(Fonts::load(&Default::default()).unwrap());
+        let synthesis =
+            Synthesis::with_renderer(store.clone(), blobs, fonts, Duration::from_secs(60), render_threads, renderer)
+                .unwrap();
+        (dir, store, group, synthesis)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_render_that_panics_fails_its_job_after_three_attempts_and_the_worker_goes_on() {
+        let (_dir, store, before, synthesis) =
+            queued(&["first", POISON, "last"], 1, (render_panicking_on_poison, WAIT)).await;
+        let workers = synthesis.start_workers(1, tokio::runtime::Handle::current());
+
+        let docs = finished(&store, &before.flows).await;
+        assert_eq!(
+            docs.iter().map(|d| d.state).collect::<Vec<_>>(),
+            [DocumentState::Ready, DocumentState::Failed, DocumentState::Ready]
+        );
+        assert_eq!(docs[1].error.as_deref(), Some("panicked: a bug that poison triggers"));
+        assert_eq!(POISON_RENDERS.load(Ordering::SeqCst), 3);
+
+        let after = group(&["after"]);
+        store.create_flow_group(&after).await.unwrap();
+        synthesis.wake();
+        assert_eq!(finished(&store, &after.flows).await[0].state, DocumentState::Ready);
+        assert!(!workers[0].is_finished(), "the worker that met the panics made the later document");
+        synthesis.stop();
+        tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| w.join().unwrap())).await.unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    static RENDERING: AtomicUsize = AtomicUsize::new(0);
+    #[cfg(target_os = "linux")]
+    static MOST_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
+    #[cfg(target_os = "linux")]
+    static PRIORITIES: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+    /// Records how many renders run at once and at which priority (nice value).
+    #[cfg(target_os = "linux")]
+    fn render_watched(_: &Input, _: &Fonts) -> anyhow::Result<Vec<u8>> {
+        let now = RENDERING.fetch_add(1, Ordering::SeqCst) + 1;
+        MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
+        // SAFETY: getpriority only reads its arguments; who = 0 names the calling thread.
+        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS as _, 0) };
+        PRIORITIES.lock().unwrap().push(nice);
+        std::thread::sleep(Duration::from_millis(100));
+        RENDERING.fetch_sub(1, Ordering::SeqCst);
+        Ok(b"%PDF-1.7 made".to_vec())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn documents_asked_for_together_are_made_at_the_lowest_priority_and_no_more_at_once_than_render_threads() {
+        let values = ["1", "2", "3", "4", "5", "6"];
+        let (_dir, _store, group, synthesis) = queued(&values, 2, (render_watched, WAIT)).await;
+        let ids: Vec<FlowId> = group.flows.iter().map(|f| f.flow_id.clone()).collect();
+        let docs = synthesis.ensure(&app(), &ids).await.unwrap();
+        let made: Vec<(FlowId, DocumentState)> =
+            docs.into_iter().map(|d| d.map(|d| (d.flow_id, d.state)).unwrap()).collect();
+        assert_eq!(made, ids.iter().map(|id| (id.clone(), DocumentState::Ready)).collect::<Vec<_>>());
+        assert_eq!(MOST_AT_ONCE.load(Ordering::SeqCst), 2);
+        assert_eq!(*PRIORITIES.lock().unwrap(), [19; 6]);
+    }
+
+    #[tokio::test]
+    async fn documents_another_worker_holds_are_waited_for_together_under_one_deadline() {
+        let wait = Duration::from_millis(400);
+        let (_dir, store, group, synthesis) = queued(&["1", "2", "3"], 1, (render, wait)).await;
+        let held = store.claim_documents(8, 60_000).await.unwrap();
+        assert_eq!(held.len(), 3);
+        let ids: Vec<FlowId> = group.flows.iter().map(|f| f.flow_id.clone()).collect();
+        let asked = Instant::now();
+        let docs = synthesis.ensure(&app(), &ids).await.unwrap();
+        let waited = asked.elapsed();
+        assert_eq!(docs, vec![Err("the document is still being made; ask again shortly".to_owned()); 3]);
+        assert!(waited >= wait && waited < 2 * wait, "waited {waited:?}, not {wait:?} for all three together");
+    }
 }

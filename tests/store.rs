@@ -423,3 +423,106 @@ async fn the_read_cache_drops_what_this_node_changes(db: &TestDb) {
 }
 
 on_both_backends!(the_read_cache_drops_what_this_node_changes);
+
+/// Every column of a flow's document row that says who holds it and how often it was tried.
+async fn queue_row(db: &TestDb, flow_id: &FlowId) -> (String, i64, i64, bool) {
+    let pool = AnyPoolOptions::new().max_connections(1).connect(db.url.expose()).await.unwrap();
+    let row = sqlx::query("SELECT state, attempts, renders, lease_token FROM flow_documents WHERE flow_id = $1")
+        .bind(flow_id.as_str())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    (row.get("state"), row.get("attempts"), row.get("renders"), row.get::<Option<String>, _>("lease_token").is_some())
+}
+
+/// Long enough for a 1 ms lease to have run out.
+async fn after_the_lease() {
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+}
+
+async fn a_worker_whose_lease_ran_out_changes_nothing_of_the_next_holders(db: &TestDb) {
+    use qianshu::store::documents::{DocumentState, Outcome};
+    let store = applied(db).await;
+    let g = planned_group(APP_B, 1, 1_800_000_000);
+    store.create_flow_group(&g).await.unwrap();
+    let flow = &g.flows[0].flow_id;
+    let a = store.claim_documents(8, 1).await.unwrap().pop().unwrap();
+    assert_eq!((&a.flow_id, a.attempts), (flow, 1));
+    after_the_lease().await;
+    let b = store.claim_document(&g.app_id, flow, 60_000).await.unwrap().unwrap();
+    assert_eq!(b.attempts, 2);
+
+    assert!(!store.retry_document(&a, 0).await.unwrap());
+    store.release_documents(std::slice::from_ref(&a)).await.unwrap();
+    assert!(!store.finish_document(&a, &Outcome::Failed { error: "A failed".into() }).await.unwrap());
+    assert_eq!(queue_row(db, flow).await, ("PENDING".into(), 2, 0, true));
+    assert!(store.document(&g.app_id, flow).await.unwrap().unwrap().leased);
+    let other = ExternalId::parse(Some(APP_A), "app").unwrap();
+    assert_eq!(store.document(&other, flow).await.unwrap(), None, "another application's document is not found");
+    assert!(store.claim_document(&other, flow, 60_000).await.unwrap().is_none());
+    assert!(store.flow(&other, flow).await.unwrap().is_none());
+    assert_eq!(store.flow(&g.app_id, flow).await.unwrap().map(|f| f.flow_id), Some(flow.clone()));
+    assert!(store.claim_documents(8, 60_000).await.unwrap().is_empty(), "B still holds the job");
+
+    assert!(store.retry_document(&b, 0).await.unwrap());
+    assert_eq!(queue_row(db, flow).await, ("PENDING".into(), 2, 0, false));
+    let c = store.claim_documents(8, 60_000).await.unwrap().pop().unwrap();
+    store.release_documents(std::slice::from_ref(&c)).await.unwrap();
+    assert_eq!(queue_row(db, flow).await, ("PENDING".into(), 2, 0, false), "a release is as if never claimed");
+    let d = store.claim_document(&g.app_id, flow, 60_000).await.unwrap().unwrap();
+    assert!(store.finish_document(&d, &Outcome::Failed { error: "D failed".into() }).await.unwrap());
+    let doc = store.document(&g.app_id, flow).await.unwrap().unwrap();
+    assert_eq!((doc.state, doc.error.as_deref()), (DocumentState::Failed, Some("D failed")));
+    assert_eq!(queue_row(db, flow).await, ("FAILED".into(), 3, 1, false));
+}
+
+async fn a_document_made_after_the_lease_ran_out_is_recorded_once(db: &TestDb) {
+    use qianshu::store::documents::{DocumentState, Outcome};
+    let store = applied(db).await;
+    let g = planned_group(APP_B, 1, 1_800_000_000);
+    store.create_flow_group(&g).await.unwrap();
+    let flow = &g.flows[0].flow_id;
+    let a = store.claim_document(&g.app_id, flow, 1).await.unwrap().unwrap();
+    after_the_lease().await;
+    let b = store.claim_documents(8, 60_000).await.unwrap().pop().unwrap();
+    let sha256 = "ab".repeat(32);
+    assert!(store.finish_document(&a, &Outcome::Ready { sha256: sha256.clone() }).await.unwrap());
+    assert!(!store.finish_document(&b, &Outcome::Ready { sha256: "cd".repeat(32) }).await.unwrap());
+    assert!(!store.finish_document(&b, &Outcome::Failed { error: "B failed".into() }).await.unwrap());
+    let doc = store.document(&g.app_id, flow).await.unwrap().unwrap();
+    assert_eq!((doc.state, doc.sha256), (DocumentState::Ready, Some(sha256)));
+    assert_eq!(queue_row(db, flow).await, ("READY".into(), 2, 1, false));
+}
+
+async fn a_job_claimed_too_often_without_a_result_is_recorded_failed(db: &TestDb) {
+    use qianshu::store::documents::{DocumentState, MAX_ATTEMPTS};
+    let store = applied(db).await;
+    let g = planned_group(APP_B, 2, 1_800_000_000);
+    store.create_flow_group(&g).await.unwrap();
+    let (first, second) = (&g.flows[0].flow_id, &g.flows[1].flow_id);
+    for attempt in 1..=MAX_ATTEMPTS {
+        // Each claim's worker dies: nothing is retried, released or finished.
+        let mut claimed: Vec<_> =
+            store.claim_documents(8, 1).await.unwrap().into_iter().map(|l| (l.flow_id, l.attempts)).collect();
+        claimed.sort();
+        let mut expected = vec![(first.clone(), attempt), (second.clone(), attempt)];
+        expected.sort();
+        assert_eq!(claimed, expected);
+        after_the_lease().await;
+    }
+    assert!(store.claim_document(&g.app_id, first, 60_000).await.unwrap().is_none());
+    assert!(store.claim_documents(8, 60_000).await.unwrap().is_empty());
+    let given_up = "given up after 3 attempts that ended without a result (the worker making it stopped)";
+    for flow in [first, second] {
+        let doc = store.document(&g.app_id, flow).await.unwrap().unwrap();
+        assert_eq!((doc.state, doc.error.as_deref()), (DocumentState::Failed, Some(given_up)));
+        assert_eq!(queue_row(db, flow).await, ("FAILED".into(), 4, 1, false));
+    }
+}
+
+on_both_backends!(
+    a_worker_whose_lease_ran_out_changes_nothing_of_the_next_holders,
+    a_document_made_after_the_lease_ran_out_is_recorded_once,
+    a_job_claimed_too_often_without_a_result_is_recorded_failed,
+);

@@ -2,8 +2,11 @@
 //! written together, in one transaction per batch, by a single task per node. A batch costs
 //! about as many statements as one group, which is what lets SQLite's single writer keep up.
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::Store;
 use crate::domain::flow::FlowGroup;
@@ -23,8 +26,18 @@ pub struct GroupWriter {
 impl GroupWriter {
     /// Starts the writing task; it ends when every `GroupWriter` clone is dropped.
     pub fn spawn(store: Store) -> GroupWriter {
+        GroupWriter::start(move |batch| write(store.clone(), batch))
+    }
+
+    /// Starts the task that gathers waiting groups into batches and has `write` write each
+    /// batch and answer its callers.
+    fn start<W, F>(write: W) -> GroupWriter
+    where
+        W: Fn(Vec<Job>) -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
         let (jobs, rx) = mpsc::channel(4 * MAX_GROUPS);
-        tokio::spawn(run(store, rx));
+        tokio::spawn(gather(rx, write));
         GroupWriter { jobs }
     }
 
@@ -32,11 +45,20 @@ impl GroupWriter {
     pub async fn create(&self, group: FlowGroup) -> Result<(), Failure> {
         let (done, outcome) = oneshot::channel();
         self.jobs.send((group, done)).await.map_err(|_| anyhow::anyhow!("the group writer has stopped"))?;
-        outcome.await.map_err(|_| anyhow::anyhow!("the group writer dropped a group"))?
+        outcome
+            .await
+            .map_err(|_| anyhow::anyhow!("writing the group's batch failed without an answer (see the log)"))?
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+/// The writer's loop. A batch that panics drops its callers' answers, so they, and only they,
+/// get an internal error; the loop goes on with the next batch (without this, one panic would
+/// fail every creation on the node until it restarts).
+async fn gather<W, F>(mut rx: mpsc::Receiver<Job>, write: W)
+where
+    W: Fn(Vec<Job>) -> F,
+    F: Future<Output = ()>,
+{
     while let Some(first) = rx.recv().await {
         let mut contracts = first.0.flows.len();
         let mut batch = vec![first];
@@ -49,23 +71,77 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (groups, replies): (Vec<FlowGroup>, Vec<_>) = batch.into_iter().unzip();
-        match store.create_flow_groups(&groups).await {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome.map_err(Failure::from));
-                }
-            }
-            // One group's fault must not fail the others: write each on its own.
-            Err(e) if groups.len() > 1 => {
-                warn!("a batch of {} groups failed ({e:#}); writing them one by one", groups.len());
-                for (group, reply) in groups.iter().zip(replies) {
-                    let _ = reply.send(store.create_flow_group(group).await);
-                }
-            }
-            Err(e) => {
-                let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+        let groups = batch.len();
+        if let Err(panic) = AssertUnwindSafe(write(batch)).catch_unwind().await {
+            let why =
+                panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+            error!("writing a batch of {groups} groups panicked: {}", why.unwrap_or("(no message)"));
+        }
+    }
+}
+
+/// Writes one batch in one transaction and answers each caller.
+async fn write(store: Store, batch: Vec<Job>) {
+    let (groups, replies): (Vec<FlowGroup>, Vec<_>) = batch.into_iter().unzip();
+    match store.create_flow_groups(&groups).await {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome.map_err(Failure::from));
             }
         }
+        // One group's fault must not fail the others: write each on its own.
+        Err(e) if groups.len() > 1 => {
+            warn!("a batch of {} groups failed ({e:#}); writing them one by one", groups.len());
+            for (group, reply) in groups.iter().zip(replies) {
+                let _ = reply.send(store.create_flow_group(group).await);
+            }
+        }
+        Err(e) => {
+            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ExternalId;
+    use crate::domain::flow::FlowGroupName;
+    use crate::domain::id::FlowGroupId;
+
+    fn group(name: &str) -> FlowGroup {
+        let id = |s: &str| ExternalId::parse(Some(s), "test").unwrap();
+        FlowGroup {
+            app_id: id("app"),
+            flow_group_id: FlowGroupId::generate(),
+            name: FlowGroupName::parse(Some(name), "FlowGroupName").unwrap(),
+            organization_open_id: id("org"),
+            operator_open_id: id("op"),
+            created_on: 1_800_000_000,
+            flows: Vec::new(),
+        }
+    }
+
+    /// Answers each group written, and panics at a group named "doomed" (a bug while writing).
+    async fn write_until_doomed(batch: Vec<Job>) {
+        for (group, reply) in batch {
+            if group.name.as_str() == "doomed" {
+                panic!("a bug while writing");
+            }
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_its_own_callers_and_the_next_batch_is_written() {
+        let writer = GroupWriter::start(write_until_doomed);
+        match writer.create(group("doomed")).await {
+            Err(Failure::Internal(e)) => {
+                assert_eq!(e.to_string(), "writing the group's batch failed without an answer (see the log)")
+            }
+            other => panic!("expected an internal failure, got {other:?}"),
+        }
+        writer.create(group("fine")).await.unwrap();
+        writer.create(group("fine_too")).await.unwrap();
     }
 }

@@ -434,6 +434,10 @@ def test_a_node_killed_in_the_middle_of_a_backlog_leaves_its_jobs_to_the_next(db
     lease = ["--synthesis-lease-ms", "1500"]
     first = start("--synthesis-workers", "1", *lease)
     ids = backlog(first, 15)
+    # Renders run at the lowest priority, so on a busy machine the worker may not have made
+    # any document yet: wait for one, then queue more than it can make before the kill.
+    wait_until("a first document", lambda: pending(first) < len(ids))
+    ids += backlog(first, 15)
     first.proc.kill()
     first.proc.wait()
     left = pending(first)

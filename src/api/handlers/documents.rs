@@ -46,6 +46,10 @@ pub async fn describe_resource_urls_by_flows(
         .into_iter()
         .map(|f| (f.flow_id, f.name))
         .collect();
+    // All at once: each may have to be made, or waited for.
+    let found: Vec<FlowId> = flows.keys().cloned().collect();
+    let documents: HashMap<FlowId, Result<Document, String>> =
+        found.iter().cloned().zip(state.synthesis.ensure(&caller.app_id, &found).await?).collect();
     let now = crate::store::now();
     let mut infos = Vec::with_capacity(ids.len());
     let mut errors = Vec::with_capacity(ids.len());
@@ -56,8 +60,7 @@ pub async fn describe_resource_urls_by_flows(
             errors.push("查询流程不存在 (the contract does not exist)".to_owned());
             continue;
         };
-        let outcome = state.synthesis.ensure(&caller.app_id, flow_id).await?;
-        match outcome {
+        match documents[flow_id].clone() {
             Ok(Document { sha256: Some(sha), .. }) => {
                 let file_name = format!("{name}.pdf");
                 infos.push(FlowResourceUrlInfo {
