@@ -10,7 +10,6 @@ use tracing::{info, warn};
 use crate::api::{self, AppState};
 use crate::blobs::BlobStore;
 use crate::config::{ServeSettings, StoreSettings};
-use crate::ratelimit::RateLimits;
 use crate::store::Store;
 
 async fn open(settings: &StoreSettings) -> anyhow::Result<(Store, BlobStore)> {
@@ -47,7 +46,6 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public_url = settings.public_url(bound);
-    let url_key = hex::decode(store.server_secret("url-signing").await?).context("the stored URL-signing key")?;
     let fonts = Arc::new(crate::pdf::font::Fonts::load(&settings.fonts)?);
     if fonts.any() {
         info!("fonts: {}", fonts.describe());
@@ -56,15 +54,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     }
     let synthesis = crate::synthesis::Synthesis::new(store.clone(), blobs.clone(), fonts, settings.synthesis_lease);
     let workers = synthesis.start_workers(settings.synthesis_workers, tokio::runtime::Handle::current());
-    let state = Arc::new(AppState {
-        store: store.clone(),
-        blobs: blobs.clone(),
-        urls: crate::api::urls::UrlSigner::new(&url_key, &public_url),
-        groups: crate::store::GroupWriter::spawn(store.clone()),
-        synthesis: synthesis.clone(),
-        limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
-        max_body_bytes: settings.max_body_bytes,
-    });
+    let state = Arc::new(AppState::new(store.clone(), blobs.clone(), synthesis.clone(), &public_url, &settings).await?);
     info!(database = %settings.store.database_url, "qianshu ready");
     if let Some(demo) = demo {
         println!("{}", demo.banner(&bound.to_string()));

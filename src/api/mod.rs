@@ -12,6 +12,7 @@ pub mod wire;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -27,6 +28,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{debug, error};
 
 use crate::blobs::BlobStore;
+use crate::config::ServeSettings;
 use crate::domain::ExternalId;
 use crate::domain::template::ResourceId;
 use crate::error::{ApiError, Code, Failure};
@@ -48,6 +50,29 @@ pub struct AppState {
     pub synthesis: Arc<crate::synthesis::Synthesis>,
     pub limits: RateLimits,
     pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// The edge over an opened store, as `settings` ask: what `serve` runs and what the HTTP
+    /// tests drive, so both are configured by the same code.
+    pub async fn new(
+        store: Store,
+        blobs: BlobStore,
+        synthesis: Arc<crate::synthesis::Synthesis>,
+        public_url: &str,
+        settings: &ServeSettings,
+    ) -> anyhow::Result<AppState> {
+        let url_key = hex::decode(store.server_secret("url-signing").await?).context("the stored URL-signing key")?;
+        Ok(AppState {
+            urls: urls::UrlSigner::new(&url_key, public_url),
+            groups: GroupWriter::spawn(store.clone()),
+            store,
+            blobs,
+            synthesis,
+            limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
+            max_body_bytes: settings.max_body_bytes,
+        })
+    }
 }
 
 /// Who is calling: the application that owns the verified SecretId.
