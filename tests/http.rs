@@ -70,3 +70,33 @@ async fn each_refusal_before_the_action_has_its_code_and_names_what_is_wrong() {
         assert!(message.contains(named), "{code}: `{named}` not in {message:?}");
     }
 }
+
+#[tokio::test]
+async fn an_extreme_timestamp_is_expired_not_a_crash() {
+    let edge = Edge::start().await;
+    for timestamp in [i64::MIN, i64::MAX, -1] {
+        let request = signed("DescribeTemplates", "application/json", b"{}", KEY_A, timestamp).body(Body::from("{}"));
+        let (code, message) = edge.error(request.unwrap()).await;
+        assert_eq!(code, "AuthFailure.SignatureExpire", "{timestamp}: {message}");
+        assert!(message.contains(&format!("X-TC-Timestamp {timestamp} ")), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_post_must_be_application_json_with_or_without_parameters() {
+    let edge = Edge::start().await;
+    let body = serde_json::to_vec(&json!({"Agent": agent_a(), "ContentType": 1})).unwrap();
+    for content_type in ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"] {
+        let request = signed("DescribeTemplates", content_type, &body, KEY_A, now()).body(Body::from(body.clone()));
+        let r = edge.api(request.unwrap()).await;
+        assert_eq!(r["TotalCount"], 2, "{content_type}: {r}");
+    }
+    for content_type in
+        ["application/jsonx", "application/json-patch+json", "text/json", "application/x-www-form-urlencoded", ""]
+    {
+        let request = signed("DescribeTemplates", content_type, &body, KEY_A, now()).body(Body::from(body.clone()));
+        let (code, message) = edge.error(request.unwrap()).await;
+        assert_eq!(code, "UnsupportedProtocol", "{content_type}: {message}");
+        assert!(message.contains("application/json"), "{message}");
+    }
+}

@@ -213,6 +213,11 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
     envelope::http(bytes)
 }
 
+/// `application/json`, with or without parameters (`; charset=utf-8`), in any case.
+fn is_json(content_type: &str) -> bool {
+    content_type.parse::<mime::Mime>().is_ok_and(|m| m.essence_str() == "application/json")
+}
+
 fn missing_header(name: &str) -> ApiError {
     ApiError::new(
         Code::MissingParameter,
@@ -248,7 +253,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
             format!("The request body is larger than {} bytes.", state.max_body_bytes),
         )
     })?;
-    if method == "POST" && !header("content-type").is_some_and(|ct| ct.starts_with("application/json")) {
+    if method == "POST" && !header("content-type").is_some_and(is_json) {
         return Err(ApiError::new(
             Code::UnsupportedProtocol,
             "POST requests must be application/json signed with TC3-HMAC-SHA256.",

@@ -127,8 +127,12 @@ pub fn signed(
     timestamp: i64,
 ) -> axum::http::request::Builder {
     let date = tc3::scope_date(timestamp).unwrap_or_else(|| "1970-01-01".to_owned());
-    let canonical =
-        format!("POST\n/\n\ncontent-type:{content_type}\nhost:{HOST}\n\ncontent-type;host\n{}", tc3::sha256_hex(body));
+    // TC3 lowercases header values in the canonical request.
+    let canonical = format!(
+        "POST\n/\n\ncontent-type:{}\nhost:{HOST}\n\ncontent-type;host\n{}",
+        content_type.to_ascii_lowercase(),
+        tc3::sha256_hex(body)
+    );
     let to_sign =
         format!("TC3-HMAC-SHA256\n{timestamp}\n{date}/essbasic/tc3_request\n{}", tc3::sha256_hex(canonical.as_bytes()));
     let signature = tc3::signature(secret_key, &date, "essbasic", &to_sign);
