@@ -3,10 +3,11 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{Request, StatusCode, header};
+use qianshu::config::ServeFlags;
 use serde_json::json;
 
-use common::http::{Edge, KEY_A, agent_a, now, post, signed, unsigned};
+use common::http::{Edge, KEY_A, PUBLIC_URL, agent_a, now, post, signed, unsigned};
 
 #[tokio::test]
 async fn a_signed_call_is_answered_in_the_envelope() {
@@ -99,4 +100,120 @@ async fn a_post_must_be_application_json_with_or_without_parameters() {
         assert_eq!(code, "UnsupportedProtocol", "{content_type}: {message}");
         assert!(message.contains("application/json"), "{message}");
     }
+}
+
+/// A link handed out, followed through the router: the bytes, and the file name its
+/// `Content-Disposition` (`filename*`) decodes to.
+async fn follow(edge: &Edge, link: &str, inline: bool, content_type: &str) -> (Vec<u8>, String) {
+    let path = link.strip_prefix(PUBLIC_URL).unwrap_or_else(|| panic!("{link} is not under {PUBLIC_URL}"));
+    let answer = edge.send(Request::get(path).body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status(), StatusCode::OK, "{link}");
+    let headers = answer.headers();
+    assert_eq!(headers[header::CONTENT_TYPE], content_type);
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let disposition = headers[header::CONTENT_DISPOSITION].to_str().unwrap().to_owned();
+    let (kind, rest) = disposition.split_once("; filename=\"").unwrap();
+    assert_eq!(kind, if inline { "inline" } else { "attachment" });
+    let (fallback, encoded) = rest.split_once("\"; filename*=UTF-8''").unwrap();
+    assert!(fallback.chars().all(|c| c == ' ' || c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')), "{fallback}");
+    let name = percent_encoding::percent_decode_str(encoded).decode_utf8().unwrap().into_owned();
+    let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX).await.unwrap().to_vec();
+    (bytes, name)
+}
+
+const NAMES: [&str; 3] = ["Employment Contract v1", "合同 \"A+B\" 100%/v2", "it's a 'quote' & more;=,"];
+
+#[tokio::test]
+async fn template_links_work_for_names_with_spaces_and_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::fs::read_to_string(common::http::fixture("tenants.json")).unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut tenants = fixture.replace("../../examples", examples);
+    for (old, new) in [("劳动合同", NAMES[0]), ("保密协议", NAMES[1]), ("乙应用模板", NAMES[2])] {
+        tenants =
+            tenants.replace(&format!("\"TemplateName\": \"{old}\""), &format!("\"TemplateName\": {}", json!(new)));
+    }
+    let file = dir.path().join("tenants.json");
+    std::fs::write(&file, tenants).unwrap();
+    let edge = Edge::with_tenants(&file, ServeFlags::default()).await;
+    let r = edge
+        .ok(
+            "DescribeTemplates",
+            json!({"Agent": agent_a(), "ContentType": 1, "WithPdfUrl": true, "WithPreviewUrl": true}),
+        )
+        .await;
+    let templates = r["Templates"].as_array().unwrap();
+    assert_eq!(templates.len(), 2);
+    for t in templates {
+        let name = t["TemplateName"].as_str().unwrap();
+        // A slash cannot be part of a saved file's name; it is the one character changed.
+        let saved = format!("{}.pdf", name.replace('/', "_"));
+        for (key, inline) in [("PdfUrl", false), ("PreviewUrl", true)] {
+            let (bytes, got) = follow(&edge, t[key].as_str().unwrap(), inline, "application/pdf").await;
+            assert!(bytes.starts_with(b"%PDF-"), "{key} of {name}");
+            assert_eq!(got, saved, "{key}");
+        }
+    }
+}
+
+fn png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, 2, 2);
+    encoder.set_color(png::ColorType::Rgb);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&[200; 12]).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[tokio::test]
+async fn uploaded_file_and_image_links_work_for_names_with_spaces_and_symbols() {
+    use base64::Engine;
+    let edge = Edge::start().await;
+    let image = png();
+    for name in ["my photo.png", "照片 \"a+b\" 100%/x.png", "it's 'q' & r;=,.png"] {
+        let r = edge
+            .ok(
+                "UploadFiles",
+                json!({"Agent": agent_a(), "BusinessType": "DOCUMENT", "FileInfos": [
+                    {"FileName": name, "FileBody": base64::engine::general_purpose::STANDARD.encode(&image)}
+                ]}),
+            )
+            .await;
+        let (bytes, got) = follow(&edge, r["FileUrls"][0].as_str().unwrap(), false, "image/png").await;
+        assert_eq!((bytes, got.as_str()), (image.clone(), name));
+
+        let file_id = r["FileIds"][0].as_str().unwrap();
+        let created = edge.ok("ChannelCreateFlowGroupByTemplates", group_with_photo(file_id)).await;
+        let flow_id = created["FlowIds"][0].as_str().unwrap();
+        let shown = edge.ok("ChannelDescribeFlowComponents", json!({"Agent": agent_a(), "FlowId": flow_id})).await;
+        let photo = shown["RecipientComponentInfos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["Components"].as_array().unwrap())
+            .find(|c| c["ComponentId"] == "EmployeePhoto")
+            .unwrap();
+        let (bytes, got) = follow(&edge, photo["ImageUrl"].as_str().unwrap(), false, "image/png").await;
+        assert_eq!((bytes, got), (image.clone(), name.replace('/', "_")));
+    }
+}
+
+fn group_with_photo(file_id: &str) -> serde_json::Value {
+    let deadline = now() + 86400;
+    let employee = json!({"OrganizationName": "典子谦示例企业", "OrganizationOpenId": "kev_open_organization_8",
+        "OpenId": "kev_8", "ApproverType": "ORGANIZATION", "RecipientId": "yDwgKUUckp1jdybwUWptGKyGVpNME9fH"});
+    let person = json!({"Name": "张三", "Mobile": "18888888888", "ApproverType": "PERSON",
+        "RecipientId": "yDwgKUUckp1jdybvUWptGKBD9TeupFMV"});
+    json!({"Agent": agent_a(), "FlowGroupName": "照片链接", "FlowInfos": [
+        {"FlowName": "入职合同", "TemplateId": "yDwgKUUckp1jdy4dUWptGKRavSGWt9cW", "Deadline": deadline,
+         "FlowApprovers": [employee, person], "FormFields": [
+            {"ComponentId": "CompanyName", "ComponentValue": "典子谦示例企业"},
+            {"ComponentId": "EmployeeName", "ComponentValue": "张三"},
+            {"ComponentId": "EmployeePhoto", "ComponentValue": file_id}]},
+        {"FlowName": "保密协议", "TemplateId": "yDRS4UUgygqdcj51UuO4zjEyWTmzsIAR", "Deadline": deadline,
+         "FlowApprovers": [employee, person], "FormFields": [
+            {"ComponentId": "PartyA", "ComponentValue": "典子谦示例企业"},
+            {"ComponentId": "PartyB", "ComponentValue": "张三"}]}
+    ]})
 }

@@ -159,18 +159,17 @@ async fn blob(
 /// cannot be read is logged and answers the same bare 404 as a bad link.
 async fn blob_response(state: &AppState, sha256: &str, content_type: &str, file_name: &str, inline: bool) -> Response {
     match state.blobs.get(sha256).await {
-        Ok(bytes) => {
-            let encoded: String = form_urlencoded::byte_serialize(file_name.as_bytes()).collect();
-            let disposition = if inline { "inline" } else { "attachment" };
-            (
-                [
-                    (header::CONTENT_TYPE, content_type.to_owned()),
-                    (header::CONTENT_DISPOSITION, format!("{disposition}; filename*=UTF-8''{encoded}")),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (header::CONTENT_DISPOSITION, urls::content_disposition(file_name, inline)),
+                // Uploaded files are served from the API's own origin: never let a browser
+                // guess them into something it would run.
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(e) => {
             error!("reading blob {sha256}: {e:#}");
             not_found()

@@ -83,7 +83,7 @@ impl Edge {
         let body = axum::body::to_bytes(answer.into_body(), usize::MAX).await.unwrap();
         let json: Value = serde_json::from_slice(&body).unwrap();
         let response = json["Response"].as_object().unwrap_or_else(|| panic!("no Response in {json}"));
-        assert_eq!(response.keys().last().map(String::as_str), Some("RequestId"), "{json}");
+        assert_eq!(response.keys().next_back().map(String::as_str), Some("RequestId"), "{json}");
         json["Response"].clone()
     }
 
