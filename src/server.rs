@@ -61,7 +61,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     }
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("qianshu listening on http://{bound} (public URL {public_url})");
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
+    api::connections::serve(listener, api::router(state), settings.edge.header_timeout, shutdown()).await;
     synthesis.stop();
     tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join())).await?;
     store.close().await;

@@ -2,10 +2,14 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use qianshu::config::ServeFlags;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
 
 use common::http::{Edge, KEY_A, PUBLIC_URL, agent_a, now, post, signed, unsigned};
 
@@ -216,4 +220,177 @@ fn group_with_photo(file_id: &str) -> serde_json::Value {
             {"ComponentId": "PartyA", "ComponentValue": "典子谦示例企业"},
             {"ComponentId": "PartyB", "ComponentValue": "张三"}]}
     ]})
+}
+
+// ---- limits: nothing a caller sends or withholds holds the server ----
+
+/// A body that sends `first` and then nothing, for ever.
+fn stalled(first: &'static [u8]) -> Body {
+    let chunk = futures::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from_static(first))]);
+    Body::from_stream(futures::StreamExt::chain(chunk, futures::stream::pending()))
+}
+
+/// A request from application A whose body stalls after `first`.
+fn stalled_call(first: &'static [u8]) -> Request<Body> {
+    signed("DescribeTemplates", "application/json", first, KEY_A, now()).body(stalled(first)).unwrap()
+}
+
+async fn within<T>(limit: Duration, f: impl Future<Output = T>) -> (T, Duration) {
+    let start = Instant::now();
+    let out = tokio::time::timeout(limit, f).await.expect("no answer in time");
+    (out, start.elapsed())
+}
+
+#[tokio::test]
+async fn a_caller_without_valid_credentials_is_refused_without_its_body_being_read() {
+    let edge = Edge::start().await;
+    let never = || stalled(b"{");
+    let cases = [
+        (unsigned("DescribeTemplates", "application/json", now()), "AuthFailure.InvalidAuthorization"),
+        (
+            unsigned("DescribeTemplates", "application/json", now()).header(header::AUTHORIZATION, "Bearer x"),
+            "AuthFailure.InvalidAuthorization",
+        ),
+        (signed("DescribeTemplates", "application/json", b"{", KEY_A, now() - 400), "AuthFailure.SignatureExpire"),
+        (
+            signed("DescribeTemplates", "application/json", b"{", ("AKIDnobody", "k"), now()),
+            "AuthFailure.SecretIdNotFound",
+        ),
+    ];
+    for (request, code) in cases {
+        let ((got, message), _) = within(Duration::from_secs(5), edge.error(request.body(never()).unwrap())).await;
+        assert_eq!(got, code, "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_answered_after_the_body_timeout() {
+    let edge = Edge::with(ServeFlags { body_timeout_ms: Some(300), ..Default::default() }).await;
+    let ((code, message), took) = within(Duration::from_secs(5), edge.error(stalled_call(b"{\"Agent\""))).await;
+    assert_eq!((code.as_str(), message.as_str()), ("InvalidRequest", "The request body did not arrive within 300 ms."));
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_by_its_declared_length() {
+    let edge = Edge::with(ServeFlags { max_body_bytes: Some(2048), ..Default::default() }).await;
+    let body = vec![b' '; 2049];
+    let request = signed("DescribeTemplates", "application/json", &body, KEY_A, now()).body(Body::from(body));
+    let (code, message) = edge.error(request.unwrap()).await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("RequestSizeLimitExceeded", "The request body is larger than 2048 bytes.")
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_fit_in_the_room_left_is_refused_at_once() {
+    let flags = ServeFlags {
+        max_body_bytes: Some(2048),
+        max_buffered_body_bytes: Some(2048),
+        body_timeout_ms: Some(300),
+        ..Default::default()
+    };
+    let edge = Edge::with(flags).await;
+    // Declaring no length, it takes room for the largest body: all there is.
+    let holder = tokio::spawn(edge.router.clone().oneshot(stalled_call(b"{")));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let ((code, message), took) =
+        within(Duration::from_secs(5), edge.error(post("DescribeTemplates", &json!({"Agent": agent_a()})))).await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "RequestLimitExceeded",
+            "The server holds as many request bodies as it takes at once (2048 bytes); retry later."
+        )
+    );
+    assert!(took < Duration::from_millis(200), "{took:?}");
+    let held = holder.await.unwrap().unwrap();
+    let held: serde_json::Value =
+        serde_json::from_slice(&axum::body::to_bytes(held.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert_eq!(held["Response"]["Error"]["Code"], "InvalidRequest");
+    edge.ok("DescribeTemplates", json!({"Agent": agent_a(), "ContentType": 1})).await;
+}
+
+#[tokio::test]
+async fn requests_over_the_concurrency_bound_are_refused_at_once() {
+    let flags = ServeFlags { max_concurrent_requests: Some(1), body_timeout_ms: Some(500), ..Default::default() };
+    let edge = Edge::with(flags).await;
+    let holder = tokio::spawn(edge.router.clone().oneshot(stalled_call(b"{")));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let ((code, message), took) =
+        within(Duration::from_secs(5), edge.error(post("DescribeTemplates", &json!({"Agent": agent_a()})))).await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("RequestLimitExceeded", "The server is handling 1 requests, as many as it takes at once; retry later.")
+    );
+    assert!(took < Duration::from_millis(400), "{took:?}");
+    let link = edge.send(Request::get("/files/x?expires=1&signature=00").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (link.status(), &link.headers()[header::RETRY_AFTER]),
+        (StatusCode::SERVICE_UNAVAILABLE, &"1".parse().unwrap())
+    );
+    holder.await.unwrap().unwrap();
+    edge.ok("DescribeTemplates", json!({"Agent": agent_a(), "ContentType": 1})).await;
+}
+
+#[tokio::test]
+async fn a_request_still_unanswered_at_the_request_timeout_is_an_internal_error() {
+    let flags = ServeFlags { request_timeout_ms: Some(200), ..Default::default() };
+    let edge = Edge::with(flags).await;
+    let ((code, _), took) = within(Duration::from_secs(5), edge.error(stalled_call(b"{"))).await;
+    assert_eq!(code, "InternalError");
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+}
+
+// ---- over TCP: what hyper does with the connection ----
+
+/// The edge on a loopback port, served as `qianshu serve` serves it.
+async fn listening(edge: &Edge, header_timeout: Duration) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = edge.router.clone();
+    tokio::spawn(qianshu::api::connections::serve(listener, router, header_timeout, std::future::pending()));
+    address
+}
+
+/// Everything the server sends until it closes the connection.
+async fn until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_connection_that_does_not_finish_its_headers_or_idles_is_closed_after_the_header_timeout() {
+    let edge = Edge::start().await;
+    let address = listening(&edge, Duration::from_millis(300)).await;
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: qianshu.test\r\nX-TC-Action: Desc").await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(address).await.unwrap();
+    let start = Instant::now();
+    for stream in [&mut slow, &mut idle] {
+        let (answer, _) = within(Duration::from_secs(5), until_closed(stream)).await;
+        assert!(start.elapsed() >= Duration::from_millis(300), "{:?}", start.elapsed());
+        assert!(!answer.contains("200 OK"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn an_unauthenticated_10_mb_body_is_refused_from_its_headers_and_the_connection_closed() {
+    let edge = Edge::start().await;
+    let address = listening(&edge, Duration::from_secs(30)).await;
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: qianshu.test\r\nContent-Type: application/json\r\nX-TC-Action: DescribeTemplates\r\n\
+         X-TC-Version: {}\r\nX-TC-Timestamp: {}\r\nContent-Length: {}\r\n\r\n",
+        qianshu::api::VERSION,
+        now(),
+        10 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[b' '; 64 * 1024]).await.unwrap();
+    let (answer, _) = within(Duration::from_secs(5), until_closed(&mut stream)).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\"Code\":\"AuthFailure.InvalidAuthorization\""), "{answer}");
 }

@@ -3,6 +3,7 @@
 //! dispatches it to a handler that converts wire types into domain types.
 
 pub mod action;
+pub mod connections;
 pub mod envelope;
 mod handlers;
 pub mod schema;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::extract::{Path, RawQuery};
 use axum::http::request::Parts;
@@ -24,11 +25,13 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::timeout;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{debug, error};
 
 use crate::blobs::BlobStore;
-use crate::config::ServeSettings;
+use crate::config::{EdgeLimits, ServeSettings};
 use crate::domain::ExternalId;
 use crate::domain::template::ResourceId;
 use crate::error::{ApiError, Code, Failure};
@@ -49,7 +52,11 @@ pub struct AppState {
     /// Makes contract documents (and the fonts that measure text at creation).
     pub synthesis: Arc<crate::synthesis::Synthesis>,
     pub limits: RateLimits,
-    pub max_body_bytes: usize,
+    pub edge: EdgeLimits,
+    /// Room for request bodies held at once, in KiB (`--max-buffered-body-bytes`).
+    body_room: Semaphore,
+    /// Places for requests handled at once (`--max-concurrent-requests`).
+    in_flight: Semaphore,
 }
 
 impl AppState {
@@ -70,7 +77,9 @@ impl AppState {
             blobs,
             synthesis,
             limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
-            max_body_bytes: settings.max_body_bytes,
+            edge: settings.edge,
+            body_room: Semaphore::new(kib(settings.edge.max_buffered_body_bytes) as usize),
+            in_flight: Semaphore::new(settings.edge.max_concurrent_requests),
         })
     }
 }
@@ -112,6 +121,10 @@ async fn download(
     Path(file_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    bounded_link(&state, download_file(&state, file_id, query)).await
+}
+
+async fn download_file(state: &AppState, file_id: String, query: Option<String>) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
     if !state.urls.verify(&urls::file_path(&file_id), expires, &signature, crate::store::now()) {
         return not_found();
@@ -125,21 +138,33 @@ async fn download(
             return not_found();
         }
     };
-    blob_response(&state, &file.sha256, file.kind.content_type(), &file.file_name, false).await
+    blob_response(state, &file.sha256, file.kind.content_type(), &file.file_name, false).await
 }
 
-async fn blob_attachment(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
-    blob(state, path, query, false).await
+async fn blob_attachment(
+    State(state): State<Arc<AppState>>,
+    path: Path<(String, String)>,
+    query: RawQuery,
+) -> Response {
+    bounded_link(&state, blob(&state, path, query, false)).await
 }
 
-async fn blob_inline(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
-    blob(state, path, query, true).await
+async fn blob_inline(State(state): State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
+    bounded_link(&state, blob(&state, path, query, true)).await
+}
+
+/// A download counts among the requests in flight and has the request timeout, like an API
+/// call; it is not one, so a busy server answers a bare 503, not an envelope.
+async fn bounded_link(state: &AppState, answer: impl Future<Output = Response>) -> Response {
+    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], "busy").into_response();
+    let Ok(_in_flight) = state.in_flight.try_acquire() else { return unavailable() };
+    timeout(state.edge.request_timeout, answer).await.unwrap_or_else(|_| unavailable())
 }
 
 /// Serves a content-addressed document (a contract, a template, an image) to whoever holds a
 /// valid, unexpired link; anything else is a bare 404, as for uploaded files.
 async fn blob(
-    State(state): State<Arc<AppState>>,
+    state: &AppState,
     Path((sha256, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     view: bool,
@@ -152,7 +177,7 @@ async fn blob(
         .rsplit_once('.')
         .and_then(|(_, ext)| crate::domain::file::FileKind::parse(&ext.to_ascii_lowercase()))
         .map_or("application/octet-stream", |k| k.content_type());
-    blob_response(&state, &sha256, kind, &name, view).await
+    blob_response(state, &sha256, kind, &name, view).await
 }
 
 /// Blob `sha256` as a file named `file_name`, to download or (`inline`) to show; a blob that
@@ -197,8 +222,26 @@ fn link_query(query: Option<String>) -> Option<(i64, String)> {
 
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = request.into_parts();
-    let bytes = match handle(&state, &parts, body).await {
+    let outcome = match state.in_flight.try_acquire() {
+        Err(_) => Err(ApiError::new(
+            Code::RequestLimitExceeded,
+            format!(
+                "The server is handling {} requests, as many as it takes at once; retry later.",
+                state.edge.max_concurrent_requests
+            ),
+        )
+        .into()),
+        Ok(_in_flight) => {
+            let (parts, body) = request.into_parts();
+            timeout(state.edge.request_timeout, handle(&state, &parts, body)).await.unwrap_or_else(|_| {
+                Err(Failure::Internal(anyhow::anyhow!(
+                    "no answer within the request timeout ({} ms)",
+                    state.edge.request_timeout.as_millis()
+                )))
+            })
+        }
+    };
+    let bytes = match outcome {
         Ok(body) => envelope::success(&request_id, body),
         Err(Failure::Client(e)) => {
             debug!(request_id = %request_id, code = %e.code, message = %e.message, "refused");
@@ -210,6 +253,46 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         }
     };
     envelope::http(bytes)
+}
+
+/// KiB, rounded up: the unit of the body room.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
+/// The body of a request that passed every check that does not need it. It is read only if the
+/// bytes it declares (the largest body, when it declares none) fit in the room all requests
+/// share, else refused at once like a request over the concurrency bound (the SDKs retry
+/// `RequestLimitExceeded`), and must arrive within the body timeout; the permit holds the room
+/// until the request is answered.
+async fn read_body(state: &AppState, body: Body) -> Result<(Bytes, SemaphorePermit<'_>), ApiError> {
+    let max = state.edge.max_body_bytes;
+    let too_large =
+        || ApiError::new(Code::RequestSizeLimitExceeded, format!("The request body is larger than {max} bytes."));
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let room = declared.map_or(max, |n| n as usize);
+    let room = state.body_room.try_acquire_many(kib(room)).map_err(|_| {
+        ApiError::new(
+            Code::RequestLimitExceeded,
+            format!(
+                "The server holds as many request bodies as it takes at once ({} bytes); retry later.",
+                state.edge.max_buffered_body_bytes
+            ),
+        )
+    })?;
+    let bytes = timeout(state.edge.body_timeout, axum::body::to_bytes(body, max))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                Code::InvalidRequest,
+                format!("The request body did not arrive within {} ms.", state.edge.body_timeout.as_millis()),
+            )
+        })?
+        .map_err(|_| too_large())?;
+    Ok((bytes, room))
 }
 
 /// `application/json`, with or without parameters (`; charset=utf-8`), in any case.
@@ -246,12 +329,6 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
     let action: Action = action_name.parse().map_err(|_| {
         ApiError::new(Code::InvalidAction, format!("The action `{action_name}` does not exist in essbasic {VERSION}."))
     })?;
-    let body = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
-        ApiError::new(
-            Code::RequestSizeLimitExceeded,
-            format!("The request body is larger than {} bytes.", state.max_body_bytes),
-        )
-    })?;
     if method == "POST" && !header("content-type").is_some_and(is_json) {
         return Err(ApiError::new(
             Code::UnsupportedProtocol,
@@ -273,6 +350,9 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
             format!("The SecretId `{}` does not exist.", authorization.secret_id),
         )
     })?;
+    // Everything above needs no body: a caller without a valid timestamp and a known SecretId
+    // never makes the server hold a byte of it.
+    let (body, _body_room) = read_body(state, body).await?;
     let query = parts.uri.query().unwrap_or("");
     let signed = tc3::SignedParts { method, query, header: &header, body: &body };
     tc3::verify_signature(&signed, &authorization, timestamp, secret_key.expose_secret())?;
