@@ -13,8 +13,10 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use crate::blobs::BlobStore;
+use crate::domain::ExternalId;
 use crate::domain::document::{DynamicTable, ImageFit, TextStyle, set_text};
-use crate::domain::template::{ComponentType, ResourceId, Template};
+use crate::domain::id::{FileId, FlowId};
+use crate::domain::template::{ComponentType, Template};
 use crate::error::Failure;
 use crate::pdf::compose::{Mark, PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
@@ -76,11 +78,10 @@ impl Synthesis {
     }
 
     /// Reads what a flow's document is made from.
-    pub async fn load(&self, flow_id: &ResourceId) -> Result<Input, Failure> {
-        let (app, flow) =
-            self.store.flow_by_id(flow_id).await?.ok_or_else(|| anyhow!("flow {} vanished", flow_id.as_str()))?;
+    pub async fn load(&self, app: &ExternalId, flow_id: &FlowId) -> Result<Input, Failure> {
+        let flow = self.store.flow(app, flow_id).await?.ok_or_else(|| anyhow!("flow {flow_id} vanished"))?;
         let template =
-            self.store.template(&app, &flow.template_id).await?.ok_or_else(|| {
+            self.store.template(app, &flow.template_id).await?.ok_or_else(|| {
                 anyhow!("template {} of flow {} vanished", flow.template_id.as_str(), flow_id.as_str())
             })?;
         let prepared = self.made_from_blob(&self.templates, &template.pdf_sha256, PreparedTemplate::new).await?;
@@ -93,8 +94,8 @@ impl Synthesis {
             {
                 continue;
             }
-            let file_id = ResourceId::parse(Some(value), "value").map_err(|e| anyhow!(e.message))?;
-            let file = self.store.file(&file_id).await?.ok_or_else(|| anyhow!("image {value} vanished"))?;
+            let file_id = FileId::parse(Some(value), "value").map_err(|e| anyhow!(e.message))?;
+            let file = self.store.file(app, &file_id).await?.ok_or_else(|| anyhow!("image {value} vanished"))?;
             let image = self.made_from_blob(&self.images, &file.sha256, |bytes| image_xobject(&bytes)).await?;
             images.insert(value.clone(), image);
         }
@@ -125,8 +126,14 @@ impl Synthesis {
 
     /// Makes a claimed job's document and records it; a failure is retried until the last
     /// attempt, which records it as failed.
-    async fn run(self: &Arc<Self>, flow_id: &ResourceId, attempts: i64, on_this_thread: bool) -> Result<(), Failure> {
-        let made: anyhow::Result<Vec<u8>> = match self.load(flow_id).await {
+    async fn run(
+        self: &Arc<Self>,
+        app: &ExternalId,
+        flow_id: &FlowId,
+        attempts: i64,
+        on_this_thread: bool,
+    ) -> Result<(), Failure> {
+        let made: anyhow::Result<Vec<u8>> = match self.load(app, flow_id).await {
             Ok(input) if on_this_thread => self.render(&input),
             Ok(input) => {
                 let me = self.clone();
@@ -157,10 +164,14 @@ impl Synthesis {
 
     /// The document of `flow_id`, made now if it is not yet (or waited for, while another
     /// worker makes it), or why there is none.
-    pub async fn ensure(self: &Arc<Self>, flow_id: &ResourceId) -> Result<Result<Document, String>, Failure> {
+    pub async fn ensure(
+        self: &Arc<Self>,
+        app: &ExternalId,
+        flow_id: &FlowId,
+    ) -> Result<Result<Document, String>, Failure> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let Some(doc) = self.store.document(flow_id).await? else {
+            let Some(doc) = self.store.document(app, flow_id).await? else {
                 return Ok(Err("the contract has no document".into()));
             };
             match doc.state {
@@ -171,9 +182,9 @@ impl Synthesis {
                 DocumentState::Pending => {}
             }
             if !doc.leased
-                && let Some(attempts) = self.store.claim_document(flow_id, self.lease_ms).await?
+                && let Some(attempts) = self.store.claim_document(app, flow_id, self.lease_ms).await?
             {
-                self.run(flow_id, attempts, false).await?;
+                self.run(app, flow_id, attempts, false).await?;
                 continue;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -216,16 +227,16 @@ impl Synthesis {
                 self.idle(Duration::from_secs(1));
                 continue;
             }
-            for (n, (flow_id, attempts)) in claimed.iter().enumerate() {
+            for (n, job) in claimed.iter().enumerate() {
                 if self.stopping.load(Ordering::SeqCst) {
-                    let rest: Vec<ResourceId> = claimed[n..].iter().map(|(id, _)| id.clone()).collect();
+                    let rest: Vec<FlowId> = claimed[n..].iter().map(|job| job.flow_id.clone()).collect();
                     if let Err(e) = rt.block_on(self.store.release_documents(&rest)) {
                         warn!("releasing {} synthesis jobs: {e:?}", rest.len());
                     }
                     break;
                 }
-                if let Err(e) = rt.block_on(self.run(flow_id, *attempts, true)) {
-                    warn!(flow_id = flow_id.as_str(), "synthesis job: {e:?}");
+                if let Err(e) = rt.block_on(self.run(&job.app, &job.flow_id, job.attempts, true)) {
+                    warn!(flow_id = job.flow_id.as_str(), "synthesis job: {e:?}");
                 }
             }
         }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use crate::blobs::BlobStore;
 use crate::domain::file::FileKind;
-use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template};
+use crate::domain::id::{FileId, TemplateId};
+use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, Template};
 use crate::domain::tenancy::{
     Application, CallbackSettings, Credential, Feature, Operator, Organization, OrganizationDetails, OrganizationName,
     TenantApplication,
@@ -417,7 +418,7 @@ async fn template(
     store: &Store,
     app_id: &ExternalId,
 ) -> anyhow::Result<Template> {
-    let template_id = ResourceId::parse(Some(&t.template_id), "TemplateId").map_err(at(at_tpl))?;
+    let template_id = TemplateId::parse(Some(&t.template_id), "TemplateId").map_err(at(at_tpl))?;
     if t.template_name.trim().is_empty() {
         bail!("{at_tpl}.TemplateName: must not be empty");
     }
@@ -430,12 +431,11 @@ async fn template(
         }
         (None, Some(file_id)) => {
             let at_file = format!("{at_tpl}.PdfFileId");
-            let id = ResourceId::parse(Some(file_id), "PdfFileId").map_err(at(&at_file))?;
+            let id = FileId::parse(Some(file_id), "PdfFileId").map_err(at(&at_file))?;
             let file = store
-                .file(&id)
+                .file(app_id, &id)
                 .await
                 .map_err(anyhow::Error::from)?
-                .filter(|f| &f.app_id == app_id)
                 .ok_or_else(|| anyhow!("{at_file}: no file `{file_id}` was uploaded by this application"))?;
             if file.kind != FileKind::Pdf {
                 bail!("{at_file}: `{file_id}` is a {} file, not a PDF", file.kind.as_str());

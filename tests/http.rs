@@ -325,7 +325,7 @@ async fn requests_over_the_concurrency_bound_are_refused_at_once() {
         ("RequestLimitExceeded", "The server is handling 1 requests, as many as it takes at once; retry later.")
     );
     assert!(took < Duration::from_millis(400), "{took:?}");
-    let link = edge.send(Request::get("/files/x?expires=1&signature=00").body(Body::empty()).unwrap()).await;
+    let link = edge.send(Request::get("/files/a/x?expires=1&signature=00").body(Body::empty()).unwrap()).await;
     assert_eq!(
         (link.status(), &link.headers()[header::RETRY_AFTER]),
         (StatusCode::SERVICE_UNAVAILABLE, &"1".parse().unwrap())

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use qianshu::blobs::BlobStore;
 use qianshu::domain::ExternalId;
-use qianshu::domain::template::ResourceId;
+use qianshu::domain::id::{FlowGroupId, FlowId, SignId, TemplateId};
 use qianshu::domain::tenancy::{Operator, OperatorSync, OrganizationDetails, OrganizationName};
 use qianshu::store::{Store, TemplateQuery};
 use secrecy::ExposeSecret;
@@ -163,11 +163,11 @@ async fn templates_page_filter_and_stay_within_their_application(db: &TestDb) {
     let (_, total) =
         store.templates(&app, &TemplateQuery { name_contains: Some("%".into()), ..all.clone() }).await.unwrap();
     assert_eq!(total, 0, "LIKE wildcards in the name are literal");
-    let b_template = ResourceId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap();
+    let b_template = TemplateId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap();
     assert!(store.template(&app, &b_template).await.unwrap().is_none());
     let t = store.template(&id(APP_B), &b_template).await.unwrap().unwrap();
     assert_eq!(t.recipients[0].recipient_id, "bRecipient1");
-    let employment = ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "t").unwrap();
+    let employment = TemplateId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "t").unwrap();
     let t = store.template(&app, &employment).await.unwrap().unwrap();
     assert_eq!(t.components.len(), 17);
     assert_eq!(t.components[0].component_id, "CompanyName");
@@ -190,18 +190,18 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
     };
     FlowGroup {
         app_id: id(app),
-        flow_group_id: ResourceId::generate(),
+        flow_group_id: FlowGroupId::generate(),
         name: FlowGroupName::parse(Some("合同组"), "n").unwrap(),
         organization_open_id: id("b_org"),
         operator_open_id: id("b_op"),
         created_on,
         flows: (0..flows)
             .map(|i| Flow {
-                flow_id: ResourceId::generate(),
+                flow_id: FlowId::generate(),
                 group: None,
                 organization_open_id: "b_org".into(),
                 operator_open_id: "b_op".into(),
-                template_id: ResourceId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
+                template_id: TemplateId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
                 name: format!("合同{i}"),
                 options: FlowOptions { customer_data: Some("aGk=".into()), ..Default::default() },
                 status: FlowStatus::Init,
@@ -209,7 +209,7 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                 created_on,
                 approvers: vec![Approver {
                     recipient_id: "bRecipient1".into(),
-                    sign_id: ResourceId::generate(),
+                    sign_id: SignId::generate(),
                     signer: SignerKind::ChannelEmployee,
                     role_name: "甲方".into(),
                     custom_role_name: None,

@@ -6,7 +6,7 @@ use qianshu::domain::ExternalId;
 use qianshu::domain::flow::{
     ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
 };
-use qianshu::domain::template::ResourceId;
+use qianshu::domain::id::{FlowGroupId, FlowId, SignId, TemplateId};
 use serde_json::{Value, json};
 
 pub const TEMPLATE: &str = "benchTemplate0000000000000000001";
@@ -53,7 +53,7 @@ pub fn planned(app: usize, flows: usize) -> FlowGroup {
     let id = |s: &str| ExternalId::parse(Some(s), "id").expect("id");
     let approver = |recipient: &str, kind: SignerKind, org: Option<&str>, name: &str, mobile: &str| Approver {
         recipient_id: recipient.into(),
-        sign_id: ResourceId::generate(),
+        sign_id: SignId::generate(),
         signer: kind,
         role_name: if kind.is_enterprise() { "甲方" } else { "乙方" }.into(),
         custom_role_name: None,
@@ -67,18 +67,18 @@ pub fn planned(app: usize, flows: usize) -> FlowGroup {
     };
     FlowGroup {
         app_id: id(&app_id(app)),
-        flow_group_id: ResourceId::generate(),
+        flow_group_id: FlowGroupId::generate(),
         name: FlowGroupName::parse(Some("压测合同组"), "n").expect("name"),
         organization_open_id: id("bench_org"),
         operator_open_id: id("bench_op"),
         created_on: now,
         flows: (0..flows)
             .map(|_| Flow {
-                flow_id: ResourceId::generate(),
+                flow_id: FlowId::generate(),
                 group: None,
                 organization_open_id: "bench_org".into(),
                 operator_open_id: "bench_op".into(),
-                template_id: ResourceId::parse(Some(TEMPLATE), "t").expect("template"),
+                template_id: TemplateId::parse(Some(TEMPLATE), "t").expect("template"),
                 name: "压测合同".into(),
                 options: FlowOptions::default(),
                 status: FlowStatus::Init,

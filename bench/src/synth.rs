@@ -12,7 +12,8 @@ use anyhow::Context;
 use bytes::Bytes;
 use clap::Parser;
 use qianshu::config::FontPaths;
-use qianshu::domain::template::{Component, ComponentType, Placement, ResourceId, Template};
+use qianshu::domain::id::TemplateId;
+use qianshu::domain::template::{Component, ComponentType, Placement, Template};
 use qianshu::pdf::compose::PreparedTemplate;
 use qianshu::pdf::font::Fonts;
 use qianshu::pdf::image::image_xobject;
@@ -95,7 +96,7 @@ fn template(fields: &Fields) -> anyhow::Result<Template> {
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(Template {
-        template_id: ResourceId::generate(),
+        template_id: TemplateId::generate(),
         name: "bench".into(),
         description: String::new(),
         recipients: Vec::new(),

@@ -33,7 +33,7 @@ use tracing::{debug, error};
 use crate::blobs::BlobStore;
 use crate::config::{EdgeLimits, ServeSettings};
 use crate::domain::ExternalId;
-use crate::domain::template::ResourceId;
+use crate::domain::id::FileId;
 use crate::error::{ApiError, Code, Failure};
 use crate::ratelimit::RateLimits;
 use crate::store::{GroupWriter, Store};
@@ -92,7 +92,7 @@ pub struct Caller {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", any(entry))
-        .route("/files/{file_id}", get(download))
+        .route("/files/{app_id}/{file_id}", get(download))
         .route("/blobs/{sha256}/{name}", get(blob_attachment))
         .route("/view/{sha256}/{name}", get(blob_inline))
         .fallback(unknown_path)
@@ -118,19 +118,22 @@ async fn unknown_path(request: Request) -> Response {
 /// 404, so a link that does not work says nothing about what exists.
 async fn download(
     State(state): State<Arc<AppState>>,
-    Path(file_id): Path<String>,
+    Path((app_id, file_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    bounded_link(&state, download_file(&state, file_id, query)).await
+    bounded_link(&state, download_file(&state, app_id, file_id, query)).await
 }
 
-async fn download_file(state: &AppState, file_id: String, query: Option<String>) -> Response {
+async fn download_file(state: &AppState, app_id: String, file_id: String, query: Option<String>) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
-    if !state.urls.verify(&urls::file_path(&file_id), expires, &signature, crate::store::now()) {
+    if !state.urls.verify(&urls::file_path(&app_id, &file_id), expires, &signature, crate::store::now()) {
         return not_found();
     }
-    let Ok(id) = ResourceId::parse(Some(&file_id), "file_id") else { return not_found() };
-    let file = match state.store.file(&id).await {
+    let (Ok(app), Ok(id)) = (ExternalId::parse(Some(&app_id), "app_id"), FileId::parse(Some(&file_id), "file_id"))
+    else {
+        return not_found();
+    };
+    let file = match state.store.file(&app, &id).await {
         Ok(Some(f)) => f,
         Ok(None) => return not_found(),
         Err(e) => {

@@ -81,6 +81,16 @@ impl Schema {
         })
     }
 
+    /// The name of `action`'s request object.
+    pub fn request_object(&self, action: &str) -> Option<&str> {
+        self.actions.get(action).map(String::as_str)
+    }
+
+    /// The fields of object `name` and their types.
+    pub fn fields(&self, name: &str) -> Option<&HashMap<String, FieldType>> {
+        self.objects.get(name)
+    }
+
     pub fn action_names(&self) -> impl Iterator<Item = &str> {
         self.actions.keys().map(String::as_str)
     }

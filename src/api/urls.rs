@@ -40,9 +40,11 @@ impl UrlSigner {
     }
 }
 
-/// The path of a link to uploaded file `file_id`.
-pub fn file_path(file_id: &str) -> String {
-    format!("files/{file_id}")
+/// The path of a link to uploaded file `file_id` of application `app`: the link names the
+/// application so that serving it looks the file up by both, as every lookup does.
+pub fn file_path(app: &str, file_id: &str) -> String {
+    let app: String = form_urlencoded::byte_serialize(app.as_bytes()).collect();
+    format!("files/{app}/{file_id}")
 }
 
 /// Everything but RFC 3986's unreserved characters is escaped in a link's name, so the router

@@ -162,6 +162,10 @@ pub struct ChannelCreateFlowGroupByTemplatesRequest {
     pub flow_group_name: Option<String>,
 }
 
+/// A CC recipient: groups take none, so any entry is refused and its fields are never read.
+#[derive(Debug, Deserialize)]
+pub struct CcInfo {}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FlowInfo {
@@ -174,7 +178,7 @@ pub struct FlowInfo {
     pub flow_description: Option<String>,
     pub customer_data: Option<String>,
     pub custom_show_map: Option<String>,
-    pub cc_infos: Option<Vec<serde::de::IgnoredAny>>,
+    pub cc_infos: Option<Vec<CcInfo>>,
     pub need_sign_review: Option<bool>,
     pub flow_display_type: Option<i64>,
 }

@@ -173,7 +173,7 @@ impl BusinessType {
 /// An uploaded file as recorded; its bytes are in the blob store under `sha256`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFile {
-    pub file_id: super::template::ResourceId,
+    pub file_id: super::id::FileId,
     pub app_id: super::ExternalId,
     pub organization_open_id: super::ExternalId,
     pub business_type: BusinessType,

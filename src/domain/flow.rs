@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::document::{DynamicTable, ImageFit, Metrics, TextStyle, selector_options, set_text};
 use super::file::StoredFile;
-use super::template::{Component, ComponentType, RecipientType, ResourceId, Template};
+use super::id::{FileId, FlowGroupId, FlowId, SignId, TaskId, TemplateId};
+use super::template::{Component, ComponentType, RecipientType, Template};
 use super::tenancy::{Application, Feature, Operator, Organization, OrganizationName};
 use super::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars, required};
 use crate::error::{ApiError, Code, fail};
@@ -234,7 +235,7 @@ pub struct FormFieldRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowRequest {
     pub name: FlowName,
-    pub template_id: ResourceId,
+    pub template_id: TemplateId,
     pub deadline: Option<i64>,
     pub approvers: Vec<ApproverRequest>,
     pub form_fields: Vec<FormFieldRequest>,
@@ -298,7 +299,7 @@ impl ApproveStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Approver {
     pub recipient_id: String,
-    pub sign_id: ResourceId,
+    pub sign_id: SignId,
     pub signer: SignerKind,
     /// The template's role name.
     pub role_name: String,
@@ -314,12 +315,12 @@ pub struct Approver {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
-    pub flow_id: ResourceId,
+    pub flow_id: FlowId,
     /// The group it belongs to: id and name.
-    pub group: Option<(ResourceId, String)>,
+    pub group: Option<(FlowGroupId, String)>,
     pub organization_open_id: String,
     pub operator_open_id: String,
-    pub template_id: ResourceId,
+    pub template_id: TemplateId,
     pub name: String,
     pub options: FlowOptions,
     pub status: FlowStatus,
@@ -330,14 +331,14 @@ pub struct Flow {
     pub fields: Vec<(String, String)>,
     /// The task that makes a document needing heavy synthesis (a dynamic table), reported
     /// in `TaskInfos`; other documents are made without one being handed out.
-    pub document_task: Option<ResourceId>,
+    pub document_task: Option<TaskId>,
 }
 
 /// Everything one successful `ChannelCreateFlowGroupByTemplates` writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowGroup {
     pub app_id: ExternalId,
-    pub flow_group_id: ResourceId,
+    pub flow_group_id: FlowGroupId,
     pub name: FlowGroupName,
     pub organization_open_id: ExternalId,
     pub operator_open_id: ExternalId,
@@ -350,12 +351,12 @@ pub struct Context<'a> {
     pub app: &'a Application,
     pub organization: &'a Organization,
     pub operator: &'a Operator,
-    pub templates: &'a HashMap<ResourceId, std::sync::Arc<Template>>,
+    pub templates: &'a HashMap<TemplateId, std::sync::Arc<Template>>,
     /// Sub-organisations and operators of this application that approvers name, when known.
     pub organizations: &'a HashMap<ExternalId, Organization>,
     pub operators: &'a HashMap<(ExternalId, ExternalId), Operator>,
     /// Uploaded files that `FormFields` values name, when they exist.
-    pub files: &'a HashMap<ResourceId, StoredFile>,
+    pub files: &'a HashMap<FileId, StoredFile>,
     /// Font metrics, to refuse text that cannot fit its box; `None` when no font is
     /// configured (documents then fail at synthesis with an error naming the setting).
     pub metrics: Option<&'a (dyn Metrics + Sync)>,
@@ -371,7 +372,7 @@ pub fn plan(req: FlowGroupRequest, ctx: &Context) -> Result<FlowGroup, ApiError>
     }
     Ok(FlowGroup {
         app_id: ctx.app.app_id.clone(),
-        flow_group_id: ResourceId::generate(),
+        flow_group_id: FlowGroupId::generate(),
         name: req.name,
         organization_open_id: ctx.organization.open_id.clone(),
         operator_open_id: ctx.operator.open_id.clone(),
@@ -414,7 +415,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
         template.components.iter().any(|c| &c.component_id == id && c.component_type == ComponentType::DynamicTable)
     });
     Ok(Flow {
-        flow_id: ResourceId::generate(),
+        flow_id: FlowId::generate(),
         group: None,
         organization_open_id: ctx.organization.open_id.to_string(),
         operator_open_id: ctx.operator.open_id.to_string(),
@@ -425,7 +426,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
         deadline,
         created_on: ctx.now,
         approvers,
-        document_task: heavy.then(ResourceId::generate),
+        document_task: heavy.then(TaskId::generate),
         fields,
     })
 }
@@ -507,7 +508,7 @@ fn plan_approver(
     }
     let mut approver = Approver {
         recipient_id: a.recipient_id.clone(),
-        sign_id: ResourceId::generate(),
+        sign_id: SignId::generate(),
         signer: kind,
         role_name: role_name.to_owned(),
         custom_role_name: a.custom_role_name.clone(),
@@ -744,7 +745,7 @@ fn check_value(c: &Component, value: &str, field: &str, ctx: &Context) -> Result
         }
         ComponentType::FillImage => {
             ImageFit::parse(c.extra.as_deref(), &template_extra())?;
-            let file = ResourceId::parse(Some(value), field)
+            let file = FileId::parse(Some(value), field)
                 .ok()
                 .and_then(|id| ctx.files.get(&id))
                 .filter(|f| f.app_id == ctx.app.app_id && f.deadline >= ctx.now);

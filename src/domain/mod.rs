@@ -5,6 +5,7 @@
 pub mod document;
 pub mod file;
 pub mod flow;
+pub mod id;
 pub mod template;
 pub mod tenancy;
 

@@ -1,58 +1,7 @@
 //! Templates: a PDF, the recipients (roles) that sign it, and the components placed on it.
 
-use super::required;
+use super::id::TemplateId;
 use crate::error::{ApiError, Code, fail};
-
-/// Tencent's resource ids (TemplateId, FlowId, FlowGroupId…): 32 letters and digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourceId(String);
-
-impl ResourceId {
-    pub const LEN: usize = 32;
-
-    pub fn parse(value: Option<&str>, field: &str) -> Result<ResourceId, ApiError> {
-        let v = required(value, field)?;
-        if v.len() == Self::LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            Ok(ResourceId(v.to_owned()))
-        } else {
-            fail(
-                Code::InvalidParameter,
-                format!("The parameter `{field}` must be a 32-character id of letters and digits."),
-            )
-        }
-    }
-
-    /// A fresh, unguessable id: 8 characters of the time in milliseconds, then 24 random ones
-    /// (about 143 bits). Ids made later sort later, so new rows land at the end of the
-    /// database's indexes instead of dirtying pages all over them.
-    pub fn generate() -> ResourceId {
-        use rand::Rng;
-        // In ASCII order, so that the ids sort as their times do.
-        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        const TIME_CHARS: usize = 8;
-        let millis =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let mut id = vec![0u8; Self::LEN];
-        let mut t = millis;
-        for slot in id[..TIME_CHARS].iter_mut().rev() {
-            *slot = ALPHABET[(t % 62) as usize];
-            t /= 62;
-        }
-        let mut rng = rand::rng();
-        for slot in &mut id[TIME_CHARS..] {
-            *slot = ALPHABET[rng.random_range(0..ALPHABET.len())];
-        }
-        ResourceId(String::from_utf8(id).expect("ASCII"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn from_stored(value: String) -> ResourceId {
-        ResourceId(value)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecipientType {
@@ -165,7 +114,7 @@ pub struct Component {
 
 #[derive(Debug, Clone)]
 pub struct Template {
-    pub template_id: ResourceId,
+    pub template_id: TemplateId,
     pub name: String,
     pub description: String,
     pub recipients: Vec<Recipient>,
@@ -228,21 +177,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_resource_id_is_32_letters_and_digits() {
-        assert!(ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "TemplateId").is_ok());
-        assert_eq!(ResourceId::parse(Some("short"), "TemplateId").unwrap_err().code, Code::InvalidParameter);
-        assert_eq!(
-            ResourceId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9c_"), "TemplateId").unwrap_err().code,
-            Code::InvalidParameter
-        );
-        let a = ResourceId::generate();
-        assert!(ResourceId::parse(Some(a.as_str()), "x").is_ok());
-        assert_ne!(a, ResourceId::generate());
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(ResourceId::generate() > a, "later ids sort later");
-    }
-
-    #[test]
     fn component_types_know_sign_from_fill() {
         assert!(ComponentType::parse("SIGN_SEAL", "t").unwrap().is_sign());
         assert!(!ComponentType::parse("DYNAMIC_TABLE", "t").unwrap().is_sign());
@@ -251,7 +185,7 @@ mod tests {
 
     fn template(components: Vec<Component>) -> Template {
         Template {
-            template_id: ResourceId::generate(),
+            template_id: TemplateId::generate(),
             name: "t".into(),
             description: String::new(),
             recipients: vec![Recipient {

@@ -11,7 +11,8 @@ use moka::sync::Cache;
 use secrecy::SecretString;
 
 use crate::domain::ExternalId;
-use crate::domain::template::{ResourceId, Template};
+use crate::domain::id::TemplateId;
+use crate::domain::template::Template;
 use crate::domain::tenancy::{Application, Operator, Organization};
 
 const CAPACITY: u64 = 100_000;
@@ -21,7 +22,7 @@ pub(super) struct ReadCache {
     pub applications: Cache<ExternalId, Option<Application>>,
     pub organizations: Cache<(ExternalId, ExternalId), Option<Organization>>,
     pub operators: Cache<(ExternalId, ExternalId, ExternalId), Option<Operator>>,
-    pub templates: Cache<(ExternalId, ResourceId), Option<Arc<Template>>>,
+    pub templates: Cache<(ExternalId, TemplateId), Option<Arc<Template>>>,
 }
 
 fn cache<K, V>(ttl: Duration) -> Cache<K, V>

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{Backend, Store, corrupt};
 use crate::domain::ExternalId;
 use crate::domain::flow::Flow;
-use crate::domain::template::ResourceId;
+use crate::domain::id::{FlowId, TaskId};
 use crate::error::Failure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +35,20 @@ impl DocumentState {
 /// Where a flow's document stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
-    pub flow_id: ResourceId,
+    pub flow_id: FlowId,
     pub state: DocumentState,
     /// A worker holds the job right now (its lease has not run out).
     pub leased: bool,
     pub sha256: Option<String>,
     pub error: Option<String>,
+}
+
+/// A claimed job: the contract whose document to make, and how often it was claimed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub app: ExternalId,
+    pub flow_id: FlowId,
+    pub attempts: i64,
 }
 
 /// What a finished job produced.
@@ -54,7 +62,7 @@ const DOCUMENT_COLUMNS: &str = "flow_id, state, sha256, error, lease_until";
 impl Store {
     /// Leases up to `limit` jobs, oldest first, until `now_ms + lease_ms`: jobs nobody holds
     /// and jobs whose holder's lease ran out. Returns the flows and how often each was claimed.
-    pub async fn claim_documents(&self, limit: i64, lease_ms: i64) -> Result<Vec<(ResourceId, i64)>, Failure> {
+    pub async fn claim_documents(&self, limit: i64, lease_ms: i64) -> Result<Vec<Job>, Failure> {
         let now = super::now_ms();
         // dialect: PostgreSQL nodes skip rows another node is claiming; SQLite's one writer
         // serialises claims already.
@@ -64,7 +72,7 @@ impl Store {
             "UPDATE flow_documents SET lease_until = $1, attempts = attempts + 1 WHERE flow_id IN \
              (SELECT flow_id FROM flow_documents WHERE state = 'PENDING' AND lease_until < $2 \
               ORDER BY flow_id LIMIT $3{skip_locked}) \
-             RETURNING flow_id, attempts"
+             RETURNING app_id, flow_id, attempts"
         )))
         .bind(now + lease_ms)
         .bind(now)
@@ -72,19 +80,33 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(rows.iter().map(|r| (ResourceId::from_stored(r.get("flow_id")), r.get("attempts"))).collect())
+        rows.iter()
+            .map(|r| {
+                Ok(Job {
+                    app: ExternalId::from_stored(r.try_get("app_id")?),
+                    flow_id: FlowId::from_stored(r.try_get("flow_id")?),
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
     }
 
     /// Leases one job, if nobody holds it: for a caller that needs this document now.
-    pub async fn claim_document(&self, flow_id: &ResourceId, lease_ms: i64) -> Result<Option<i64>, Failure> {
+    pub async fn claim_document(
+        &self,
+        app: &ExternalId,
+        flow_id: &FlowId,
+        lease_ms: i64,
+    ) -> Result<Option<i64>, Failure> {
         let now = super::now_ms();
         let mut tx = self.begin_write().await?;
         let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE flow_documents SET lease_until = $1, attempts = attempts + 1 \
-             WHERE flow_id = $2 AND state = 'PENDING' AND lease_until < $3 RETURNING attempts",
+             WHERE flow_id = $2 AND app_id = $3 AND state = 'PENDING' AND lease_until < $4 RETURNING attempts",
         )
         .bind(now + lease_ms)
         .bind(flow_id.as_str())
+        .bind(app.as_str())
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -93,7 +115,7 @@ impl Store {
     }
 
     /// Hands claimed jobs back untouched (a node shutting down), as if never claimed.
-    pub async fn release_documents(&self, flow_ids: &[ResourceId]) -> Result<(), Failure> {
+    pub async fn release_documents(&self, flow_ids: &[FlowId]) -> Result<(), Failure> {
         let mut tx = self.begin_write().await?;
         for id in flow_ids {
             sqlx::query("UPDATE flow_documents SET lease_until = 0, attempts = attempts - 1 WHERE flow_id = $1")
@@ -106,7 +128,7 @@ impl Store {
     }
 
     /// Puts a failed attempt back in the queue, to be tried again after `retry_after_ms`.
-    pub async fn retry_document(&self, flow_id: &ResourceId, retry_after_ms: i64) -> Result<(), Failure> {
+    pub async fn retry_document(&self, flow_id: &FlowId, retry_after_ms: i64) -> Result<(), Failure> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE flow_documents SET lease_until = $1 WHERE flow_id = $2")
             .bind(super::now_ms() + retry_after_ms)
@@ -119,7 +141,7 @@ impl Store {
 
     /// Records a finished job, once: only the holder that still finds the job queued records
     /// it. Returns whether this call did.
-    pub async fn finish_document(&self, flow_id: &ResourceId, outcome: &Outcome) -> Result<bool, Failure> {
+    pub async fn finish_document(&self, flow_id: &FlowId, outcome: &Outcome) -> Result<bool, Failure> {
         let (state, sha256, error) = match outcome {
             Outcome::Ready { sha256 } => (DocumentState::Ready, Some(sha256.as_str()), None),
             Outcome::Failed { error } => (DocumentState::Failed, None, Some(error.as_str())),
@@ -141,19 +163,20 @@ impl Store {
         Ok(recorded == 1)
     }
 
-    /// The document of `flow_id`, if the flow exists.
-    pub async fn document(&self, flow_id: &ResourceId) -> Result<Option<Document>, Failure> {
+    /// The document of `flow_id`, if `app` owns that flow.
+    pub async fn document(&self, app: &ExternalId, flow_id: &FlowId) -> Result<Option<Document>, Failure> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE flow_id = $1"
+            "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE flow_id = $1 AND app_id = $2"
         )))
         .bind(flow_id.as_str())
+        .bind(app.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(document).transpose()
     }
 
     /// The document whose task `task_id` is, if `app` owns it.
-    pub async fn document_by_task(&self, app: &ExternalId, task_id: &ResourceId) -> Result<Option<Document>, Failure> {
+    pub async fn document_by_task(&self, app: &ExternalId, task_id: &TaskId) -> Result<Option<Document>, Failure> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {DOCUMENT_COLUMNS} FROM flow_documents WHERE task_id = $1 AND app_id = $2"
         )))
@@ -164,31 +187,34 @@ impl Store {
         row.as_ref().map(document).transpose()
     }
 
-    /// A flow by id alone, with the application that owns it: for the workers.
-    pub async fn flow_by_id(&self, flow_id: &ResourceId) -> Result<Option<(ExternalId, Flow)>, Failure> {
-        let Some(owner) = sqlx::query("SELECT app_id, organization_open_id FROM flows WHERE flow_id = $1")
-            .bind(flow_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
+    /// Flow `flow_id` of `app`, whichever of its organisations created it: for the workers,
+    /// which make every organisation's documents.
+    pub async fn flow(&self, app: &ExternalId, flow_id: &FlowId) -> Result<Option<Flow>, Failure> {
+        let Some(organization) = sqlx::query_scalar::<_, String>(
+            "SELECT organization_open_id FROM flows WHERE flow_id = $1 AND app_id = $2",
+        )
+        .bind(flow_id.as_str())
+        .bind(app.as_str())
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(None);
         };
-        let app = ExternalId::from_stored(owner.get("app_id"));
-        let organization = ExternalId::from_stored(owner.get("organization_open_id"));
-        let flows = self.flows(&app, &organization, std::slice::from_ref(flow_id)).await?;
-        Ok(flows.into_iter().next().map(|f| (app, f)))
+        let organization = ExternalId::from_stored(organization);
+        let flows = self.flows(app, &organization, std::slice::from_ref(flow_id)).await?;
+        Ok(flows.into_iter().next())
     }
 }
 
 fn document(r: &sqlx::any::AnyRow) -> Result<Document, Failure> {
-    let state: String = r.get("state");
+    let state: String = r.try_get("state")?;
     let state = DocumentState::parse(&state).ok_or_else(|| corrupt("document state", &state))?;
-    let lease: i64 = r.get("lease_until");
+    let lease: i64 = r.try_get("lease_until")?;
     Ok(Document {
-        flow_id: ResourceId::from_stored(r.get("flow_id")),
+        flow_id: FlowId::from_stored(r.try_get("flow_id")?),
         state,
         leased: state == DocumentState::Pending && lease >= super::now_ms(),
-        sha256: r.get("sha256"),
-        error: r.get("error"),
+        sha256: r.try_get("sha256")?,
+        error: r.try_get("error")?,
     })
 }

@@ -5,7 +5,7 @@ use sqlx::Row;
 use super::{Store, corrupt};
 use crate::domain::ExternalId;
 use crate::domain::file::{BusinessType, FileKind, StoredFile};
-use crate::domain::template::ResourceId;
+use crate::domain::id::FileId;
 use crate::error::Failure;
 
 impl Store {
@@ -34,30 +34,32 @@ impl Store {
         Ok(())
     }
 
-    pub async fn file(&self, file_id: &ResourceId) -> Result<Option<StoredFile>, Failure> {
+    /// The file `file_id` if `app` uploaded it: another application's file is not found.
+    pub async fn file(&self, app: &ExternalId, file_id: &FileId) -> Result<Option<StoredFile>, Failure> {
         let Some(r) = sqlx::query(
             "SELECT file_id, app_id, organization_open_id, business_type, file_name, kind, sha256, size, created_at, deadline \
-             FROM files WHERE file_id = $1",
+             FROM files WHERE file_id = $1 AND app_id = $2",
         )
         .bind(file_id.as_str())
+        .bind(app.as_str())
         .fetch_optional(&self.pool)
         .await?
         else {
             return Ok(None);
         };
-        let (business_type, kind): (String, String) = (r.get("business_type"), r.get("kind"));
+        let (business_type, kind): (String, String) = (r.try_get("business_type")?, r.try_get("kind")?);
         Ok(Some(StoredFile {
-            file_id: ResourceId::from_stored(r.get("file_id")),
-            app_id: ExternalId::from_stored(r.get("app_id")),
-            organization_open_id: ExternalId::from_stored(r.get("organization_open_id")),
+            file_id: FileId::from_stored(r.try_get("file_id")?),
+            app_id: ExternalId::from_stored(r.try_get("app_id")?),
+            organization_open_id: ExternalId::from_stored(r.try_get("organization_open_id")?),
             business_type: BusinessType::parse(&business_type, "business_type")
                 .map_err(|_| corrupt("business type", &business_type))?,
-            file_name: r.get("file_name"),
+            file_name: r.try_get("file_name")?,
             kind: FileKind::parse(&kind).ok_or_else(|| corrupt("file kind", &kind))?,
-            sha256: r.get("sha256"),
-            size: r.get("size"),
-            created_on: r.get("created_at"),
-            deadline: r.get("deadline"),
+            sha256: r.try_get("sha256")?,
+            size: r.try_get("size")?,
+            created_on: r.try_get("created_at")?,
+            deadline: r.try_get("deadline")?,
         }))
     }
 

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{Backend, Store, corrupt, flag};
 use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, SignerKind};
-use crate::domain::template::ResourceId;
+use crate::domain::id::{FlowGroupId, FlowId, SignId, TaskId, TemplateId};
 use crate::domain::{ExternalId, IdCard, IdCardType};
 use crate::error::{ApiError, Code, Failure};
 use crate::store::documents::DocumentState;
@@ -36,26 +36,43 @@ impl From<i64> for Val {
     }
 }
 
+/// One row of a multi-row insert: each value beside its column's name, so that a value can
+/// never land in its neighbour's column.
+type NamedRow = Vec<(&'static str, Val)>;
+
+macro_rules! row {
+    ($($column:literal => $value:expr),* $(,)?) => {
+        vec![$(($column, Val::from($value))),*]
+    };
+}
+
 /// Most parameters one statement binds: under SQLite's 32766 and PostgreSQL's 65535.
 const MAX_PARAMETERS: usize = 10_000;
 
 /// `INSERT INTO table (columns) VALUES (…), (…)`: as few statements as the parameter limits
-/// allow, far fewer round trips than a statement per row.
+/// allow, far fewer round trips than a statement per row. The columns are the first row's;
+/// a row naming other columns, or the same in another order, is refused.
 async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     table: &str,
-    columns: &[&str],
-    rows: Vec<Vec<Val>>,
-) -> Result<(), sqlx::Error> {
+    rows: Vec<NamedRow>,
+) -> Result<(), Failure> {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let columns: Vec<&'static str> = first.iter().map(|(c, _)| *c).collect();
+    if let Some(odd) =
+        rows.iter().find(|r| r.len() != columns.len() || r.iter().zip(&columns).any(|((a, _), b)| a != b))
+    {
+        let odd: Vec<&str> = odd.iter().map(|(c, _)| *c).collect();
+        return Err(anyhow::anyhow!("rows for {table} name columns {odd:?}, the first row {columns:?}").into());
+    }
     let per_statement = (MAX_PARAMETERS / columns.len()).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_statement).collect();
+        let chunk: Vec<NamedRow> = rows.by_ref().take(per_statement).collect();
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
         let mut n = 0;
         for (i, row) in chunk.iter().enumerate() {
-            debug_assert_eq!(row.len(), columns.len());
             sql.push_str(if i == 0 { "(" } else { ", (" });
             for j in 0..row.len() {
                 n += 1;
@@ -75,7 +92,7 @@ async fn insert_rows(
             sql.push(')');
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for v in chunk.into_iter().flatten() {
+        for (_, v) in chunk.into_iter().flatten() {
             q = match v {
                 Val::Text(t) => q.bind(t),
                 Val::Int(i) => q.bind(i),
@@ -121,8 +138,12 @@ impl Store {
         for a in &apps {
             q = q.bind(*a);
         }
-        let mut left: HashMap<String, i64> =
-            q.fetch_all(&mut *tx).await?.iter().map(|r| (r.get("app_id"), r.get("left_units"))).collect();
+        let mut left: HashMap<String, i64> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("app_id")?, r.try_get("left_units")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
 
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut charged: HashMap<&str, i64> = HashMap::new();
@@ -162,138 +183,89 @@ impl Store {
         Ok(outcomes)
     }
 
-    async fn insert_groups(&self, conn: &mut sqlx::AnyConnection, groups: &[&FlowGroup]) -> Result<(), sqlx::Error> {
-        let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut documents = Vec::new();
+    async fn insert_groups(&self, conn: &mut sqlx::AnyConnection, groups: &[&FlowGroup]) -> Result<(), Failure> {
+        let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger, mut documents) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for g in groups {
             let app = g.app_id.as_str();
-            group_rows.push(vec![
-                g.flow_group_id.as_str().into(),
-                app.into(),
-                g.name.as_str().into(),
-                g.organization_open_id.as_str().into(),
-                g.operator_open_id.as_str().into(),
-                g.created_on.into(),
-            ]);
+            group_rows.push(row! {
+                "flow_group_id" => g.flow_group_id.as_str(),
+                "app_id" => app,
+                "name" => g.name.as_str(),
+                "organization_open_id" => g.organization_open_id.as_str(),
+                "operator_open_id" => g.operator_open_id.as_str(),
+                "created_at" => g.created_on,
+            });
             for (i, f) in g.flows.iter().enumerate() {
                 let id = f.flow_id.as_str();
-                flows.push(vec![
-                    id.into(),
-                    app.into(),
-                    g.flow_group_id.as_str().into(),
-                    (i as i64).into(),
-                    f.organization_open_id.as_str().into(),
-                    f.operator_open_id.as_str().into(),
-                    f.template_id.as_str().into(),
-                    f.name.as_str().into(),
-                    f.options.flow_type.clone().into(),
-                    f.options.description.clone().into(),
-                    f.options.customer_data.clone().into(),
-                    f.options.custom_show_map.clone().into(),
-                    flag(f.options.need_sign_review).into(),
-                    f.options.display_type.into(),
-                    f.status.as_str().into(),
-                    f.deadline.into(),
-                    f.created_on.into(),
-                ]);
+                flows.push(row! {
+                    "flow_id" => id,
+                    "app_id" => app,
+                    "flow_group_id" => g.flow_group_id.as_str(),
+                    "position" => i as i64,
+                    "organization_open_id" => f.organization_open_id.as_str(),
+                    "operator_open_id" => f.operator_open_id.as_str(),
+                    "template_id" => f.template_id.as_str(),
+                    "name" => f.name.as_str(),
+                    "flow_type" => f.options.flow_type.clone(),
+                    "description" => f.options.description.clone(),
+                    "customer_data" => f.options.customer_data.clone(),
+                    "custom_show_map" => f.options.custom_show_map.clone(),
+                    "need_sign_review" => flag(f.options.need_sign_review),
+                    "display_type" => f.options.display_type,
+                    "status" => f.status.as_str(),
+                    "deadline" => f.deadline,
+                    "created_at" => f.created_on,
+                });
                 for (j, a) in f.approvers.iter().enumerate() {
-                    approvers.push(vec![
-                        id.into(),
-                        (j as i64).into(),
-                        a.recipient_id.as_str().into(),
-                        a.sign_id.as_str().into(),
-                        a.signer.as_str().into(),
-                        a.role_name.as_str().into(),
-                        a.custom_role_name.clone().into(),
-                        a.organization_open_id.clone().into(),
-                        a.organization_name.clone().into(),
-                        a.open_id.clone().into(),
-                        a.name.clone().into(),
-                        a.mobile.clone().into(),
-                        a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()).into(),
-                        a.id_card.as_ref().map(|c| c.number.clone()).into(),
-                        a.status.as_str().into(),
-                    ]);
+                    approvers.push(row! {
+                        "flow_id" => id,
+                        "position" => j as i64,
+                        "recipient_id" => a.recipient_id.as_str(),
+                        "sign_id" => a.sign_id.as_str(),
+                        "signer" => a.signer.as_str(),
+                        "role_name" => a.role_name.as_str(),
+                        "custom_role_name" => a.custom_role_name.clone(),
+                        "organization_open_id" => a.organization_open_id.clone(),
+                        "organization_name" => a.organization_name.clone(),
+                        "open_id" => a.open_id.clone(),
+                        "name" => a.name.clone(),
+                        "mobile" => a.mobile.clone(),
+                        "id_card_type" => a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()),
+                        "id_card_number" => a.id_card.as_ref().map(|c| c.number.clone()),
+                        "status" => a.status.as_str(),
+                    });
                 }
                 for (component_id, value) in &f.fields {
-                    fields.push(vec![id.into(), component_id.as_str().into(), value.as_str().into()]);
+                    fields.push(
+                        row! { "flow_id" => id, "component_id" => component_id.as_str(), "value" => value.as_str() },
+                    );
                 }
-                ledger.push(vec![app.into(), id.into(), "CHARGE".into(), 1.into(), g.created_on.into()]);
-                documents.push(vec![
-                    id.into(),
-                    app.into(),
-                    f.document_task.as_ref().map(|t| t.as_str().to_owned()).into(),
-                    DocumentState::Pending.as_str().into(),
-                    0.into(),
-                    0.into(),
-                    0.into(),
-                ]);
+                ledger.push(row! {
+                    "app_id" => app,
+                    "flow_id" => id,
+                    "kind" => "CHARGE",
+                    "units" => 1,
+                    "created_at" => g.created_on,
+                });
+                documents.push(row! {
+                    "flow_id" => id,
+                    "app_id" => app,
+                    "task_id" => f.document_task.as_ref().map(|t| t.as_str().to_owned()),
+                    "state" => DocumentState::Pending.as_str(),
+                    "renders" => 0,
+                    "lease_until" => 0,
+                    "attempts" => 0,
+                });
             }
         }
         let b = self.backend;
-        insert_rows(
-            conn,
-            b,
-            "flow_groups",
-            &["flow_group_id", "app_id", "name", "organization_open_id", "operator_open_id", "created_at"],
-            group_rows,
-        )
-        .await?;
-        insert_rows(
-            conn,
-            b,
-            "flows",
-            &[
-                "flow_id",
-                "app_id",
-                "flow_group_id",
-                "position",
-                "organization_open_id",
-                "operator_open_id",
-                "template_id",
-                "name",
-                "flow_type",
-                "description",
-                "customer_data",
-                "custom_show_map",
-                "need_sign_review",
-                "display_type",
-                "status",
-                "deadline",
-                "created_at",
-            ],
-            flows,
-        )
-        .await?;
-        insert_rows(
-            conn,
-            b,
-            "flow_approvers",
-            &[
-                "flow_id",
-                "position",
-                "recipient_id",
-                "sign_id",
-                "signer",
-                "role_name",
-                "custom_role_name",
-                "organization_open_id",
-                "organization_name",
-                "open_id",
-                "name",
-                "mobile",
-                "id_card_type",
-                "id_card_number",
-                "status",
-            ],
-            approvers,
-        )
-        .await?;
-        insert_rows(conn, b, "flow_fields", &["flow_id", "component_id", "value"], fields).await?;
-        insert_rows(conn, b, "quota_ledger", &["app_id", "flow_id", "kind", "units", "created_at"], ledger).await?;
-        let document_columns = ["flow_id", "app_id", "task_id", "state", "renders", "lease_until", "attempts"];
-        insert_rows(conn, b, "flow_documents", &document_columns, documents).await?;
+        insert_rows(conn, b, "flow_groups", group_rows).await?;
+        insert_rows(conn, b, "flows", flows).await?;
+        insert_rows(conn, b, "flow_approvers", approvers).await?;
+        insert_rows(conn, b, "flow_fields", fields).await?;
+        insert_rows(conn, b, "quota_ledger", ledger).await?;
+        insert_rows(conn, b, "flow_documents", documents).await?;
         Ok(())
     }
 
@@ -308,11 +280,11 @@ impl Store {
         .bind(app_id.as_str())
         .fetch_one(&self.pool)
         .await?;
-        let (used, ledger): (i64, i64) = (row.get("used"), row.get("ledger_units"));
+        let (used, ledger): (i64, i64) = (row.try_get("used")?, row.try_get("ledger_units")?);
         if used != ledger {
             return Err(anyhow::anyhow!("quota of {app_id}: {used} used but the ledger says {ledger}").into());
         }
-        Ok((row.get("left_units"), used))
+        Ok((row.try_get("left_units")?, used))
     }
 
     /// A group created by `organization` of `app`: its name and flows in creation order.
@@ -320,7 +292,7 @@ impl Store {
         &self,
         app: &ExternalId,
         organization: &ExternalId,
-        group: &ResourceId,
+        group: &FlowGroupId,
     ) -> Result<Option<(String, Vec<Flow>)>, Failure> {
         let mut conn = self.pool.acquire().await?;
         let Some(name) = sqlx::query_scalar::<_, String>(
@@ -349,7 +321,7 @@ impl Store {
         &self,
         app: &ExternalId,
         organization: &ExternalId,
-        ids: &[ResourceId],
+        ids: &[FlowId],
     ) -> Result<Vec<Flow>, Failure> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -375,7 +347,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = rows.iter().map(|r| r.get("flow_id")).collect();
+    let ids: Vec<String> = rows.iter().map(|r| r.try_get("flow_id")).collect::<Result<_, _>>()?;
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let bind_all = |sql: String| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -401,62 +373,66 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
 
     let mut approvers: HashMap<String, Vec<Approver>> = HashMap::new();
     for r in approver_rows {
-        let status: String = r.get("status");
-        let signer: String = r.get("signer");
-        let id_card = match (r.get::<Option<String>, _>("id_card_type"), r.get::<Option<String>, _>("id_card_number")) {
+        let status: String = r.try_get("status")?;
+        let signer: String = r.try_get("signer")?;
+        let id_card = match (
+            r.try_get::<Option<String>, _>("id_card_type")?,
+            r.try_get::<Option<String>, _>("id_card_number")?,
+        ) {
             (Some(kind), Some(number)) => Some(IdCard {
                 kind: IdCardType::parse(&kind, "id_card_type").map_err(|_| corrupt("id card type", &kind))?,
                 number,
             }),
             _ => None,
         };
-        approvers.entry(r.get("flow_id")).or_default().push(Approver {
-            recipient_id: r.get("recipient_id"),
-            sign_id: ResourceId::from_stored(r.get("sign_id")),
+        approvers.entry(r.try_get("flow_id")?).or_default().push(Approver {
+            recipient_id: r.try_get("recipient_id")?,
+            sign_id: SignId::from_stored(r.try_get("sign_id")?),
             signer: SignerKind::parse(&signer).ok_or_else(|| corrupt("signer", &signer))?,
-            role_name: r.get("role_name"),
-            custom_role_name: r.get("custom_role_name"),
-            organization_open_id: r.get("organization_open_id"),
-            organization_name: r.get("organization_name"),
-            open_id: r.get("open_id"),
-            name: r.get("name"),
-            mobile: r.get("mobile"),
+            role_name: r.try_get("role_name")?,
+            custom_role_name: r.try_get("custom_role_name")?,
+            organization_open_id: r.try_get("organization_open_id")?,
+            organization_name: r.try_get("organization_name")?,
+            open_id: r.try_get("open_id")?,
+            name: r.try_get("name")?,
+            mobile: r.try_get("mobile")?,
             id_card,
             status: ApproveStatus::parse(&status).ok_or_else(|| corrupt("approve status", &status))?,
         });
     }
     let mut fields: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for r in field_rows {
-        fields.entry(r.get("flow_id")).or_default().push((r.get("component_id"), r.get("value")));
+        fields.entry(r.try_get("flow_id")?).or_default().push((r.try_get("component_id")?, r.try_get("value")?));
     }
     rows.into_iter()
         .map(|r| {
-            let flow_id: String = r.get("flow_id");
-            let status: String = r.get("status");
-            let group = r
-                .get::<Option<String>, _>("flow_group_id")
-                .map(|id| (ResourceId::from_stored(id), r.get("group_name")));
+            let flow_id: String = r.try_get("flow_id")?;
+            let status: String = r.try_get("status")?;
+            let group = match r.try_get::<Option<String>, _>("flow_group_id")? {
+                Some(id) => Some((FlowGroupId::from_stored(id), r.try_get("group_name")?)),
+                None => None,
+            };
             Ok(Flow {
                 group,
-                organization_open_id: r.get("organization_open_id"),
-                operator_open_id: r.get("operator_open_id"),
-                template_id: ResourceId::from_stored(r.get("template_id")),
-                name: r.get("name"),
+                organization_open_id: r.try_get("organization_open_id")?,
+                operator_open_id: r.try_get("operator_open_id")?,
+                template_id: TemplateId::from_stored(r.try_get("template_id")?),
+                name: r.try_get("name")?,
                 options: FlowOptions {
-                    flow_type: r.get("flow_type"),
-                    description: r.get("description"),
-                    customer_data: r.get("customer_data"),
-                    custom_show_map: r.get("custom_show_map"),
-                    need_sign_review: r.get::<i64, _>("need_sign_review") != 0,
-                    display_type: r.get("display_type"),
+                    flow_type: r.try_get("flow_type")?,
+                    description: r.try_get("description")?,
+                    customer_data: r.try_get("customer_data")?,
+                    custom_show_map: r.try_get("custom_show_map")?,
+                    need_sign_review: r.try_get::<i64, _>("need_sign_review")? != 0,
+                    display_type: r.try_get("display_type")?,
                 },
                 status: FlowStatus::parse(&status).ok_or_else(|| corrupt("flow status", &status))?,
-                deadline: r.get("deadline"),
-                created_on: r.get("created_at"),
+                deadline: r.try_get("deadline")?,
+                created_on: r.try_get("created_at")?,
                 approvers: approvers.remove(&flow_id).unwrap_or_default(),
                 fields: fields.remove(&flow_id).unwrap_or_default(),
-                document_task: r.get::<Option<String>, _>("task_id").map(ResourceId::from_stored),
-                flow_id: ResourceId::from_stored(flow_id),
+                document_task: r.try_get::<Option<String>, _>("task_id")?.map(TaskId::from_stored),
+                flow_id: FlowId::from_stored(flow_id),
             })
         })
         .collect()

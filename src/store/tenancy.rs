@@ -9,7 +9,8 @@ use sqlx::any::AnyRow;
 
 use super::cache::through;
 use super::{Store, corrupt, flag, now};
-use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, ResourceId, Template};
+use crate::domain::id::TemplateId;
+use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, Template};
 use crate::domain::tenancy::{
     Application, CallbackSettings, Feature, Operator, OperatorSync, Organization, OrganizationDetails,
     OrganizationName, SyncFailure, TenantApplication,
@@ -23,7 +24,7 @@ type Conn = sqlx::AnyConnection;
 #[derive(Debug, Clone, Default)]
 pub struct TemplateQuery {
     /// Only these ids (no paging then); every one must exist.
-    pub ids: Option<Vec<ResourceId>>,
+    pub ids: Option<Vec<TemplateId>>,
     /// A part of the template name.
     pub name_contains: Option<String>,
     pub offset: i64,
@@ -65,7 +66,7 @@ impl Store {
     pub async fn template(
         &self,
         app_id: &ExternalId,
-        template_id: &ResourceId,
+        template_id: &TemplateId,
     ) -> Result<Option<Arc<Template>>, Failure> {
         let key = (app_id.clone(), template_id.clone());
         through(self.cache.as_deref().map(|c| &c.templates), key, self.load_template(app_id, template_id)).await
@@ -126,7 +127,7 @@ impl Store {
         .bind(open_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| organization_from_row(&r)))
+        row.map(|r| organization_from_row(&r)).transpose()
     }
 
     async fn load_operator(
@@ -316,7 +317,7 @@ impl Store {
     async fn load_template(
         &self,
         app_id: &ExternalId,
-        template_id: &ResourceId,
+        template_id: &TemplateId,
     ) -> Result<Option<Arc<Template>>, Failure> {
         let mut conn = self.pool.acquire().await?;
         Ok(template(&mut conn, app_id, template_id.as_str()).await?.map(Arc::new))
@@ -327,18 +328,18 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn organization_from_row(r: &AnyRow) -> Organization {
-    Organization {
-        open_id: ExternalId::from_stored(r.get("open_id")),
-        name: OrganizationName::from_stored(r.get("name")),
-        verified: r.get::<i64, _>("verified") != 0,
+fn organization_from_row(r: &AnyRow) -> Result<Organization, Failure> {
+    Ok(Organization {
+        open_id: ExternalId::from_stored(r.try_get("open_id")?),
+        name: OrganizationName::from_stored(r.try_get("name")?),
+        verified: r.try_get::<i64, _>("verified")? != 0,
         details: OrganizationDetails {
-            uniform_social_credit_code: r.get("uniform_social_credit_code"),
-            legal_name: r.get("legal_name"),
-            legal_id_card_number: r.get("legal_id_card_number"),
-            address: r.get("address"),
+            uniform_social_credit_code: r.try_get("uniform_social_credit_code")?,
+            legal_name: r.try_get("legal_name")?,
+            legal_id_card_number: r.try_get("legal_id_card_number")?,
+            address: r.try_get("address")?,
         },
-    }
+    })
 }
 
 /// Inserts or updates; `verified: None` keeps the current state (new ones start unverified).
@@ -414,20 +415,25 @@ async fn operator(
     .bind(open_id.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| Operator {
-        open_id: ExternalId::from_stored(r.get("open_id")),
-        name: r.get::<Option<String>, _>("name").map(PersonName::from_stored),
-        mobile: r.get::<Option<String>, _>("mobile").map(Mobile::from_stored),
-        id_card: r.get::<Option<String>, _>("id_card_number").map(|number| IdCard {
-            kind: match r.get::<Option<String>, _>("id_card_type").as_deref() {
+    let Some(r) = row else { return Ok(None) };
+    let id_card = match r.try_get::<Option<String>, _>("id_card_number")? {
+        Some(number) => Some(IdCard {
+            kind: match r.try_get::<Option<String>, _>("id_card_type")?.as_deref() {
                 Some("HONGKONG_AND_MACAO") => IdCardType::HongKongAndMacao,
                 Some("HONGKONG_MACAO_AND_TAIWAN") => IdCardType::HongKongMacaoAndTaiwan,
                 _ => IdCardType::IdCard,
             },
             number,
         }),
-        default_role: r.get("default_role"),
-        verified: r.get::<i64, _>("verified") != 0,
+        None => None,
+    };
+    Ok(Some(Operator {
+        open_id: ExternalId::from_stored(r.try_get("open_id")?),
+        name: r.try_get::<Option<String>, _>("name")?.map(PersonName::from_stored),
+        mobile: r.try_get::<Option<String>, _>("mobile")?.map(Mobile::from_stored),
+        id_card,
+        default_role: r.try_get("default_role")?,
+        verified: r.try_get::<i64, _>("verified")? != 0,
     }))
 }
 
@@ -518,13 +524,13 @@ async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Re
     .await?
     .iter()
     .map(|r| -> Result<Recipient, Failure> {
-        let kind: String = r.get("recipient_type");
+        let kind: String = r.try_get("recipient_type")?;
         Ok(Recipient {
-            recipient_id: r.get("recipient_id"),
-            role_name: r.get("role_name"),
+            recipient_id: r.try_get("recipient_id")?,
+            role_name: r.try_get("role_name")?,
             recipient_type: RecipientType::parse(&kind, "recipient_type")
                 .map_err(|_| corrupt("recipient type", &kind))?,
-            routing_order: r.get("routing_order"),
+            routing_order: r.try_get("routing_order")?,
         })
     })
     .collect::<Result<_, _>>()?;
@@ -538,31 +544,31 @@ async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Re
     .await?
     .iter()
     .map(|r| -> Result<Component, Failure> {
-        let kind: String = r.get("component_type");
+        let kind: String = r.try_get("component_type")?;
         Ok(Component {
-            component_id: r.get("component_id"),
-            component_name: r.get("component_name"),
+            component_id: r.try_get("component_id")?,
+            component_name: r.try_get("component_name")?,
             component_type: ComponentType::parse(&kind, "component_type").map_err(|_| corrupt("component type", &kind))?,
-            recipient_id: r.get("recipient_id"),
+            recipient_id: r.try_get("recipient_id")?,
             placement: Placement {
-                page: r.get::<i64, _>("page") as u32,
-                x: r.get("pos_x"),
-                y: r.get("pos_y"),
-                width: r.get("width"),
-                height: r.get("height"),
+                page: r.try_get::<i64, _>("page")? as u32,
+                x: r.try_get("pos_x")?,
+                y: r.try_get("pos_y")?,
+                width: r.try_get("width")?,
+                height: r.try_get("height")?,
             },
-            required: r.get::<i64, _>("required") != 0,
-            extra: r.get("extra"),
+            required: r.try_get::<i64, _>("required")? != 0,
+            extra: r.try_get("extra")?,
         })
     })
     .collect::<Result<_, _>>()?;
     Ok(Some(Template {
-        template_id: ResourceId::from_stored(row.get("template_id")),
-        name: row.get("name"),
-        description: row.get("description"),
+        template_id: TemplateId::from_stored(row.try_get("template_id")?),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
         recipients,
         components,
         pdf_sha256: row.get("pdf_sha256"),
-        created_on: row.get("created_at"),
+        created_on: row.try_get("created_at")?,
     }))
 }

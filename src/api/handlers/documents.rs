@@ -11,7 +11,8 @@ use crate::api::wire::{
     RecipientComponentInfo, ResourceUrlInfo,
 };
 use crate::api::{AppState, Caller, urls};
-use crate::domain::template::{ComponentType, RecipientType, ResourceId};
+use crate::domain::id::{FileId, FlowId, TaskId};
+use crate::domain::template::{ComponentType, RecipientType};
 use crate::error::{ApiError, Code, Failure, fail};
 use crate::store::documents::{Document, DocumentState};
 
@@ -36,9 +37,9 @@ pub async fn describe_resource_urls_by_flows(
         )
         .map_err(Into::into);
     }
-    let parsed: Vec<Option<ResourceId>> = ids.iter().map(|id| ResourceId::parse(Some(id), "FlowIds").ok()).collect();
-    let known: Vec<ResourceId> = parsed.iter().flatten().cloned().collect();
-    let flows: HashMap<ResourceId, String> = state
+    let parsed: Vec<Option<FlowId>> = ids.iter().map(|id| FlowId::parse(Some(id), "FlowIds").ok()).collect();
+    let known: Vec<FlowId> = parsed.iter().flatten().cloned().collect();
+    let flows: HashMap<FlowId, String> = state
         .store
         .flows(&caller.app_id, &organization.open_id, &known)
         .await?
@@ -55,7 +56,7 @@ pub async fn describe_resource_urls_by_flows(
             errors.push("查询流程不存在 (the contract does not exist)".to_owned());
             continue;
         };
-        let outcome = state.synthesis.ensure(flow_id).await?;
+        let outcome = state.synthesis.ensure(&caller.app_id, flow_id).await?;
         match outcome {
             Ok(Document { sha256: Some(sha), .. }) => {
                 let file_name = format!("{name}.pdf");
@@ -88,7 +89,7 @@ pub async fn channel_describe_flow_components(
     let raw = crate::domain::required(req.flow_id.as_deref(), "FlowId")?;
     let not_found =
         || ApiError::new(Code::ResourceNotFound_Flow, format!("The contract `{raw}` (FlowId) does not exist."));
-    let flow_id = ResourceId::parse(Some(raw), "FlowId").map_err(|_| not_found())?;
+    let flow_id = FlowId::parse(Some(raw), "FlowId").map_err(|_| not_found())?;
     let flow = state
         .store
         .flows(&caller.app_id, &organization.open_id, std::slice::from_ref(&flow_id))
@@ -104,8 +105,8 @@ pub async fn channel_describe_flow_components(
     let now = crate::store::now();
     let mut image_urls = HashMap::new();
     for c in template.components.iter().filter(|c| c.component_type == ComponentType::FillImage) {
-        if let Some(file_id) = values.get(c.component_id.as_str()).and_then(|v| ResourceId::parse(Some(v), "v").ok())
-            && let Some(file) = state.store.file(&file_id).await?
+        if let Some(file_id) = values.get(c.component_id.as_str()).and_then(|v| FileId::parse(Some(v), "v").ok())
+            && let Some(file) = state.store.file(&caller.app_id, &file_id).await?
         {
             let url = state.urls.sign(&urls::blob_path(&file.sha256, &file.file_name, false), now);
             image_urls.insert(c.component_id.as_str(), url);
@@ -162,7 +163,7 @@ async fn task(
     let raw = crate::domain::required(task_id, "TaskId")?;
     let not_found =
         || ApiError::new(Code::InvalidParameter_ParamError, format!("The task `{raw}` (TaskId) does not exist."));
-    let id = ResourceId::parse(Some(raw), "TaskId").map_err(|_| not_found())?;
+    let id = TaskId::parse(Some(raw), "TaskId").map_err(|_| not_found())?;
     let doc = state.store.document_by_task(&caller.app_id, &id).await?.ok_or_else(not_found)?;
     let (status, message) = match doc.state {
         DocumentState::Ready => (8, "任务处理完成"),

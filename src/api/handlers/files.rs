@@ -8,7 +8,7 @@ use crate::api::wire::{UploadFilesRequest, UploadFilesResponse};
 use crate::api::{AppState, Caller, urls};
 use crate::domain::at_most;
 use crate::domain::file::{BusinessType, FileKind, StoredFile};
-use crate::domain::template::ResourceId;
+use crate::domain::id::FileId;
 use crate::error::{ApiError, Code, Failure, fail};
 
 /// "一次最多可上传20个文件".
@@ -104,7 +104,7 @@ pub async fn upload_files(
         let size = bytes.len() as i64;
         let sha256 = state.blobs.put(Bytes::from(bytes)).await?;
         files.push(StoredFile {
-            file_id: ResourceId::generate(),
+            file_id: FileId::generate(),
             app_id: caller.app_id.clone(),
             organization_open_id: organization.open_id.clone(),
             business_type,
@@ -120,7 +120,10 @@ pub async fn upload_files(
     Ok(UploadFilesResponse {
         total_count: files.len() as i64,
         file_ids: files.iter().map(|f| f.file_id.as_str().to_owned()).collect(),
-        file_urls: files.iter().map(|f| state.urls.sign(&urls::file_path(f.file_id.as_str()), now)).collect(),
+        file_urls: files
+            .iter()
+            .map(|f| state.urls.sign(&urls::file_path(f.app_id.as_str(), f.file_id.as_str()), now))
+            .collect(),
         deadline,
     })
 }

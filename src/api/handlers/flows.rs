@@ -13,7 +13,8 @@ use crate::domain::flow::{
     self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowOptions,
     FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, Signer,
 };
-use crate::domain::template::{ComponentType, ResourceId};
+use crate::domain::id::{FileId, FlowGroupId, FlowId, TemplateId};
+use crate::domain::template::ComponentType;
 use crate::domain::tenancy::OrganizationName;
 use crate::domain::{ExternalId, IdCard, Mobile, PersonName, name_chars, required};
 use crate::error::{ApiError, Code, Failure, fail};
@@ -75,9 +76,9 @@ pub async fn create_flow_group_by_templates(
     }
     let mut files = HashMap::new();
     for value in image_values {
-        if let Ok(id) = ResourceId::parse(Some(value), "ComponentValue")
+        if let Ok(id) = FileId::parse(Some(value), "ComponentValue")
             && !files.contains_key(&id)
-            && let Some(file) = state.store.file(&id).await?
+            && let Some(file) = state.store.file(&app.app_id, &id).await?
         {
             files.insert(id, file);
         }
@@ -199,7 +200,7 @@ fn flow_request(f: FlowInfo, i: usize, initiator: &ExternalId) -> Result<FlowReq
         .collect::<Result<_, ApiError>>()?;
     Ok(FlowRequest {
         name: FlowName::parse(f.flow_name.as_deref(), &at("FlowName"))?,
-        template_id: ResourceId::parse(f.template_id.as_deref(), &at("TemplateId"))?,
+        template_id: TemplateId::parse(f.template_id.as_deref(), &at("TemplateId"))?,
         deadline: f.deadline,
         approvers,
         form_fields,
@@ -342,7 +343,7 @@ pub async fn describe_flow_detail_info(
     req: DescribeFlowDetailInfoRequest,
 ) -> Result<DescribeFlowDetailInfoResponse, Failure> {
     let (organization, _) = agent_operator(state, caller, req.agent.as_ref()).await?;
-    let respond = |flows: Vec<Flow>, group: Option<(ResourceId, String)>| DescribeFlowDetailInfoResponse {
+    let respond = |flows: Vec<Flow>, group: Option<(FlowGroupId, String)>| DescribeFlowDetailInfoResponse {
         application_id: caller.app_id.to_string(),
         proxy_organization_open_id: organization.open_id.to_string(),
         flow_info: flows.iter().map(flow_detail).collect(),
@@ -356,7 +357,7 @@ pub async fn describe_flow_detail_info(
                 format!("The contract group `{group_id}` (FlowGroupId) does not exist."),
             )
         };
-        let id = ResourceId::parse(Some(&group_id), "FlowGroupId").map_err(|_| not_found())?;
+        let id = FlowGroupId::parse(Some(&group_id), "FlowGroupId").map_err(|_| not_found())?;
         let (name, flows) =
             state.store.flow_group(&caller.app_id, &organization.open_id, &id).await?.ok_or_else(not_found)?;
         return Ok(respond(flows, Some((id, name))));
@@ -381,10 +382,10 @@ pub async fn describe_flow_detail_info(
     };
     let parsed = ids
         .iter()
-        .map(|id| ResourceId::parse(Some(id), "FlowIds").map_err(|_| unknown(id)))
+        .map(|id| FlowId::parse(Some(id), "FlowIds").map_err(|_| unknown(id)))
         .collect::<Result<Vec<_>, _>>()?;
     let found = state.store.flows(&caller.app_id, &organization.open_id, &parsed).await?;
-    let mut by_id: HashMap<ResourceId, Flow> = found.into_iter().map(|f| (f.flow_id.clone(), f)).collect();
+    let mut by_id: HashMap<FlowId, Flow> = found.into_iter().map(|f| (f.flow_id.clone(), f)).collect();
     let mut flows = Vec::with_capacity(parsed.len());
     for id in &parsed {
         if let Some(f) = by_id.remove(id) {

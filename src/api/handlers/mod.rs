@@ -27,9 +27,20 @@ fn request<T: DeserializeOwned>(action: Action, params: Value) -> Result<T, ApiE
 /// Declares the implemented actions once: the dispatch `match` and the list the compatibility
 /// test checks come from the same lines.
 macro_rules! implemented_actions {
-    ($($variant:ident => $handler:path,)*) => {
+    ($($variant:ident($request:ident) => $handler:path,)*) => {
         #[cfg(test)]
         const IMPLEMENTED: &[Action] = &[$(Action::$variant,)*];
+
+        /// Each implemented action with the wire struct its handler reads, traced, for the test
+        /// that holds every struct to the SDK's schema.
+        #[cfg(test)]
+        fn traced_requests() -> Vec<(Action, serde_reflection::Registry, &'static str)> {
+            vec![$((
+                Action::$variant,
+                tests::trace::<super::wire::$request>(),
+                std::any::type_name::<super::wire::$request>().rsplit("::").next().unwrap_or_default(),
+            ),)*]
+        }
 
         pub async fn dispatch(
             state: &AppState,
@@ -39,7 +50,7 @@ macro_rules! implemented_actions {
         ) -> Result<Map<String, Value>, Failure> {
             match action {
                 $(Action::$variant => {
-                    let req = request(Action::$variant, params)?;
+                    let req: super::wire::$request = request(Action::$variant, params)?;
                     let resp = $handler(state, caller, req).await?;
                     Ok(envelope::to_object(&resp)?)
                 })*
@@ -54,16 +65,16 @@ macro_rules! implemented_actions {
 }
 
 implemented_actions! {
-    ChannelCreateFlowGroupByTemplates => flows::create_flow_group_by_templates,
-    ChannelDescribeFlowComponents => documents::channel_describe_flow_components,
-    ChannelGetTaskResultApi => documents::channel_get_task_result_api,
-    DescribeFileConvertTask => documents::describe_file_convert_task,
-    DescribeResourceUrlsByFlows => documents::describe_resource_urls_by_flows,
-    DescribeFlowDetailInfo => flows::describe_flow_detail_info,
-    DescribeTemplates => templates::describe_templates,
-    SyncProxyOrganization => tenancy::sync_proxy_organization,
-    SyncProxyOrganizationOperators => tenancy::sync_proxy_organization_operators,
-    UploadFiles => files::upload_files,
+    ChannelCreateFlowGroupByTemplates(ChannelCreateFlowGroupByTemplatesRequest) => flows::create_flow_group_by_templates,
+    ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
+    ChannelGetTaskResultApi(ChannelGetTaskResultApiRequest) => documents::channel_get_task_result_api,
+    DescribeFileConvertTask(DescribeFileConvertTaskRequest) => documents::describe_file_convert_task,
+    DescribeResourceUrlsByFlows(DescribeResourceUrlsByFlowsRequest) => documents::describe_resource_urls_by_flows,
+    DescribeFlowDetailInfo(DescribeFlowDetailInfoRequest) => flows::describe_flow_detail_info,
+    DescribeTemplates(DescribeTemplatesRequest) => templates::describe_templates,
+    SyncProxyOrganization(SyncProxyOrganizationRequest) => tenancy::sync_proxy_organization,
+    SyncProxyOrganizationOperators(SyncProxyOrganizationOperatorsRequest) => tenancy::sync_proxy_organization_operators,
+    UploadFiles(UploadFilesRequest) => files::upload_files,
 }
 
 /// `Agent.AppId` must be the application that owns the calling SecretId; anything else looks
@@ -150,7 +161,89 @@ async fn agent_operator(
 
 #[cfg(test)]
 mod tests {
+    use serde_reflection::{ContainerFormat, Format, Registry, Samples, Tracer, TracerConfig};
+
     use super::*;
+    use crate::api::schema::FieldType;
+
+    pub(super) fn trace<T: serde::de::DeserializeOwned>() -> Registry {
+        let mut tracer = Tracer::new(TracerConfig::default());
+        tracer.trace_type::<T>(&Samples::new()).expect("a wire request struct can be traced");
+        tracer.registry().expect("every traced type is complete")
+    }
+
+    /// Every field of wire struct `name` (in `registry`) exists in schema object `object` under
+    /// the same name with the same type, recursively; a misspelt field would otherwise pass the
+    /// schema under the SDK's name and be dropped by serde without a word.
+    fn drift(registry: &Registry, name: &str, object: &str, path: &str, found: &mut Vec<String>) {
+        let Some(ContainerFormat::Struct(fields)) = registry.get(name) else {
+            found.push(format!("{path}: {name} is not a plain struct"));
+            return;
+        };
+        let Some(schema) = Schema::get().fields(object) else {
+            found.push(format!("{path}: the schema has no object {object}"));
+            return;
+        };
+        for field in fields {
+            let at = format!("{path}.{}", field.name);
+            match schema.get(&field.name) {
+                None => found.push(format!("{at}: not a field of {object} in the SDK")),
+                Some(expected) => same_type(registry, &field.value, expected, &at, found),
+            }
+        }
+    }
+
+    fn same_type(registry: &Registry, format: &Format, expected: &FieldType, at: &str, found: &mut Vec<String>) {
+        match (format, expected) {
+            (Format::Option(inner), _) => same_type(registry, inner, expected, at, found),
+            (Format::Seq(inner), FieldType::List(e)) => same_type(registry, inner, e, &format!("{at}.N"), found),
+            (Format::TypeName(name), FieldType::Object(object)) => drift(registry, name, object, at, found),
+            (Format::Str, FieldType::String)
+            | (Format::Bool, FieldType::Boolean)
+            | (Format::F64 | Format::F32, FieldType::Float)
+            | (Format::I64 | Format::I32 | Format::U64 | Format::U32, FieldType::Integer) => {}
+            (f, e) => found.push(format!("{at}: the struct has {f:?}, the SDK {e:?}")),
+        }
+    }
+
+    #[test]
+    fn every_wire_request_matches_the_sdk_schema() {
+        let requests = traced_requests();
+        assert_eq!(requests.len(), IMPLEMENTED.len());
+        let mut found = Vec::new();
+        for (action, registry, name) in &requests {
+            let object = Schema::get().request_object(action.as_str()).expect("every action has a request");
+            drift(registry, name, object, action.as_str(), &mut found);
+        }
+        assert!(found.is_empty(), "wire structs that drifted from the SDK:\n{}", found.join("\n"));
+    }
+
+    #[test]
+    fn a_misspelt_wire_field_is_found() {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        #[allow(dead_code)] // only traced
+        struct UploadFilesRequest {
+            business_type: Option<String>,
+            file_infos: Option<Vec<Misspelt>>,
+            deadline: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        #[allow(dead_code)] // only traced
+        struct Misspelt {
+            file_nmae: Option<String>,
+        }
+        let mut found = Vec::new();
+        drift(&trace::<UploadFilesRequest>(), "UploadFilesRequest", "UploadFilesRequest", "UploadFiles", &mut found);
+        assert_eq!(
+            found,
+            [
+                "UploadFiles.FileInfos.N.FileNmae: not a field of UploadFile in the SDK",
+                "UploadFiles.Deadline: the struct has Str, the SDK Integer",
+            ]
+        );
+    }
 
     #[test]
     fn compatibility_table_matches_the_code() {

@@ -4,7 +4,8 @@ use super::agent_operator;
 use crate::api::wire::{self, DescribeTemplatesRequest, DescribeTemplatesResponse, TemplateInfo};
 use crate::api::{AppState, Caller, urls};
 use crate::domain::at_most;
-use crate::domain::template::{RecipientType, ResourceId, Template};
+use crate::domain::id::TemplateId;
+use crate::domain::template::{RecipientType, Template};
 use crate::error::{ApiError, Code, Failure, fail};
 use crate::store::TemplateQuery;
 
@@ -71,7 +72,7 @@ pub async fn describe_templates(
     }
 
     if let Some(id) = req.template_id.filter(|t| !t.is_empty()) {
-        let id = ResourceId::parse(Some(&id), "TemplateId")?;
+        let id = TemplateId::parse(Some(&id), "TemplateId")?;
         let found: Vec<Template> = state
             .store
             .template(&caller.app_id, &id)
@@ -94,7 +95,7 @@ pub async fn describe_templates(
         Some(ids) => Some(
             ids.iter()
                 .enumerate()
-                .map(|(i, id)| ResourceId::parse(Some(id), &format!("TemplateIds.{i}")))
+                .map(|(i, id)| TemplateId::parse(Some(id), &format!("TemplateIds.{i}")))
                 .collect::<Result<Vec<_>, ApiError>>()?,
         ),
         None => None,

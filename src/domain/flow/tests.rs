@@ -25,7 +25,7 @@ fn component(cid: &str, kind: ComponentType, owner: Option<&str>, required: bool
 
 fn template(tid: &str, components: Vec<Component>) -> Template {
     Template {
-        template_id: ResourceId::parse(Some(tid), "t").unwrap(),
+        template_id: TemplateId::parse(Some(tid), "t").unwrap(),
         name: "模板".into(),
         description: String::new(),
         recipients: vec![
@@ -55,10 +55,10 @@ struct World {
     app: Application,
     org: Organization,
     op: Operator,
-    templates: HashMap<ResourceId, std::sync::Arc<Template>>,
+    templates: HashMap<TemplateId, std::sync::Arc<Template>>,
     orgs: HashMap<ExternalId, Organization>,
     ops: HashMap<(ExternalId, ExternalId), Operator>,
-    files: HashMap<ResourceId, crate::domain::file::StoredFile>,
+    files: HashMap<FileId, crate::domain::file::StoredFile>,
 }
 
 fn world(features: &[Feature]) -> World {
@@ -152,7 +152,7 @@ fn field(cid: &str, value: &str) -> FormFieldRequest {
 fn flow(tid: &str, approvers: Vec<ApproverRequest>, fields: Vec<FormFieldRequest>) -> FlowRequest {
     FlowRequest {
         name: FlowName::parse(Some("合同"), "n").unwrap(),
-        template_id: ResourceId::parse(Some(tid), "t").unwrap(),
+        template_id: TemplateId::parse(Some(tid), "t").unwrap(),
         deadline: None,
         approvers,
         form_fields: fields,
