@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -62,6 +63,30 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_MAX_BODY_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// Request bodies held in memory at once, in bytes, across all requests; a body is read only
+    /// once it fits, so slow or many callers cannot make the server hold more [default: 268435456]
+    #[arg(long, env = "QIANSHU_MAX_BUFFERED_BODY_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_buffered_body_bytes: Option<usize>,
+    /// How long a request body may take to arrive (and to find room to be held), in milliseconds
+    /// [default: 60000]
+    #[arg(long, env = "QIANSHU_BODY_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_timeout_ms: Option<u64>,
+    /// How long a request may take from its headers to its answer, in milliseconds [default: 120000]
+    #[arg(long, env = "QIANSHU_REQUEST_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    /// Requests (API calls and downloads) handled at once; more are answered RequestLimitExceeded
+    /// (a download: 503) at once [default: 1024]
+    #[arg(long, env = "QIANSHU_MAX_CONCURRENT_REQUESTS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<u64>,
+    /// How long a connection may take to send a request's headers, and may stay idle between
+    /// requests, in milliseconds, before it is closed [default: 30000]
+    #[arg(long, env = "QIANSHU_HEADER_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_timeout_ms: Option<u64>,
     /// Calls per second allowed per application and action [default: 20]
     #[arg(long, env = "QIANSHU_RATE_LIMIT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,19 +203,31 @@ pub struct FontPaths {
     pub fangsong: Option<PathBuf>,
 }
 
+/// What the HTTP edge lets callers hold, so that no caller can exhaust memory, connections or
+/// time (docs/ARCHITECTURE.md, "Limits at the edge").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLimits {
+    pub max_body_bytes: usize,
+    pub max_buffered_body_bytes: usize,
+    pub body_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub header_timeout: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub store: StoreSettings,
     pub listen: String,
     pub public_url: Option<String>,
-    pub max_body_bytes: usize,
+    pub edge: EdgeLimits,
     pub rate_limit: u32,
     pub rate_limits: BTreeMap<Action, u32>,
-    pub cache_ttl: std::time::Duration,
+    pub cache_ttl: Duration,
     pub demo: bool,
     pub fonts: FontPaths,
     pub synthesis_workers: usize,
-    pub synthesis_lease: std::time::Duration,
+    pub synthesis_lease: Duration,
 }
 
 impl ServeSettings {
@@ -211,6 +248,11 @@ struct Layered {
     listen: String,
     public_url: Option<String>,
     max_body_bytes: usize,
+    max_buffered_body_bytes: usize,
+    body_timeout_ms: u64,
+    request_timeout_ms: u64,
+    max_concurrent_requests: u64,
+    header_timeout_ms: u64,
     rate_limit: u32,
     rate_limits: Option<RateLimits>,
     cache_ttl_ms: u64,
@@ -234,6 +276,11 @@ struct Defaults {
     data_dir: &'static str,
     listen: &'static str,
     max_body_bytes: usize,
+    max_buffered_body_bytes: usize,
+    body_timeout_ms: u64,
+    request_timeout_ms: u64,
+    max_concurrent_requests: u64,
+    header_timeout_ms: u64,
     rate_limit: u32,
     cache_ttl_ms: u64,
     demo: bool,
@@ -245,6 +292,11 @@ const DEFAULTS: Defaults = Defaults {
     data_dir: "./data",
     listen: "127.0.0.1:8080",
     max_body_bytes: 10 * 1024 * 1024,
+    max_buffered_body_bytes: 256 * 1024 * 1024,
+    body_timeout_ms: 60_000,
+    request_timeout_ms: 120_000,
+    max_concurrent_requests: 1024,
+    header_timeout_ms: 30_000,
     rate_limit: 20,
     cache_ttl_ms: 1000,
     demo: false,
@@ -308,6 +360,23 @@ impl ServeSettings {
         if l.synthesis_lease_ms == 0 {
             bail!("synthesis-lease-ms must be at least 1");
         }
+        for (name, value) in [
+            ("body-timeout-ms", l.body_timeout_ms),
+            ("request-timeout-ms", l.request_timeout_ms),
+            ("max-concurrent-requests", l.max_concurrent_requests),
+            ("header-timeout-ms", l.header_timeout_ms),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        if l.max_body_bytes > l.max_buffered_body_bytes {
+            bail!(
+                "max-body-bytes ({}) is more than max-buffered-body-bytes ({}): a body that large could never be read",
+                l.max_body_bytes,
+                l.max_buffered_body_bytes
+            );
+        }
         if l.rate_limit == 0 || rate_limits.values().any(|n| *n == 0) {
             bail!("rate limits must be at least 1 call per second");
         }
@@ -315,14 +384,21 @@ impl ServeSettings {
             store: StoreSettings::from_layered(&l)?,
             listen: l.listen.clone(),
             public_url: l.public_url.clone(),
-            max_body_bytes: l.max_body_bytes,
+            edge: EdgeLimits {
+                max_body_bytes: l.max_body_bytes,
+                max_buffered_body_bytes: l.max_buffered_body_bytes,
+                body_timeout: Duration::from_millis(l.body_timeout_ms),
+                request_timeout: Duration::from_millis(l.request_timeout_ms),
+                max_concurrent_requests: usize::try_from(l.max_concurrent_requests).unwrap_or(usize::MAX),
+                header_timeout: Duration::from_millis(l.header_timeout_ms),
+            },
             rate_limit: l.rate_limit,
             rate_limits,
-            cache_ttl: std::time::Duration::from_millis(l.cache_ttl_ms),
+            cache_ttl: Duration::from_millis(l.cache_ttl_ms),
             demo: l.demo,
             fonts: FontPaths { hei: l.font.clone(), song: l.font_song.clone(), fangsong: l.font_fangsong.clone() },
             synthesis_workers: l.synthesis_workers,
-            synthesis_lease: std::time::Duration::from_millis(l.synthesis_lease_ms),
+            synthesis_lease: Duration::from_millis(l.synthesis_lease_ms),
         })
     }
 }
@@ -401,7 +477,7 @@ mod tests {
             .unwrap();
         let store = StoreFlags { config: Some(file.clone()), ..Default::default() };
         let s = ServeSettings::load(&store, &ServeFlags::default()).unwrap();
-        assert_eq!((s.listen.as_str(), s.rate_limit, s.max_body_bytes), ("0.0.0.0:9000", 7, 10 * 1024 * 1024));
+        assert_eq!((s.listen.as_str(), s.rate_limit, s.edge.max_body_bytes), ("0.0.0.0:9000", 7, 10 * 1024 * 1024));
         assert_eq!(s.rate_limits[&Action::DescribeTemplates], 3);
         assert_eq!(s.store.database_url.expose(), "sqlite://./data/qianshu.db");
         let serve = ServeFlags { listen: Some("127.0.0.1:1".into()), ..Default::default() };
@@ -432,5 +508,46 @@ mod tests {
         std::fs::write(&file, "synthesis_lease_ms = 0\n").unwrap();
         let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
         assert_eq!(e, "synthesis-lease-ms must be at least 1");
+    }
+
+    #[test]
+    fn the_edge_limits_come_from_the_file_and_flags_and_must_be_consistent() {
+        let defaults = ServeSettings::load(&StoreFlags::default(), &ServeFlags::default()).unwrap().edge;
+        let expected = EdgeLimits {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
+            body_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(120),
+            max_concurrent_requests: 1024,
+            header_timeout: Duration::from_secs(30),
+        };
+        assert_eq!(defaults, expected);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "body_timeout_ms = 5\nmax_concurrent_requests = 3\nheader_timeout_ms = 7\n").unwrap();
+        let store = StoreFlags { config: Some(file.clone()), ..Default::default() };
+        let flags =
+            ServeFlags { request_timeout_ms: Some(9), max_buffered_body_bytes: Some(1 << 30), ..Default::default() };
+        let edge = ServeSettings::load(&store, &flags).unwrap().edge;
+        assert_eq!(
+            edge,
+            EdgeLimits {
+                body_timeout: Duration::from_millis(5),
+                request_timeout: Duration::from_millis(9),
+                max_concurrent_requests: 3,
+                header_timeout: Duration::from_millis(7),
+                max_buffered_body_bytes: 1 << 30,
+                ..expected
+            }
+        );
+        let flags = ServeFlags { max_buffered_body_bytes: Some(1000), ..Default::default() };
+        let e = ServeSettings::load(&StoreFlags::default(), &flags).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "max-body-bytes (10485760) is more than max-buffered-body-bytes (1000): a body that large could never be read"
+        );
+        std::fs::write(&file, "header_timeout_ms = 0\n").unwrap();
+        let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
+        assert_eq!(e, "header-timeout-ms must be at least 1");
     }
 }

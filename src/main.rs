@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the essbasic API
-    Serve(ServeFlags),
+    Serve(Box<ServeFlags>),
     /// Load a tenants file (applications, keys, quota, organizations, operators, templates); idempotent
     Apply {
         /// The tenants JSON file

@@ -4,14 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::api::{self, AppState};
 use crate::blobs::BlobStore;
 use crate::config::{ServeSettings, StoreSettings};
-use crate::ratelimit::RateLimits;
 use crate::secrets::{self, MasterKey};
 use crate::store::Store;
 
@@ -64,8 +62,31 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public_url = settings.public_url(bound);
-    let url_key =
-        hex::decode(store.server_secret("url-signing").await?.expose_secret()).context("the stored URL-signing key")?;
+    let state = state(&settings, store.clone(), blobs, &public_url).await?;
+    let workers = state.synthesis.start_workers(settings.synthesis_workers, tokio::runtime::Handle::current());
+    info!(database = %settings.store.database_url, "qianshu ready");
+    if let Some(demo) = demo {
+        println!("{}", demo.banner(&bound.to_string()));
+    }
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("qianshu listening on http://{bound} (public URL {public_url})");
+    let synthesis = state.synthesis.clone();
+    api::connections::serve(listener, api::router(state), settings.edge.header_timeout, shutdown()).await;
+    synthesis.stop();
+    tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join())).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Everything the edge serves with, over an open store: the fonts, document synthesis (its
+/// workers not started) and the edge's own state. `serve` and the in-process test harness
+/// both build it here.
+pub async fn state(
+    settings: &ServeSettings,
+    store: Store,
+    blobs: BlobStore,
+    public_url: &str,
+) -> anyhow::Result<Arc<AppState>> {
     let font_paths = settings.fonts.clone();
     let fonts = Arc::new(crate::untrusted::parse(move || crate::pdf::font::Fonts::load(&font_paths)).await?);
     if fonts.any() {
@@ -80,27 +101,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         settings.synthesis_lease,
         settings.synthesis_workers,
     )?;
-    let workers = synthesis.start_workers(settings.synthesis_workers, tokio::runtime::Handle::current());
-    let state = Arc::new(AppState {
-        store: store.clone(),
-        blobs: blobs.clone(),
-        urls: crate::api::urls::UrlSigner::new(&url_key, &public_url),
-        groups: crate::store::GroupWriter::spawn(store.clone()),
-        synthesis: synthesis.clone(),
-        limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
-        max_body_bytes: settings.max_body_bytes,
-    });
-    info!(database = %settings.store.database_url, "qianshu ready");
-    if let Some(demo) = demo {
-        println!("{}", demo.banner(&bound.to_string()));
-    }
-    // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("qianshu listening on http://{bound} (public URL {public_url})");
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
-    synthesis.stop();
-    tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join())).await?;
-    store.close().await;
-    Ok(())
+    Ok(Arc::new(AppState::new(store, blobs, synthesis, public_url, settings).await?))
 }
 
 async fn shutdown() {

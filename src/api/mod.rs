@@ -3,6 +3,7 @@
 //! dispatches it to a handler that converts wire types into domain types.
 
 pub mod action;
+pub mod connections;
 pub mod envelope;
 mod handlers;
 pub mod schema;
@@ -12,8 +13,9 @@ pub mod wire;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::extract::{Path, RawQuery};
 use axum::http::request::Parts;
@@ -23,10 +25,13 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::timeout;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::{debug, error};
 
 use crate::blobs::BlobStore;
+use crate::config::{EdgeLimits, ServeSettings};
 use crate::domain::ExternalId;
 use crate::domain::id::FileId;
 use crate::error::{ApiError, Code, Failure};
@@ -47,7 +52,37 @@ pub struct AppState {
     /// Makes contract documents (and the fonts that measure text at creation).
     pub synthesis: Arc<crate::synthesis::Synthesis>,
     pub limits: RateLimits,
-    pub max_body_bytes: usize,
+    pub edge: EdgeLimits,
+    /// Room for request bodies held at once, in KiB (`--max-buffered-body-bytes`).
+    body_room: Semaphore,
+    /// Places for requests handled at once (`--max-concurrent-requests`).
+    in_flight: Semaphore,
+}
+
+impl AppState {
+    /// The edge over an opened store, as `settings` ask: what `serve` runs and what the HTTP
+    /// tests drive, so both are configured by the same code.
+    pub async fn new(
+        store: Store,
+        blobs: BlobStore,
+        synthesis: Arc<crate::synthesis::Synthesis>,
+        public_url: &str,
+        settings: &ServeSettings,
+    ) -> anyhow::Result<AppState> {
+        let url_key = hex::decode(store.server_secret("url-signing").await?.expose_secret())
+            .context("the stored URL-signing key")?;
+        Ok(AppState {
+            urls: urls::UrlSigner::new(&url_key, public_url),
+            groups: GroupWriter::spawn(store.clone()),
+            store,
+            blobs,
+            synthesis,
+            limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
+            edge: settings.edge,
+            body_room: Semaphore::new(kib(settings.edge.max_buffered_body_bytes) as usize),
+            in_flight: Semaphore::new(settings.edge.max_concurrent_requests),
+        })
+    }
 }
 
 /// Who is calling: the application that owns the verified SecretId.
@@ -87,6 +122,10 @@ async fn download(
     Path((app_id, file_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    bounded_link(&state, download_file(&state, app_id, file_id, query)).await
+}
+
+async fn download_file(state: &AppState, app_id: String, file_id: String, query: Option<String>) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
     if !state.urls.verify(&urls::file_path(&app_id, &file_id), expires, &signature, crate::store::now()) {
         return not_found();
@@ -103,21 +142,33 @@ async fn download(
             return not_found();
         }
     };
-    blob_response(&state, &file.sha256, file.kind.content_type(), &file.file_name, false).await
+    blob_response(state, &file.sha256, file.kind.content_type(), &file.file_name, false).await
 }
 
-async fn blob_attachment(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
-    blob(state, path, query, false).await
+async fn blob_attachment(
+    State(state): State<Arc<AppState>>,
+    path: Path<(String, String)>,
+    query: RawQuery,
+) -> Response {
+    bounded_link(&state, blob(&state, path, query, false)).await
 }
 
-async fn blob_inline(state: State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
-    blob(state, path, query, true).await
+async fn blob_inline(State(state): State<Arc<AppState>>, path: Path<(String, String)>, query: RawQuery) -> Response {
+    bounded_link(&state, blob(&state, path, query, true)).await
+}
+
+/// A download counts among the requests in flight and has the request timeout, like an API
+/// call; it is not one, so a busy server answers a bare 503, not an envelope.
+async fn bounded_link(state: &AppState, answer: impl Future<Output = Response>) -> Response {
+    let unavailable = || (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], "busy").into_response();
+    let Ok(_in_flight) = state.in_flight.try_acquire() else { return unavailable() };
+    timeout(state.edge.request_timeout, answer).await.unwrap_or_else(|_| unavailable())
 }
 
 /// Serves a content-addressed document (a contract, a template, an image) to whoever holds a
 /// valid, unexpired link; anything else is a bare 404, as for uploaded files.
 async fn blob(
-    State(state): State<Arc<AppState>>,
+    state: &AppState,
     Path((sha256, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     view: bool,
@@ -130,25 +181,24 @@ async fn blob(
         .rsplit_once('.')
         .and_then(|(_, ext)| crate::domain::file::FileKind::parse(&ext.to_ascii_lowercase()))
         .map_or("application/octet-stream", |k| k.content_type());
-    blob_response(&state, &sha256, kind, &name, view).await
+    blob_response(state, &sha256, kind, &name, view).await
 }
 
 /// Blob `sha256` as a file named `file_name`, to download or (`inline`) to show; a blob that
 /// cannot be read is logged and answers the same bare 404 as a bad link.
 async fn blob_response(state: &AppState, sha256: &str, content_type: &str, file_name: &str, inline: bool) -> Response {
     match state.blobs.get(sha256).await {
-        Ok(bytes) => {
-            let encoded: String = form_urlencoded::byte_serialize(file_name.as_bytes()).collect();
-            let disposition = if inline { "inline" } else { "attachment" };
-            (
-                [
-                    (header::CONTENT_TYPE, content_type.to_owned()),
-                    (header::CONTENT_DISPOSITION, format!("{disposition}; filename*=UTF-8''{encoded}")),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (header::CONTENT_DISPOSITION, urls::content_disposition(file_name, inline)),
+                // Uploaded files are served from the API's own origin: never let a browser
+                // guess them into something it would run.
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(e) => {
             error!("reading blob {sha256}: {e:#}");
             not_found()
@@ -176,8 +226,26 @@ fn link_query(query: Option<String>) -> Option<(i64, String)> {
 
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = request.into_parts();
-    let bytes = match handle(&state, &parts, body).await {
+    let outcome = match state.in_flight.try_acquire() {
+        Err(_) => Err(ApiError::new(
+            Code::RequestLimitExceeded,
+            format!(
+                "The server is handling {} requests, as many as it takes at once; retry later.",
+                state.edge.max_concurrent_requests
+            ),
+        )
+        .into()),
+        Ok(_in_flight) => {
+            let (parts, body) = request.into_parts();
+            timeout(state.edge.request_timeout, handle(&state, &parts, body)).await.unwrap_or_else(|_| {
+                Err(Failure::Internal(anyhow::anyhow!(
+                    "no answer within the request timeout ({} ms)",
+                    state.edge.request_timeout.as_millis()
+                )))
+            })
+        }
+    };
+    let bytes = match outcome {
         Ok(body) => envelope::success(&request_id, body),
         Err(Failure::Client(e)) => {
             debug!(request_id = %request_id, code = %e.code, message = %e.message, "refused");
@@ -189,6 +257,51 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         }
     };
     envelope::http(bytes)
+}
+
+/// KiB, rounded up: the unit of the body room.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
+/// The body of a request that passed every check that does not need it. It is read only if the
+/// bytes it declares (the largest body, when it declares none) fit in the room all requests
+/// share, else refused at once like a request over the concurrency bound (the SDKs retry
+/// `RequestLimitExceeded`), and must arrive within the body timeout; the permit holds the room
+/// until the request is answered.
+async fn read_body(state: &AppState, body: Body) -> Result<(Bytes, SemaphorePermit<'_>), ApiError> {
+    let max = state.edge.max_body_bytes;
+    let too_large =
+        || ApiError::new(Code::RequestSizeLimitExceeded, format!("The request body is larger than {max} bytes."));
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let room = declared.map_or(max, |n| n as usize);
+    let room = state.body_room.try_acquire_many(kib(room)).map_err(|_| {
+        ApiError::new(
+            Code::RequestLimitExceeded,
+            format!(
+                "The server holds as many request bodies as it takes at once ({} bytes); retry later.",
+                state.edge.max_buffered_body_bytes
+            ),
+        )
+    })?;
+    let bytes = timeout(state.edge.body_timeout, axum::body::to_bytes(body, max))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                Code::InvalidRequest,
+                format!("The request body did not arrive within {} ms.", state.edge.body_timeout.as_millis()),
+            )
+        })?
+        .map_err(|_| too_large())?;
+    Ok((bytes, room))
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`), in any case.
+fn is_json(content_type: &str) -> bool {
+    content_type.parse::<mime::Mime>().is_ok_and(|m| m.essence_str() == "application/json")
 }
 
 fn missing_header(name: &str) -> ApiError {
@@ -220,13 +333,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
     let action: Action = action_name.parse().map_err(|_| {
         ApiError::new(Code::InvalidAction, format!("The action `{action_name}` does not exist in essbasic {VERSION}."))
     })?;
-    let body = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
-        ApiError::new(
-            Code::RequestSizeLimitExceeded,
-            format!("The request body is larger than {} bytes.", state.max_body_bytes),
-        )
-    })?;
-    if method == "POST" && !header("content-type").is_some_and(|ct| ct.starts_with("application/json")) {
+    if method == "POST" && !header("content-type").is_some_and(is_json) {
         return Err(ApiError::new(
             Code::UnsupportedProtocol,
             "POST requests must be application/json signed with TC3-HMAC-SHA256.",
@@ -247,6 +354,9 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
             format!("The SecretId `{}` does not exist.", authorization.secret_id),
         )
     })?;
+    // Everything above needs no body: a caller without a valid timestamp and a known SecretId
+    // never makes the server hold a byte of it.
+    let (body, _body_room) = read_body(state, body).await?;
     let query = parts.uri.query().unwrap_or("");
     let signed = tc3::SignedParts { method, query, header: &header, body: &body };
     tc3::verify_signature(&signed, &authorization, timestamp, secret_key.expose_secret())?;

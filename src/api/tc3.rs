@@ -165,7 +165,7 @@ pub fn check_timestamp(timestamp: &str, now: i64) -> Result<i64, ApiError> {
     let ts: i64 = timestamp.parse().map_err(|_| {
         ApiError::new(Code::InvalidParameter, "The value of header `X-TC-Timestamp` must be a Unix time in seconds.")
     })?;
-    if (now - ts).abs() > MAX_SKEW_SECONDS {
+    if now.abs_diff(ts) > MAX_SKEW_SECONDS.unsigned_abs() {
         return Err(ApiError::new(
             Code::AuthFailure_SignatureExpire,
             format!(
@@ -334,6 +334,12 @@ mod tests {
         assert_eq!(check_timestamp("1700000000", TIMESTAMP + 301).unwrap_err().code, Code::AuthFailure_SignatureExpire);
         assert_eq!(check_timestamp("1700000000", TIMESTAMP - 301).unwrap_err().code, Code::AuthFailure_SignatureExpire);
         assert_eq!(check_timestamp("soon", TIMESTAMP).unwrap_err().code, Code::InvalidParameter);
+        for extreme in [i64::MIN, i64::MAX] {
+            let e = check_timestamp(&extreme.to_string(), TIMESTAMP).unwrap_err();
+            assert_eq!(e.code, Code::AuthFailure_SignatureExpire);
+        }
+        let e = check_timestamp("0", i64::MIN).unwrap_err();
+        assert_eq!(e.code, Code::AuthFailure_SignatureExpire);
     }
 
     #[test]
