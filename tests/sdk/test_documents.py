@@ -432,7 +432,8 @@ def test_a_restart_in_the_middle_of_a_backlog_loses_no_job_and_makes_none_twice(
 
 def test_a_node_killed_in_the_middle_of_a_backlog_leaves_its_jobs_to_the_next(db, tmp_path, start):
     lease = ["--synthesis-lease-ms", "1500"]
-    first = start("--synthesis-workers", "1", *lease)
+    # Thirty groups in quick succession: above the default 20 calls a second.
+    first = start("--synthesis-workers", "1", "--rate-limit", "1000", *lease)
     ids = backlog(first, 15)
     # Renders run at the lowest priority, so on a busy machine the worker may not have made
     # any document yet: wait for one, then queue more than it can make before the kill.
