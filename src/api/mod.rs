@@ -11,6 +11,8 @@ pub mod tc3;
 pub mod urls;
 pub mod wire;
 
+pub use handlers::request;
+
 use std::sync::Arc;
 
 use anyhow::Context;

@@ -18,8 +18,9 @@ use crate::domain::ExternalId;
 use crate::domain::tenancy::{Operator, Organization};
 use crate::error::{ApiError, Code, Failure, fail};
 
-/// Validates the parameters against the action's schema, then deserializes them.
-fn request<T: DeserializeOwned>(action: Action, params: Value) -> Result<T, ApiError> {
+/// Validates the parameters against the action's schema, then deserializes them. Public for the
+/// `edge_json` fuzz target, which feeds it what a caller could send.
+pub fn request<T: DeserializeOwned>(action: Action, params: Value) -> Result<T, ApiError> {
     Schema::get().check(action.as_str(), &params)?;
     serde_json::from_value(params).map_err(|e| ApiError::new(Code::InvalidParameter, format!("Invalid request: {e}.")))
 }
