@@ -28,9 +28,9 @@ static IMAGE: LazyLock<Arc<ImageXObject>> = LazyLock::new(|| {
 });
 
 fuzz_target!(|bytes: &[u8]| {
-    let Ok(sizes) = qianshu::pdf::page_sizes(bytes) else { return };
+    let Ok(sizes) = qianshu::pdf::page_sizes(Bytes::copy_from_slice(bytes)) else { return };
 
-    if let Ok(doc) = lopdf::Document::load_mem(bytes) {
+    if let Ok(doc) = qianshu::pdf::load(bytes) {
         if let Ok(lines) = text_lines(&doc) {
             let keyword: String = lines.iter().flat_map(|l| l.glyphs.iter().map(|g| g.ch)).take(2).collect();
             if !keyword.is_empty() {

@@ -278,6 +278,22 @@ mod tests {
     }
 
     #[test]
+    fn every_template_pdf_the_fuzzer_found_is_refused() {
+        // scripts/fuzz.sh keeps what `template_pdf` found in tests/fixtures/fuzz/template_pdf/;
+        // each was a hang, in `page_sizes` or in `PreparedTemplate::new`.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/template_pdf");
+        let mut found = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = Bytes::from(std::fs::read(&path).unwrap());
+            assert!(page_sizes(bytes.clone()).is_err(), "{} is accepted", path.display());
+            assert!(compose::PreparedTemplate::new(bytes).is_err(), "{} is prepared", path.display());
+            found += 1;
+        }
+        assert!(found > 0, "no fixtures in {}", dir.display());
+    }
+
+    #[test]
     fn a_page_without_resources_is_a_page_with_none() {
         let bytes = pdf(&[
             CATALOG,
