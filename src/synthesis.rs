@@ -130,7 +130,9 @@ impl Synthesis {
         self.render_threads.spawn(move || {
             let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
         });
-        result.await?.unwrap_or_else(|panic| Err(anyhow!("panicked: {}", panic_message(panic.as_ref()))))
+        result
+            .await?
+            .unwrap_or_else(|panic| Err(anyhow!("panicked: {}", crate::untrusted::panic_message(panic.as_ref()))))
     }
 
     /// Reads what a flow's document is made from.
@@ -309,7 +311,7 @@ impl Synthesis {
                     Err(panic) => warn!(
                         flow_id = lease.flow_id.as_str(),
                         "synthesis job panicked: {}",
-                        panic_message(panic.as_ref())
+                        crate::untrusted::panic_message(panic.as_ref())
                     ),
                 }
             }
@@ -330,15 +332,6 @@ impl Synthesis {
         self.stopping.store(true, Ordering::SeqCst);
         self.wake();
     }
-}
-
-/// What a panic said, for the log.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
 
 /// Synthesis must not take CPU from API calls: its threads run at nice 19. (A thread cannot

@@ -23,14 +23,17 @@ pub async fn parse<T: Send + 'static>(parse: impl FnOnce() -> anyhow::Result<T> 
 
 /// [`parse`] on this thread, for code that is not async.
 fn parse_here<T>(parse: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    catch_unwind(AssertUnwindSafe(parse)).unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned());
-        Err(anyhow!("reading it failed unexpectedly ({why})"))
-    })
+    catch_unwind(AssertUnwindSafe(parse))
+        .unwrap_or_else(|panic| Err(anyhow!("reading it failed unexpectedly ({})", panic_message(panic.as_ref()))))
+}
+
+/// What a panic said, for an error or the log.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 #[cfg(test)]
