@@ -142,7 +142,7 @@ impl Synthesis {
             self.store.template(app, &flow.template_id).await?.ok_or_else(|| {
                 anyhow!("template {} of flow {} vanished", flow.template_id.as_str(), flow_id.as_str())
             })?;
-        let prepared = self.made_from_blob(&self.templates, &template.pdf_sha256, PreparedTemplate::new).await?;
+        let prepared = self.made_from_blob(&self.templates, &template.pdf_sha256, PreparedTemplate::new).await??;
         let mut images = HashMap::new();
         for (id, value) in &flow.fields {
             if !template
@@ -154,26 +154,35 @@ impl Synthesis {
             }
             let file_id = FileId::parse(Some(value), "value").map_err(|e| anyhow!(e.message))?;
             let file = self.store.file(app, &file_id).await?.ok_or_else(|| anyhow!("image {value} vanished"))?;
-            let image = self.made_from_blob(&self.images, &file.sha256, |bytes| image_xobject(&bytes)).await?;
+            let image = self.image(&file.sha256).await??;
             images.insert(value.clone(), image);
         }
         Ok(Input { template, prepared, fields: flow.fields, images })
     }
 
+    /// Image blob `sha256` as documents embed it, decoded once per node and kept for the
+    /// renders; the inner error says why the bytes are not an image synthesis can use.
+    pub async fn image(&self, sha256: &str) -> Result<anyhow::Result<Arc<ImageXObject>>, Failure> {
+        self.made_from_blob(&self.images, sha256, |bytes| image_xobject(&bytes)).await
+    }
+
     /// What `make` builds from blob `sha256`, kept in `cache` by the blob's hash; `make` runs
-    /// on a render thread.
+    /// on a render thread. The outer error is the server's (the blob cannot be read), the
+    /// inner one `make`'s.
     async fn made_from_blob<T: Send + Sync + 'static>(
         &self,
         cache: &moka::sync::Cache<String, Arc<T>>,
         sha256: &str,
         make: impl FnOnce(Bytes) -> anyhow::Result<T> + Send + 'static,
-    ) -> Result<Arc<T>, Failure> {
+    ) -> Result<anyhow::Result<Arc<T>>, Failure> {
         if let Some(made) = cache.get(sha256) {
-            return Ok(made);
+            return Ok(Ok(made));
         }
         let bytes = self.blobs.get(sha256).await?;
-        let made = Arc::new(self.on_render_thread(move || make(bytes)).await?);
-        cache.insert(sha256.to_owned(), made.clone());
+        let made = self.on_render_thread(move || make(bytes)).await.map(Arc::new);
+        if let Ok(made) = &made {
+            cache.insert(sha256.to_owned(), made.clone());
+        }
         Ok(made)
     }
 

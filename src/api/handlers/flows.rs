@@ -100,15 +100,15 @@ pub async fn create_flow_group_by_templates(
     };
     let group = flow::plan(request, &ctx)?;
     // `plan` found each image to be this application's, unexpired PNG or JPEG; it must also be
-    // one synthesis can embed (files uploaded before UploadFiles decoded images were not).
+    // one synthesis can embed (files uploaded before UploadFiles decoded images were not). It is
+    // decoded by synthesis itself, once per node, and kept for the render.
     let mut decoded = std::collections::HashSet::new();
     for (field, id) in image_values {
         let Some(file) = files.get(&id).filter(|f| f.kind.is_image()) else { continue };
         if !decoded.insert(id) {
             continue;
         }
-        let bytes = state.blobs.get(&file.sha256).await?;
-        crate::untrusted::parse(move || crate::pdf::image::image_xobject(&bytes)).await.map_err(|e| {
+        state.synthesis.image(&file.sha256).await?.map_err(|e| {
             ApiError::new(
                 Code::InvalidParameter_ComponentValue,
                 format!("The parameter `{field}` names an image that cannot be shown: {e:#}."),
