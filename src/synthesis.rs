@@ -453,6 +453,7 @@ mod tests {
                     name: format!("合同 {value}"),
                     options: FlowOptions::default(),
                     status: FlowStatus::Init,
+                    flow_message: None,
                     deadline: 1_800_000_100,
                     created_on: 1_800_000_000,
                     approvers: Vec::new(),

@@ -345,6 +345,7 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                 name: format!("合同{i}"),
                 options: FlowOptions { customer_data: Some("aGk=".into()), ..Default::default() },
                 status: FlowStatus::Init,
+                flow_message: None,
                 deadline: created_on + 100,
                 created_on,
                 approvers: vec![Approver {
@@ -359,7 +360,10 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                     name: Some("周八".into()),
                     mobile: Some("13900000001".into()),
                     id_card: None,
+                    routing_order: 1,
                     status: ApproveStatus::Pending,
+                    approve_time: None,
+                    approve_message: None,
                 }],
                 fields: vec![("F1".into(), format!("值{i}"))],
                 document_task: None,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::document::{DynamicTable, ImageFit, Metrics, TextStyle, selector_options, set_text};
 use super::file::StoredFile;
 use super::id::{FileId, FlowGroupId, FlowId, SignId, TaskId, TemplateId};
-use super::template::{Component, ComponentType, RecipientType, Template};
+use super::template::{Component, ComponentType, Recipient, RecipientType, Template};
 use super::tenancy::{Application, Feature, Operator, Organization, OrganizationName};
 use super::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars, required};
 use crate::error::{ApiError, Code, fail};
@@ -259,21 +259,35 @@ pub struct FlowGroupRequest {
     pub flows: Vec<FlowRequest>,
 }
 
-/// Lifecycle of a flow (`FlowDetailInfo.FlowStatus`); later issues move flows along it.
+/// Lifecycle of a flow (`FlowDetailInfo.FlowStatus`): `INIT` until someone signs, `PART` while
+/// some have, `ALL` when everyone has; `REJECT` when a signer refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowStatus {
     Init,
+    Part,
+    All,
+    Reject,
 }
 
 impl FlowStatus {
+    const ALL: [FlowStatus; 4] = [FlowStatus::Init, FlowStatus::Part, FlowStatus::All, FlowStatus::Reject];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FlowStatus::Init => "INIT",
+            FlowStatus::Part => "PART",
+            FlowStatus::All => "ALL",
+            FlowStatus::Reject => "REJECT",
         }
     }
 
     pub fn parse(s: &str) -> Option<FlowStatus> {
-        (s == "INIT").then_some(FlowStatus::Init)
+        FlowStatus::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// Still being signed: signers may sign or refuse.
+    pub fn is_live(self) -> bool {
+        matches!(self, FlowStatus::Init | FlowStatus::Part)
     }
 }
 
@@ -281,17 +295,23 @@ impl FlowStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApproveStatus {
     Pending,
+    Accept,
+    Reject,
 }
 
 impl ApproveStatus {
+    const ALL: [ApproveStatus; 3] = [ApproveStatus::Pending, ApproveStatus::Accept, ApproveStatus::Reject];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ApproveStatus::Pending => "PENDING",
+            ApproveStatus::Accept => "ACCEPT",
+            ApproveStatus::Reject => "REJECT",
         }
     }
 
     pub fn parse(s: &str) -> Option<ApproveStatus> {
-        (s == "PENDING").then_some(ApproveStatus::Pending)
+        ApproveStatus::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 
@@ -310,7 +330,13 @@ pub struct Approver {
     pub name: Option<String>,
     pub mobile: Option<String>,
     pub id_card: Option<IdCard>,
+    /// The template recipient's `RoutingOrder`: an approver is due once every approver with a
+    /// lower one has signed; equal orders sign in parallel.
+    pub routing_order: i64,
     pub status: ApproveStatus,
+    /// When the approver signed or refused (Unix seconds), and the reason given for refusing.
+    pub approve_time: Option<i64>,
+    pub approve_message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -324,6 +350,8 @@ pub struct Flow {
     pub name: String,
     pub options: FlowOptions,
     pub status: FlowStatus,
+    /// Why the flow ended when a signer refused it (`FlowMessage`).
+    pub flow_message: Option<String>,
     pub deadline: i64,
     pub created_on: i64,
     pub approvers: Vec<Approver>,
@@ -363,6 +391,22 @@ pub struct Context<'a> {
     pub now: i64,
 }
 
+impl Context<'_> {
+    pub fn values(&self) -> Values<'_> {
+        Values { app_id: &self.app.app_id, files: self.files, metrics: self.metrics, now: self.now }
+    }
+}
+
+/// What checking a component's value needs, whoever fills it: the initiator at creation or a
+/// signer at signing.
+pub struct Values<'a> {
+    pub app_id: &'a ExternalId,
+    /// Uploaded files that `FILL_IMAGE` values name, when they exist.
+    pub files: &'a HashMap<FileId, StoredFile>,
+    pub metrics: Option<&'a (dyn Metrics + Sync)>,
+    pub now: i64,
+}
+
 /// Checks a parsed request against the application, templates and known people, and decides
 /// the ids, deadlines and stored identities of everything it creates.
 pub fn plan(req: FlowGroupRequest, ctx: &Context) -> Result<FlowGroup, ApiError> {
@@ -398,14 +442,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
 
     let mut approvers = Vec::with_capacity(f.approvers.len());
     for (j, (a, r)) in f.approvers.iter().zip(&template.recipients).enumerate() {
-        approvers.push(plan_approver(
-            a,
-            r.recipient_type,
-            &r.role_name,
-            template,
-            &at(&format!("FlowApprovers.{j}")),
-            ctx,
-        )?);
+        approvers.push(plan_approver(a, r, template, &at(&format!("FlowApprovers.{j}")), ctx)?);
     }
     if let Some(map) = &f.options.custom_show_map {
         check_custom_show_map(map, approvers.len(), &at("CustomShowMap"))?;
@@ -423,6 +460,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
         name: f.name.0,
         options: f.options,
         status: FlowStatus::Init,
+        flow_message: None,
         deadline,
         created_on: ctx.now,
         approvers,
@@ -478,12 +516,12 @@ fn match_recipients(approvers: &[ApproverRequest], template: &Template, i: usize
 
 fn plan_approver(
     a: &ApproverRequest,
-    recipient_type: RecipientType,
-    role_name: &str,
+    recipient: &Recipient,
     template: &Template,
     at: &str,
     ctx: &Context,
 ) -> Result<Approver, ApiError> {
+    let (recipient_type, role_name) = (recipient.recipient_type, recipient.role_name.as_str());
     let enterprise_role = recipient_type != RecipientType::Individual;
     let kind = a.signer.kind();
     if kind.is_enterprise() != enterprise_role {
@@ -518,7 +556,10 @@ fn plan_approver(
         name: None,
         mobile: None,
         id_card: None,
+        routing_order: recipient.routing_order,
         status: ApproveStatus::Pending,
+        approve_time: None,
+        approve_message: None,
     };
     match &a.signer {
         Signer::AutoSign => {
@@ -672,7 +713,7 @@ fn fill(
                     ),
                 );
             }
-            check_value(c, &f.value, &format!("{at}.{k}.ComponentValue"), ctx)?;
+            check_value(c, &f.value, &format!("{at}.{k}.ComponentValue"), &ctx.values())?;
             if values.insert(&c.component_id, &f.value).is_some() {
                 return fail(
                     Code::InvalidParameter,
@@ -704,7 +745,7 @@ fn fill(
 /// text that fits its box in the template's font, an image this application uploaded, a
 /// well-formed table. Everything a document needs is decided here, so synthesis cannot fail
 /// on the caller's data.
-fn check_value(c: &Component, value: &str, field: &str, ctx: &Context) -> Result<(), ApiError> {
+pub fn check_value(c: &Component, value: &str, field: &str, ctx: &Values) -> Result<(), ApiError> {
     let bad = |rule: String| fail(Code::InvalidParameter_ComponentValue, format!("The parameter `{field}` {rule}."));
     let template_extra = || format!("ComponentExtra of component `{}`", c.component_id);
     let fits = |text: &str| -> Result<(), ApiError> {
@@ -748,7 +789,7 @@ fn check_value(c: &Component, value: &str, field: &str, ctx: &Context) -> Result
             let file = FileId::parse(Some(value), field)
                 .ok()
                 .and_then(|id| ctx.files.get(&id))
-                .filter(|f| f.app_id == ctx.app.app_id && f.deadline >= ctx.now);
+                .filter(|f| &f.app_id == ctx.app_id && f.deadline >= ctx.now);
             match file {
                 None => bad(
                     "must be the FileId of an image this application uploaded with UploadFiles (valid, not expired)"

@@ -105,7 +105,7 @@ async fn insert_rows(
 
 const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
     f.template_id, f.name, f.flow_type, f.description, f.customer_data, f.custom_show_map, f.need_sign_review, \
-    f.display_type, f.status, f.deadline, f.created_at, d.task_id";
+    f.display_type, f.status, f.flow_message, f.deadline, f.created_at, d.task_id";
 
 /// Flows with their group's name and their document's task.
 const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
@@ -233,6 +233,7 @@ impl Store {
                         "mobile" => a.mobile.clone(),
                         "id_card_type" => a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()),
                         "id_card_number" => a.id_card.as_ref().map(|c| c.number.clone()),
+                        "routing_order" => a.routing_order,
                         "status" => a.status.as_str(),
                     });
                 }
@@ -358,7 +359,8 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
     };
     let approver_rows = bind_all(format!(
         "SELECT flow_id, recipient_id, sign_id, signer, role_name, custom_role_name, organization_open_id, \
-         organization_name, open_id, name, mobile, id_card_type, id_card_number, status FROM flow_approvers \
+         organization_name, open_id, name, mobile, id_card_type, id_card_number, routing_order, status, approve_time, \
+         approve_message FROM flow_approvers \
          WHERE flow_id IN ({}) ORDER BY flow_id, position",
         placeholders.join(", ")
     ))
@@ -397,7 +399,10 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
             name: r.try_get("name")?,
             mobile: r.try_get("mobile")?,
             id_card,
+            routing_order: r.try_get("routing_order")?,
             status: ApproveStatus::parse(&status).ok_or_else(|| corrupt("approve status", &status))?,
+            approve_time: r.try_get("approve_time")?,
+            approve_message: r.try_get("approve_message")?,
         });
     }
     let mut fields: HashMap<String, Vec<(String, String)>> = HashMap::new();
@@ -427,6 +432,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
                     display_type: r.try_get("display_type")?,
                 },
                 status: FlowStatus::parse(&status).ok_or_else(|| corrupt("flow status", &status))?,
+                flow_message: r.try_get("flow_message")?,
                 deadline: r.try_get("deadline")?,
                 created_on: r.try_get("created_at")?,
                 approvers: approvers.remove(&flow_id).unwrap_or_default(),

@@ -8,6 +8,7 @@ mod files;
 mod flows;
 mod group_commit;
 mod sealed;
+pub mod signing;
 mod tenancy;
 
 pub use group_commit::GroupWriter;

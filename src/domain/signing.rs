@@ -1,0 +1,207 @@
+//! Signing and refusing: which of a group's contracts a signer may sign now, with which values,
+//! and what each contract becomes. Pure: the store records the outcome with guarded
+//! transitions, so whatever door a signature comes through (the page, the test helpers,
+//! auto-sign), these rules decide it and a race between two doors has one winner.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::flow::{ApproveStatus, Approver, Flow, FlowStatus, Values, check_value};
+use super::id::{FlowId, SignId};
+use super::template::{Component, Template};
+use crate::error::{ApiError, Code, fail};
+
+/// A contract with the template snapshot it was made from.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub flow: Flow,
+    pub template: Arc<Template>,
+}
+
+/// Where a contract stands for one signer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// The signer may sign it now.
+    Due,
+    /// Others sign first: their names (or role names when not known yet).
+    Waiting(Vec<String>),
+    /// The signer signed; the contract waits for others.
+    Signed,
+    /// Everyone signed.
+    Complete,
+    /// The signer refused it.
+    Rejected,
+    /// It ended without this signer: refused by another signer, or past its deadline.
+    Closed,
+    /// The signer has no part in it.
+    NotASigner,
+}
+
+impl Contract {
+    /// The signer's approver in this contract, if they are one.
+    pub fn approver(&self, is_signer: &dyn Fn(&Approver) -> bool) -> Option<&Approver> {
+        self.flow.approvers.iter().find(|a| is_signer(a))
+    }
+
+    pub fn standing(&self, is_signer: &dyn Fn(&Approver) -> bool, now: i64) -> Standing {
+        let Some(me) = self.approver(is_signer) else { return Standing::NotASigner };
+        match (me.status, self.flow.status) {
+            (ApproveStatus::Reject, _) => Standing::Rejected,
+            (_, FlowStatus::All) => Standing::Complete,
+            (ApproveStatus::Accept, _) => Standing::Signed,
+            (ApproveStatus::Pending, status) if !status.is_live() || self.flow.deadline < now => Standing::Closed,
+            (ApproveStatus::Pending, _) => {
+                let before: Vec<String> = self
+                    .flow
+                    .approvers
+                    .iter()
+                    .filter(|a| a.routing_order < me.routing_order && a.status != ApproveStatus::Accept)
+                    .map(|a| {
+                        a.name.clone().or_else(|| a.organization_name.clone()).unwrap_or_else(|| a.role_name.clone())
+                    })
+                    .collect();
+                if before.is_empty() { Standing::Due } else { Standing::Waiting(before) }
+            }
+        }
+    }
+
+    /// The components a signer fills or signs in this contract.
+    pub fn components_of<'a>(&'a self, approver: &'a Approver) -> impl Iterator<Item = &'a Component> + 'a {
+        self.template.components.iter().filter(|c| c.recipient_id.as_deref() == Some(approver.recipient_id.as_str()))
+    }
+}
+
+/// A value the signer gives, by `ComponentName`: it fills every component of theirs with that
+/// name, in every contract signed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldValue {
+    pub component_name: String,
+    pub value: String,
+}
+
+/// One contract signed by one approver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractSigning {
+    pub flow_id: FlowId,
+    pub sign_id: SignId,
+    /// The signer's fill values, by ComponentId, in template order.
+    pub values: Vec<(String, String)>,
+}
+
+/// What a signing changes: the contracts the signer may sign now (every one due, all or none).
+pub fn plan_sign(
+    contracts: &[Contract],
+    is_signer: &dyn Fn(&Approver) -> bool,
+    fields: &[FieldValue],
+    values: &Values,
+) -> Result<Vec<ContractSigning>, ApiError> {
+    let standings: Vec<Standing> = contracts.iter().map(|c| c.standing(is_signer, values.now)).collect();
+    let due: Vec<&Contract> =
+        contracts.iter().zip(&standings).filter(|(_, s)| **s == Standing::Due).map(|(c, _)| c).collect();
+    if due.is_empty() {
+        return Err(nothing_to_sign(contracts, &standings));
+    }
+    let mut used = HashSet::new();
+    let mut signings = Vec::with_capacity(due.len());
+    for contract in due {
+        let me = contract.approver(is_signer).expect("a due contract has the signer");
+        let mut filled = Vec::new();
+        for c in contract.components_of(me).filter(|c| !c.component_type.is_sign()) {
+            match fields.iter().enumerate().find(|(_, f)| f.component_name == c.component_name) {
+                Some((k, f)) => {
+                    check_value(c, &f.value, &format!("FormFields.{k}.ComponentValue"), values)?;
+                    used.insert(k);
+                    filled.push((c.component_id.clone(), f.value.clone()));
+                }
+                None if c.required => {
+                    return fail(
+                        Code::OperationDenied_RequiredComponentNotFill,
+                        format!(
+                            "`FormFields` must fill the required component `{}` of contract `{}`.",
+                            c.component_name, contract.flow.name
+                        ),
+                    );
+                }
+                None => {}
+            }
+        }
+        signings.push(ContractSigning {
+            flow_id: contract.flow.flow_id.clone(),
+            sign_id: me.sign_id.clone(),
+            values: filled,
+        });
+    }
+    if let Some((k, f)) = fields.iter().enumerate().find(|(k, _)| !used.contains(k)) {
+        return fail(
+            Code::InvalidParameter_DataNotFound,
+            format!(
+                "`FormFields.{k}.ComponentName`: `{}` is not a component this signer fills in the contracts being signed.",
+                f.component_name
+            ),
+        );
+    }
+    Ok(signings)
+}
+
+/// What refusing changes: every live contract in which the signer has not signed yet, due or
+/// not, is refused with `reason`.
+pub fn plan_reject(
+    contracts: &[Contract],
+    is_signer: &dyn Fn(&Approver) -> bool,
+    now: i64,
+) -> Result<Vec<(FlowId, SignId)>, ApiError> {
+    let standings: Vec<Standing> = contracts.iter().map(|c| c.standing(is_signer, now)).collect();
+    let refused: Vec<(FlowId, SignId)> = contracts
+        .iter()
+        .zip(&standings)
+        .filter(|(_, s)| matches!(s, Standing::Due | Standing::Waiting(_)))
+        .map(|(c, _)| (c.flow.flow_id.clone(), c.approver(is_signer).expect("the signer").sign_id.clone()))
+        .collect();
+    if refused.is_empty() {
+        return Err(nothing_to_sign(contracts, &standings));
+    }
+    Ok(refused)
+}
+
+/// Why a signer has nothing to sign or refuse, the most telling reason first.
+fn nothing_to_sign(contracts: &[Contract], standings: &[Standing]) -> ApiError {
+    let named = |pred: &dyn Fn(&Standing) -> bool| -> Vec<&str> {
+        contracts.iter().zip(standings).filter(|(_, s)| pred(s)).map(|(c, _)| c.flow.name.as_str()).collect()
+    };
+    if standings.iter().all(|s| *s == Standing::NotASigner) {
+        return ApiError::new(
+            Code::ResourceNotFound_FlowApprover,
+            "This signer is not an approver of these contracts.",
+        );
+    }
+    let waiting: Vec<String> = standings
+        .iter()
+        .filter_map(|s| if let Standing::Waiting(names) = s { Some(names.join("、")) } else { None })
+        .collect();
+    if !waiting.is_empty() {
+        return ApiError::new(
+            Code::InvalidParameter_Unordered,
+            format!("Not this signer's turn yet: waiting for {} to sign first.", waiting.join("; ")),
+        );
+    }
+    let closed = named(&|s| matches!(s, Standing::Closed | Standing::Rejected));
+    if !closed.is_empty() && named(&|s| matches!(s, Standing::Signed | Standing::Complete)).is_empty() {
+        return ApiError::new(
+            Code::OperationDenied_FlowHasTerminated,
+            format!("The contracts {} are no longer being signed (refused or past their deadline).", closed.join(", ")),
+        );
+    }
+    ApiError::new(Code::OperationDenied_FlowStatusForbid, "This signer has already signed every contract due.")
+}
+
+/// The status a contract takes once the approver `signed` has signed too.
+pub fn status_after(flow: &Flow, signed: &SignId) -> FlowStatus {
+    if flow.approvers.iter().all(|a| a.status == ApproveStatus::Accept || &a.sign_id == signed) {
+        FlowStatus::All
+    } else {
+        FlowStatus::Part
+    }
+}
+
+#[cfg(test)]
+mod tests;

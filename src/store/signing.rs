@@ -1,0 +1,367 @@
+//! Signing, refusing and one-time codes as the database records them. Every change is a
+//! guarded transition (`UPDATE … WHERE status = <expected>`) inside one transaction, so that of
+//! two doors racing for one approver exactly one wins and the other changes nothing.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::Store;
+use crate::domain::ExternalId;
+use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
+use crate::domain::id::{FlowId, SignId};
+use crate::error::Failure;
+
+/// Where a signature or a refusal came from, kept as evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A one-time code the signer typed, consumed by the transaction that uses it.
+pub struct CodeUse<'a> {
+    pub token_sha256: &'a str,
+    pub code_sha256: &'a str,
+}
+
+/// One contract signed by one approver, with the revision that shows it.
+pub struct SignedContract {
+    pub flow_id: FlowId,
+    pub sign_id: SignId,
+    pub values: Vec<(String, String)>,
+    pub status: FlowStatus,
+    /// The revision written: one more than the one it was built on.
+    pub revision: i64,
+    pub sha256: String,
+}
+
+/// A contract's latest revision: 0 is the document as made, without signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub number: i64,
+    pub sha256: String,
+}
+
+/// How a one-time code check came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeCheck {
+    Valid,
+    /// Wrong; `left` more tries before the link locks.
+    Wrong {
+        left: i64,
+    },
+    /// No code was sent, or it ran out or was used.
+    Missing,
+    /// Too many wrong codes: locked until then (Unix seconds).
+    Locked {
+        until: i64,
+    },
+}
+
+/// Wrong codes that lock a link, and for how long.
+pub const CODE_TRIES: i64 = 5;
+pub const CODE_LOCK_SECONDS: i64 = 600;
+
+impl Store {
+    /// Records a signing: each approver `PENDING → ACCEPT`, each contract `INIT|PART →` its new
+    /// status, their values and revisions, and the code used, in one transaction. `false` when
+    /// anything had changed since the caller looked (another door won, another signer wrote the
+    /// next revision, the code was used): nothing is written and the caller looks again.
+    pub async fn record_signing(
+        &self,
+        contracts: &[SignedContract],
+        code: Option<CodeUse<'_>>,
+        origin: &Origin,
+        now: i64,
+    ) -> Result<bool, Failure> {
+        let mut tx = self.begin_write().await?;
+        if let Some(code) = code
+            && !consume_code(&mut tx, &code, now).await?
+        {
+            return Ok(false);
+        }
+        for c in contracts {
+            // The revision first: on PostgreSQL a second signer of the same contract waits here
+            // for the first to commit, then finds the revision taken and looks again.
+            let written = sqlx::query(
+                "INSERT INTO flow_revisions (flow_id, revision, sha256, sign_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (flow_id, revision) DO NOTHING",
+            )
+            .bind(c.flow_id.as_str())
+            .bind(c.revision)
+            .bind(&c.sha256)
+            .bind(c.sign_id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if written != 1
+                || !approver_moves(&mut tx, &c.flow_id, &c.sign_id, ApproveStatus::Accept, None, origin, now).await?
+                || !flow_moves(&mut tx, &c.flow_id, c.status, None, now).await?
+            {
+                return Ok(false);
+            }
+            for (component_id, value) in &c.values {
+                sqlx::query("INSERT INTO flow_fields (flow_id, component_id, value) VALUES ($1, $2, $3)")
+                    .bind(c.flow_id.as_str())
+                    .bind(component_id)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a refusal: each approver `PENDING → REJECT` and each contract `→ REJECT` with the
+    /// reason, in one transaction; `false` (nothing written) when anything had changed.
+    pub async fn record_rejection(
+        &self,
+        refusals: &[(FlowId, SignId)],
+        reason: &str,
+        code: Option<CodeUse<'_>>,
+        origin: &Origin,
+        now: i64,
+    ) -> Result<bool, Failure> {
+        let mut tx = self.begin_write().await?;
+        if let Some(code) = code
+            && !consume_code(&mut tx, &code, now).await?
+        {
+            return Ok(false);
+        }
+        for (flow_id, sign_id) in refusals {
+            if !approver_moves(&mut tx, flow_id, sign_id, ApproveStatus::Reject, Some(reason), origin, now).await?
+                || !flow_moves(&mut tx, flow_id, FlowStatus::Reject, Some(reason), now).await?
+            {
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The latest revision of each of `flows` that has a document (a flow whose document is not
+    /// made yet is absent).
+    pub async fn latest_revisions(
+        &self,
+        app: &ExternalId,
+        flows: &[FlowId],
+    ) -> Result<HashMap<FlowId, Revision>, Failure> {
+        if flows.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders: Vec<String> = (0..flows.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT d.flow_id, COALESCE(r.revision, 0) AS revision, COALESCE(r.sha256, d.sha256) AS sha256 \
+             FROM flow_documents d LEFT JOIN flow_revisions r ON r.flow_id = d.flow_id \
+             AND r.revision = (SELECT MAX(revision) FROM flow_revisions m WHERE m.flow_id = d.flow_id) \
+             WHERE d.app_id = $1 AND d.sha256 IS NOT NULL AND d.flow_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(app.as_str());
+        for f in flows {
+            q = q.bind(f.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    FlowId::from_stored(r.try_get("flow_id")?),
+                    Revision { number: r.try_get("revision")?, sha256: r.try_get("sha256")? },
+                ))
+            })
+            .collect()
+    }
+
+    /// Auto-signers due now, oldest contracts first: (AppId, FlowId, SignId).
+    pub async fn due_auto_signers(&self, limit: i64) -> Result<Vec<(ExternalId, FlowId, SignId)>, Failure> {
+        sqlx::query(
+            "SELECT f.app_id, a.flow_id, a.sign_id FROM flow_approvers a JOIN flows f ON f.flow_id = a.flow_id \
+             WHERE a.signer = $1 AND a.status = 'PENDING' AND f.status IN ('INIT', 'PART') \
+             AND NOT EXISTS (SELECT 1 FROM flow_approvers b WHERE b.flow_id = a.flow_id \
+                 AND b.routing_order < a.routing_order AND b.status <> 'ACCEPT') \
+             ORDER BY a.flow_id LIMIT $2",
+        )
+        .bind(SignerKind::AutoSign.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                ExternalId::from_stored(r.try_get("app_id")?),
+                FlowId::from_stored(r.try_get("flow_id")?),
+                SignId::from_stored(r.try_get("sign_id")?),
+            ))
+        })
+        .collect()
+    }
+
+    /// Stores a new code for a link unless one was sent less than `interval` seconds ago;
+    /// `Err(seconds)` says how long to wait. Failures and locks carry over to the new code.
+    pub async fn issue_code(
+        &self,
+        token_sha256: &str,
+        code_sha256: &str,
+        now: i64,
+        ttl: i64,
+        interval: i64,
+    ) -> Result<Result<(), i64>, Failure> {
+        let mut tx = self.begin_write().await?;
+        let sent_at: Option<i64> = sqlx::query_scalar("SELECT sent_at FROM sign_codes WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match sent_at {
+            Some(sent) if sent + interval > now => return Ok(Err(sent + interval - now)),
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE sign_codes SET code_sha256 = $2, expires_at = $3, sent_at = $4 WHERE token_sha256 = $1",
+                )
+                .bind(token_sha256)
+                .bind(code_sha256)
+                .bind(now + ttl)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO sign_codes (token_sha256, code_sha256, expires_at, sent_at, failures, locked_until) \
+                     VALUES ($1, $2, $3, $4, 0, 0)",
+                )
+                .bind(token_sha256)
+                .bind(code_sha256)
+                .bind(now + ttl)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Until when a link is locked by wrong codes, if it is.
+    pub async fn code_lock(&self, token_sha256: &str, now: i64) -> Result<Option<i64>, Failure> {
+        let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM sign_codes WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(until.filter(|u| *u > now))
+    }
+
+    /// Checks a code without using it (the signing transaction uses it). A wrong one is counted
+    /// at once; the fifth wrong one locks the link and voids the code.
+    pub async fn check_code(&self, token_sha256: &str, code_sha256: &str, now: i64) -> Result<CodeCheck, Failure> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query(
+            "SELECT code_sha256, expires_at, failures, locked_until FROM sign_codes WHERE token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(CodeCheck::Missing);
+        };
+        let locked_until: i64 = row.try_get("locked_until")?;
+        if locked_until > now {
+            return Ok(CodeCheck::Locked { until: locked_until });
+        }
+        let stored: Option<String> = row.try_get("code_sha256")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let Some(stored) = stored.filter(|_| expires_at >= now) else { return Ok(CodeCheck::Missing) };
+        if stored == code_sha256 {
+            return Ok(CodeCheck::Valid);
+        }
+        let failures = row.try_get::<i64, _>("failures")? + 1;
+        let outcome = if failures >= CODE_TRIES {
+            sqlx::query(
+                "UPDATE sign_codes SET failures = 0, locked_until = $2, code_sha256 = NULL WHERE token_sha256 = $1",
+            )
+            .bind(token_sha256)
+            .bind(now + CODE_LOCK_SECONDS)
+            .execute(&mut *tx)
+            .await?;
+            CodeCheck::Locked { until: now + CODE_LOCK_SECONDS }
+        } else {
+            sqlx::query("UPDATE sign_codes SET failures = $2 WHERE token_sha256 = $1")
+                .bind(token_sha256)
+                .bind(failures)
+                .execute(&mut *tx)
+                .await?;
+            CodeCheck::Wrong { left: CODE_TRIES - failures }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+type Conn = sqlx::AnyConnection;
+
+/// Uses a valid code: `false` if it was used, replaced or ran out meanwhile.
+async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<bool, Failure> {
+    let used = sqlx::query(
+        "UPDATE sign_codes SET code_sha256 = NULL, failures = 0 \
+         WHERE token_sha256 = $1 AND code_sha256 = $2 AND expires_at >= $3 AND locked_until <= $3",
+    )
+    .bind(code.token_sha256)
+    .bind(code.code_sha256)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(used == 1)
+}
+
+/// `PENDING → to` for one approver; `false` if it was not pending any more.
+async fn approver_moves(
+    conn: &mut Conn,
+    flow_id: &FlowId,
+    sign_id: &SignId,
+    to: ApproveStatus,
+    message: Option<&str>,
+    origin: &Origin,
+    now: i64,
+) -> Result<bool, Failure> {
+    let moved = sqlx::query(
+        "UPDATE flow_approvers SET status = $3, approve_time = $4, approve_message = $5, sign_ip = $6, \
+         sign_user_agent = $7 WHERE flow_id = $1 AND sign_id = $2 AND status = 'PENDING'",
+    )
+    .bind(flow_id.as_str())
+    .bind(sign_id.as_str())
+    .bind(to.as_str())
+    .bind(now)
+    .bind(message.map(str::to_owned))
+    .bind(origin.ip.clone())
+    .bind(origin.user_agent.clone())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+/// A live contract (`INIT` or `PART`, before its deadline) `→ to`; `false` if it was not live.
+async fn flow_moves(
+    conn: &mut Conn,
+    flow_id: &FlowId,
+    to: FlowStatus,
+    message: Option<&str>,
+    now: i64,
+) -> Result<bool, Failure> {
+    let moved = sqlx::query(
+        "UPDATE flows SET status = $2, flow_message = COALESCE($3, flow_message) \
+         WHERE flow_id = $1 AND status IN ('INIT', 'PART') AND deadline >= $4",
+    )
+    .bind(flow_id.as_str())
+    .bind(to.as_str())
+    .bind(message.map(str::to_owned))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
