@@ -20,9 +20,9 @@ use tracing::{info, warn};
 
 use crate::blobs::BlobStore;
 use crate::domain::ExternalId;
-use crate::domain::document::{DynamicTable, ImageFit, TextStyle, set_text};
+use crate::domain::document::{Align, DynamicTable, ImageFit, TextStyle, set_text};
 use crate::domain::id::{FileId, FlowId};
-use crate::domain::template::{ComponentType, Template};
+use crate::domain::template::{Component, ComponentType, Placement, Template};
 use crate::error::Failure;
 use crate::pdf::compose::{Mark, PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
@@ -360,16 +360,97 @@ fn lowest_priority() {
 
 /// A document from its inputs, with `fonts`: what the workers run for each job.
 pub fn render(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
-    let marks = marks(input, fonts)?;
+    let marks = marks(&input.template, &input.fields, &input.images, fonts)?;
     compose(&input.prepared, &marks, fonts)
 }
 
-/// What each filled component draws, on each of its boxes.
-fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
+/// How a signer's signing components look.
+pub enum Appearance {
+    /// The signer's name, typed, set in the CJK font.
+    Typed(String),
+    /// Drawn by hand on the signing page.
+    Drawn(Arc<ImageXObject>),
+    /// An organisation's seal.
+    Seal(Seal),
+}
+
+pub enum Seal {
+    /// The seal image of the tenants file.
+    Image(Arc<ImageXObject>),
+    /// Made from the organisation's name, as Tencent makes one for every organisation.
+    Generated(String),
+}
+
+/// One signing as a revision draws it.
+pub struct Signature {
+    /// The signer's fill values, by ComponentId.
+    pub values: Vec<(String, String)>,
+    /// The signer's signature and seal components, each with its appearance.
+    pub signs: Vec<(Component, Arc<Appearance>)>,
+    /// The signer's SIGN_DATE components, which show `date` (`YYYY年MM月DD日`).
+    pub dates: Vec<Component>,
+    pub date: String,
+}
+
+impl Synthesis {
+    /// A contract's next revision: its latest one (`base`) plus one incremental update that
+    /// draws `signature`; the new revision's SHA-256, its bytes stored as a blob.
+    pub async fn revise(&self, base: &str, template: Arc<Template>, signature: Signature) -> anyhow::Result<String> {
+        let bytes = self.blobs.get(base).await?;
+        let fonts = self.fonts.clone();
+        let pdf = self
+            .on_render_thread(move || {
+                let prepared = PreparedTemplate::new(bytes)?;
+                let mut marks = marks(&template, &signature.values, &HashMap::new(), &fonts)?;
+                marks.extend(signature_marks(&signature, &fonts)?);
+                compose(&prepared, &marks, &fonts)
+            })
+            .await?;
+        self.blobs.put(Bytes::from(pdf)).await
+    }
+}
+
+/// What each signing component draws.
+fn signature_marks(signature: &Signature, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
+    let text = |p: Placement, value: &str, color: [u8; 3]| -> anyhow::Result<Mark> {
+        let size = (p.height * 0.6).clamp(6.0, 72.0);
+        let style = TextStyle { size, color, align: Align::Center, ..TextStyle::default() };
+        fonts.get(style.font)?;
+        let lines = set_text(value, &style, p.width, p.height, fonts)
+            .or_else(|_| set_text(value, &TextStyle { size: 6.0, ..style.clone() }, p.width, p.height, fonts))
+            .map_err(|e| anyhow!("{value} does not fit its box: {}", e.describe(p.width, p.height, size)))?;
+        Ok(Mark::Text { page: p.page, rect: p, lines, style })
+    };
     let mut marks = Vec::new();
-    for (id, value) in &input.fields {
-        let c = input
-            .template
+    for c in &signature.dates {
+        marks.push(text(c.placement, &signature.date, [0, 0, 0])?);
+    }
+    for (c, appearance) in &signature.signs {
+        let p = c.placement;
+        marks.push(match appearance.as_ref() {
+            Appearance::Typed(name) => text(p, name, [0, 0, 0])?,
+            Appearance::Drawn(image) | Appearance::Seal(Seal::Image(image)) => Mark::Image {
+                page: p.page,
+                rect: p,
+                image: image.clone(),
+                fit: ImageFit { stretch: false, center: true },
+            },
+            Appearance::Seal(Seal::Generated(organization)) => text(p, organization, [200, 0, 0])?,
+        });
+    }
+    Ok(marks)
+}
+
+/// What each filled component draws, on each of its boxes.
+fn marks(
+    template: &Template,
+    fields: &[(String, String)],
+    images: &HashMap<String, Arc<ImageXObject>>,
+    fonts: &Fonts,
+) -> anyhow::Result<Vec<Mark>> {
+    let mut marks = Vec::new();
+    for (id, value) in fields {
+        let c = template
             .components
             .iter()
             .find(|c| &c.component_id == id)
@@ -390,7 +471,7 @@ fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
             }
             ComponentType::CheckBox => marks.push(Mark::Check { page: p.page, rect: p, checked: value == "true" }),
             ComponentType::FillImage => {
-                let image = input.images.get(value).ok_or_else(|| anyhow!("{}: image {value} not loaded", at()))?;
+                let image = images.get(value).ok_or_else(|| anyhow!("{}: image {value} not loaded", at()))?;
                 let fit = ImageFit::parse(c.extra.as_deref(), "ComponentExtra").map_err(|e| anyhow!(e.message))?;
                 marks.push(Mark::Image { page: p.page, rect: p, image: image.clone(), fit });
             }

@@ -53,6 +53,8 @@ pub struct AppState {
     pub groups: GroupWriter,
     /// Makes contract documents (and the fonts that measure text at creation).
     pub synthesis: Arc<crate::synthesis::Synthesis>,
+    /// Signs and refuses contracts, whatever the door; auto-signs in the background.
+    pub signing: Arc<crate::signing::Signing>,
     pub limits: RateLimits,
     pub edge: EdgeLimits,
     /// Room for request bodies held at once, in KiB (`--max-buffered-body-bytes`).
@@ -76,6 +78,7 @@ impl AppState {
         Ok(AppState {
             urls: urls::UrlSigner::new(&url_key, public_url),
             groups: GroupWriter::spawn(store.clone()),
+            signing: crate::signing::Signing::new(store.clone(), synthesis.clone()),
             store,
             blobs,
             synthesis,

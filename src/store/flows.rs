@@ -295,13 +295,32 @@ impl Store {
         organization: &ExternalId,
         group: &FlowGroupId,
     ) -> Result<Option<(String, Vec<Flow>)>, Failure> {
+        self.flow_group_created_by(app, Some(organization), group).await
+    }
+
+    /// A group of `app`, whichever organisation created it (for the signing doors).
+    pub async fn app_flow_group(
+        &self,
+        app: &ExternalId,
+        group: &FlowGroupId,
+    ) -> Result<Option<(String, Vec<Flow>)>, Failure> {
+        self.flow_group_created_by(app, None, group).await
+    }
+
+    async fn flow_group_created_by(
+        &self,
+        app: &ExternalId,
+        organization: Option<&ExternalId>,
+        group: &FlowGroupId,
+    ) -> Result<Option<(String, Vec<Flow>)>, Failure> {
         let mut conn = self.pool.acquire().await?;
         let Some(name) = sqlx::query_scalar::<_, String>(
-            "SELECT name FROM flow_groups WHERE flow_group_id = $1 AND app_id = $2 AND organization_open_id = $3",
+            "SELECT name FROM flow_groups WHERE flow_group_id = $1 AND app_id = $2 \
+             AND ($3 IS NULL OR organization_open_id = $3)",
         )
         .bind(group.as_str())
         .bind(app.as_str())
-        .bind(organization.as_str())
+        .bind(organization.map(|o| o.as_str().to_owned()))
         .fetch_optional(&mut *conn)
         .await?
         else {
@@ -324,6 +343,21 @@ impl Store {
         organization: &ExternalId,
         ids: &[FlowId],
     ) -> Result<Vec<Flow>, Failure> {
+        self.flows_created_by(app, Some(organization), ids).await
+    }
+
+    /// The flows among `ids` of `app`, whichever organisation created them: what the signing
+    /// doors read, which act for signers rather than for an organisation.
+    pub async fn app_flows(&self, app: &ExternalId, ids: &[FlowId]) -> Result<Vec<Flow>, Failure> {
+        self.flows_created_by(app, None, ids).await
+    }
+
+    async fn flows_created_by(
+        &self,
+        app: &ExternalId,
+        organization: Option<&ExternalId>,
+        ids: &[FlowId],
+    ) -> Result<Vec<Flow>, Failure> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -331,10 +365,11 @@ impl Store {
         let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
             "SELECT {FLOW_COLUMNS} FROM {FLOW_TABLES} \
-             WHERE f.app_id = $1 AND f.organization_open_id = $2 AND f.flow_id IN ({})",
+             WHERE f.app_id = $1 AND ($2 IS NULL OR f.organization_open_id = $2) AND f.flow_id IN ({})",
             placeholders.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(app.as_str()).bind(organization.as_str());
+        let mut q =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(app.as_str()).bind(organization.map(|o| o.as_str().to_owned()));
         for id in ids {
             q = q.bind(id.as_str());
         }

@@ -148,6 +148,7 @@ pub async fn create_flow_group_by_templates(
     };
     state.groups.create(group).await?;
     state.synthesis.wake();
+    state.signing.wake_auto_sign();
     Ok(response)
 }
 

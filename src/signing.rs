@@ -1,0 +1,334 @@
+//! Signing and refusing, whatever the door: the page, the test helpers and auto-sign all call
+//! [`Signing::sign`] or [`Signing::reject`]. Each call plans with `domain::signing` on what the
+//! store holds now, draws each contract's next revision, and records everything in one
+//! transaction of guarded transitions; if anything changed meanwhile (another door won, another
+//! signer wrote the next revision), it plans again on the new state, which then either goes
+//! through or says why not. Nothing is signed twice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::domain::ExternalId;
+use crate::domain::flow::{Approver, SignerKind, Values};
+use crate::domain::id::{FlowGroupId, FlowId, SignId};
+use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, status_after};
+use crate::domain::template::{Component, ComponentType};
+use crate::error::{ApiError, Code, Failure};
+use crate::pdf::image::image_xobject;
+use crate::store::Store;
+use crate::store::signing::{CodeCheck, CodeUse, Origin, SignedContract};
+use crate::synthesis::{Appearance, Seal, Signature, Synthesis};
+
+/// How often the state is re-read when another door keeps winning, before giving up.
+const ATTEMPTS: usize = 5;
+/// How often each node looks for auto-signers due, besides being woken.
+const AUTO_SIGN_SWEEP: Duration = Duration::from_secs(1);
+
+/// Which contracts a door acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Group(FlowGroupId),
+    Flows(Vec<FlowId>),
+}
+
+/// How the signer signs the contracts they sign by hand.
+pub enum SignatureInput {
+    /// Their name, typed.
+    Typed(String),
+    /// A PNG drawn on the page.
+    Drawn(Bytes),
+}
+
+/// What a signer submits.
+pub struct Request {
+    pub fields: Vec<FieldValue>,
+    pub signature: Option<SignatureInput>,
+    pub origin: Origin,
+}
+
+/// What proves the signer is who the link was issued for.
+pub enum Proof<'a> {
+    /// The one-time code sent to their mobile, for the link with this token digest.
+    Code { token_sha256: &'a str, code: &'a str },
+    /// A door that needs none: the test helpers and auto-sign.
+    Trusted,
+}
+
+pub struct Signing {
+    store: Store,
+    synthesis: Arc<Synthesis>,
+    auto_sign: Notify,
+}
+
+impl Signing {
+    pub fn new(store: Store, synthesis: Arc<Synthesis>) -> Arc<Signing> {
+        Arc::new(Signing { store, synthesis, auto_sign: Notify::new() })
+    }
+
+    /// The contracts of `scope` with their templates, in the group's order.
+    pub async fn contracts(&self, app: &ExternalId, scope: &Scope) -> Result<Option<(String, Vec<Contract>)>, Failure> {
+        let (name, flows) = match scope {
+            Scope::Group(group) => match self.store.app_flow_group(app, group).await? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+            Scope::Flows(ids) => {
+                let flows = self.store.app_flows(app, ids).await?;
+                match flows.first() {
+                    Some(f) => (f.name.clone(), flows),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let mut contracts = Vec::with_capacity(flows.len());
+        for flow in flows {
+            let template = self.store.template(app, &flow.template_id).await?.ok_or_else(|| {
+                anyhow!("template {} of flow {} vanished", flow.template_id.as_str(), flow.flow_id.as_str())
+            })?;
+            contracts.push(Contract { flow, template });
+        }
+        Ok(Some((name, contracts)))
+    }
+
+    /// Signs every contract of `scope` due for the signer, all or none, and answers their ids.
+    pub async fn sign(
+        &self,
+        app: &ExternalId,
+        scope: &Scope,
+        is_signer: &(dyn Fn(&Approver) -> bool + Sync),
+        request: &Request,
+        proof: Proof<'_>,
+    ) -> Result<Vec<FlowId>, Failure> {
+        let code = self.checked_code(&proof).await?;
+        let drawn = match &request.signature {
+            Some(SignatureInput::Drawn(png)) => Some(Arc::new(drawn_signature(png.clone()).await?)),
+            _ => None,
+        };
+        for _ in 0..ATTEMPTS {
+            let now = self.now();
+            let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
+            let files = Default::default();
+            let fonts = self.synthesis.fonts();
+            let metrics = fonts.any().then_some(&**fonts as &(dyn crate::domain::document::Metrics + Sync));
+            let values = Values { app_id: app, files: &files, metrics, now };
+            let plan = plan_sign(&contracts, is_signer, &request.fields, &values)?;
+            let ids: Vec<FlowId> = plan.iter().map(|s| s.flow_id.clone()).collect();
+            self.documents(app, &ids).await?;
+            let latest = self.store.latest_revisions(app, &ids).await?;
+            let date = china_date(now);
+            let revisions = plan.into_iter().map(|s| {
+                let contract = contracts.iter().find(|c| c.flow.flow_id == s.flow_id).expect("planned from these");
+                let me = contract.approver(is_signer).expect("planned for this signer");
+                let base = latest.get(&s.flow_id).cloned();
+                let components = self.appearances(contract, me, request, drawn.as_ref());
+                let (template, flow, date) = (contract.template.clone(), &contract.flow, date.clone());
+                async move {
+                    let base = base.ok_or_else(|| anyhow!("flow {} has no document", s.flow_id.as_str()))?;
+                    let (signs, dates) = components?;
+                    let signature = Signature { values: s.values.clone(), signs, dates, date };
+                    let sha256 = self.synthesis.revise(&base.sha256, template, signature).await?;
+                    Ok::<_, Failure>(SignedContract {
+                        status: status_after(flow, &s.sign_id),
+                        flow_id: s.flow_id,
+                        sign_id: s.sign_id,
+                        values: s.values,
+                        revision: base.number + 1,
+                        sha256,
+                    })
+                }
+            });
+            let signed = futures::future::try_join_all(revisions).await?;
+            let code = code.as_ref().map(|(token_sha256, code_sha256)| CodeUse { token_sha256, code_sha256 });
+            if self.store.record_signing(&signed, code, &request.origin, now).await? {
+                self.auto_sign.notify_one();
+                return Ok(ids);
+            }
+        }
+        Err(contended())
+    }
+
+    /// Refuses every live contract of `scope` the signer has not signed, with `reason`.
+    pub async fn reject(
+        &self,
+        app: &ExternalId,
+        scope: &Scope,
+        is_signer: &(dyn Fn(&Approver) -> bool + Sync),
+        reason: &str,
+        origin: &Origin,
+        proof: Proof<'_>,
+    ) -> Result<Vec<FlowId>, Failure> {
+        let code = self.checked_code(&proof).await?;
+        for _ in 0..ATTEMPTS {
+            let now = self.now();
+            let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
+            let refusals = plan_reject(&contracts, is_signer, now)?;
+            let code = code.as_ref().map(|(token_sha256, code_sha256)| CodeUse { token_sha256, code_sha256 });
+            if self.store.record_rejection(&refusals, reason, code, origin, now).await? {
+                return Ok(refusals.into_iter().map(|(flow, _)| flow).collect());
+            }
+        }
+        Err(contended())
+    }
+
+    /// The code's digest when it is the valid one; a wrong one is counted against the link.
+    async fn checked_code(&self, proof: &Proof<'_>) -> Result<Option<(String, String)>, Failure> {
+        let Proof::Code { token_sha256, code } = proof else { return Ok(None) };
+        let digest = code_digest(token_sha256, code);
+        match self.store.check_code(token_sha256, &digest, self.now()).await? {
+            CodeCheck::Valid => Ok(Some(((*token_sha256).to_owned(), digest))),
+            CodeCheck::Wrong { left } => Err(ApiError::new(
+                Code::FailedOperation_AuthFail,
+                format!("The one-time code (Code) is wrong; {left} more tries before the link locks."),
+            )
+            .into()),
+            CodeCheck::Missing => Err(ApiError::new(
+                Code::FailedOperation_AuthFail,
+                "No valid one-time code (Code): get a new one; a code lasts 5 minutes and is used once.",
+            )
+            .into()),
+            CodeCheck::Locked { until } => Err(locked(until - self.now()).into()),
+        }
+    }
+
+    /// Makes the documents not made yet; signing draws on them.
+    async fn documents(&self, app: &ExternalId, ids: &[FlowId]) -> Result<(), Failure> {
+        for (id, made) in ids.iter().zip(self.synthesis.ensure(app, ids).await?) {
+            if let Err(why) = made {
+                return Err(anyhow!("the document of flow {} is not available: {why}", id.as_str()).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Each of the signer's signing components in `contract`, with what it shows.
+    fn appearances(
+        &self,
+        contract: &Contract,
+        me: &Approver,
+        request: &Request,
+        drawn: Option<&Arc<crate::pdf::image::ImageXObject>>,
+    ) -> Result<(Vec<(Component, Arc<Appearance>)>, Vec<Component>), Failure> {
+        let seal = || {
+            let organization = me.organization_name.clone().unwrap_or_default();
+            Arc::new(Appearance::Seal(Seal::Generated(organization)))
+        };
+        let hand = || -> Result<Arc<Appearance>, ApiError> {
+            match (&request.signature, drawn) {
+                (_, Some(image)) => Ok(Arc::new(Appearance::Drawn(image.clone()))),
+                (Some(SignatureInput::Typed(name)), _) if !name.trim().is_empty() => {
+                    Ok(Arc::new(Appearance::Typed(name.trim().to_owned())))
+                }
+                _ => Err(ApiError::new(
+                    Code::OperationDenied_PersonHasNoSignature,
+                    format!(
+                        "Contract `{}` needs the signer's signature: give SignatureText (the name typed) or draw it.",
+                        contract.flow.name
+                    ),
+                )),
+            }
+        };
+        let (mut signs, mut dates) = (Vec::new(), Vec::new());
+        for c in contract.components_of(me).filter(|c| c.component_type.is_sign()) {
+            match c.component_type {
+                ComponentType::SignDate => dates.push(c.clone()),
+                ComponentType::SignSeal => signs.push((c.clone(), seal())),
+                _ if me.signer == SignerKind::AutoSign => signs.push((c.clone(), seal())),
+                _ => signs.push((c.clone(), hand()?)),
+            }
+        }
+        Ok((signs, dates))
+    }
+
+    /// Business time: what deadlines, links and codes are measured by.
+    fn now(&self) -> i64 {
+        crate::store::now()
+    }
+
+    /// Tells this node's auto-signer to look for signers due.
+    pub fn wake_auto_sign(&self) {
+        self.auto_sign.notify_one();
+    }
+
+    /// Signs for every `ENTERPRISESERVER` approver the moment they are due: woken by every
+    /// signing and group created on this node, and looking every second for what other nodes
+    /// (or a restart) left. The database is the queue, so nothing is lost and, with guarded
+    /// transitions, nothing is signed twice when nodes race.
+    pub fn start_auto_sign(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let signing = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = tokio::time::timeout(AUTO_SIGN_SWEEP, signing.auto_sign.notified()).await;
+                if let Err(e) = signing.auto_sign_due().await {
+                    warn!("auto-sign: {e:#}");
+                }
+            }
+        })
+    }
+
+    async fn auto_sign_due(&self) -> anyhow::Result<()> {
+        let due = self.store.due_auto_signers(100).await.map_err(failure)?;
+        let origin = Origin { ip: None, user_agent: Some("qianshu auto-sign".into()) };
+        let request = Request { fields: Vec::new(), signature: None, origin };
+        for (app, flow_id, sign_id) in due {
+            let scope = Scope::Flows(vec![flow_id.clone()]);
+            let me: HashSet<SignId> = HashSet::from([sign_id]);
+            match self.sign(&app, &scope, &|a: &Approver| me.contains(&a.sign_id), &request, Proof::Trusted).await {
+                Ok(_) => info!(flow_id = flow_id.as_str(), "auto-signed"),
+                Err(e) => warn!(flow_id = flow_id.as_str(), "auto-sign failed: {:#}", failure(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn failure(e: Failure) -> anyhow::Error {
+    match e {
+        Failure::Client(e) => anyhow!("{}: {}", e.code.as_str(), e.message),
+        Failure::Internal(e) => e,
+    }
+}
+
+fn no_contracts() -> Failure {
+    ApiError::new(Code::ResourceNotFound_Flow, "The contracts of this link no longer exist.").into()
+}
+
+fn contended() -> Failure {
+    anyhow!("the contracts kept changing while being signed ({ATTEMPTS} attempts)").into()
+}
+
+pub fn locked(seconds: i64) -> ApiError {
+    ApiError::new(
+        Code::LimitExceeded_CallTimes,
+        format!("Too many wrong one-time codes: the link is locked for {} more minutes.", (seconds + 59) / 60),
+    )
+}
+
+/// A code is kept as a digest bound to its link, so the table gives away neither.
+pub fn code_digest(token_sha256: &str, code: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("{token_sha256}:{code}")))
+}
+
+/// The signature drawn on the page, decoded within the image limits off the runtime.
+async fn drawn_signature(png: Bytes) -> Result<crate::pdf::image::ImageXObject, Failure> {
+    crate::untrusted::parse(move || image_xobject(&png)).await.map_err(|e| {
+        ApiError::new(
+            Code::InvalidParameter_Image,
+            format!("The drawn signature (SignatureImage) is not a PNG image: {e:#}"),
+        )
+        .into()
+    })
+}
+
+/// `YYYY年MM月DD日` in China's time (UTC+8), as SIGN_DATE shows it.
+pub fn china_date(unix: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        + time::Duration::hours(8);
+    format!("{:04}年{:02}月{:02}日", at.year(), u8::from(at.month()), at.day())
+}
