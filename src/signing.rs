@@ -88,9 +88,7 @@ impl Signing {
         };
         let mut contracts = Vec::with_capacity(flows.len());
         for flow in flows {
-            let template = self.store.template(app, &flow.template_id).await?.ok_or_else(|| {
-                anyhow!("template {} of flow {} vanished", flow.template_id.as_str(), flow.flow_id.as_str())
-            })?;
+            let template = self.store.flow_template(app, &flow).await?;
             contracts.push(Contract { flow, template });
         }
         Ok(Some((name, contracts)))

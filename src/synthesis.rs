@@ -138,10 +138,7 @@ impl Synthesis {
     /// Reads what a flow's document is made from.
     pub async fn load(&self, app: &ExternalId, flow_id: &FlowId) -> Result<Input, Failure> {
         let flow = self.store.flow(app, flow_id).await?.ok_or_else(|| anyhow!("flow {flow_id} vanished"))?;
-        let template =
-            self.store.template(app, &flow.template_id).await?.ok_or_else(|| {
-                anyhow!("template {} of flow {} vanished", flow.template_id.as_str(), flow_id.as_str())
-            })?;
+        let template = self.store.flow_template(app, &flow).await?;
         let prepared = self.made_from_blob(&self.templates, &template.pdf_sha256, PreparedTemplate::new).await??;
         let mut images = HashMap::new();
         for (id, value) in &flow.fields {
@@ -494,6 +491,7 @@ mod tests {
     use super::*;
     use crate::domain::flow::{Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus};
     use crate::domain::id::{FlowGroupId, TemplateId};
+    use crate::domain::template::SnapshotId;
 
     const APP: &str = "qianshuTestAppB00000000000000000";
     const POISON: &str = "poison";
@@ -513,8 +511,11 @@ mod tests {
         ExternalId::parse(Some(APP), "test").unwrap()
     }
 
-    /// A group of application B's (tests/fixtures/tenants.json), one contract per value.
-    fn group(values: &[&str]) -> FlowGroup {
+    const TEMPLATE: &str = "bTemplate0000000000000000000000B";
+
+    /// A group of application B's (tests/fixtures/tenants.json) on the `snapshot` of its
+    /// template, one contract per value.
+    fn group(values: &[&str], snapshot: &SnapshotId) -> FlowGroup {
         let id = |s: &str| ExternalId::parse(Some(s), "test").unwrap();
         FlowGroup {
             app_id: id(APP),
@@ -530,7 +531,8 @@ mod tests {
                     group: None,
                     organization_open_id: "b_org".into(),
                     operator_open_id: "b_op".into(),
-                    template_id: TemplateId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
+                    template_id: TemplateId::parse(Some(TEMPLATE), "t").unwrap(),
+                    template_snapshot: snapshot.clone(),
                     name: format!("合同 {value}"),
                     options: FlowOptions::default(),
                     status: FlowStatus::Init,
@@ -576,7 +578,8 @@ mod tests {
         let tenants =
             crate::tenants::load(std::path::Path::new("tests/fixtures/tenants.json"), &blobs, &store).await.unwrap();
         store.apply_tenants(&tenants).await.unwrap();
-        let group = group(values);
+        let template = TemplateId::parse(Some(TEMPLATE), "t").unwrap();
+        let group = group(values, &store.template(&app(), &template).await.unwrap().unwrap().snapshot);
         store.create_flow_group(&group).await.unwrap();
         let fonts = Arc::new(Fonts::load(&Default::default()).unwrap());
         let synthesis =
@@ -599,7 +602,7 @@ mod tests {
         assert_eq!(docs[1].error.as_deref(), Some("panicked: a bug that poison triggers"));
         assert_eq!(POISON_RENDERS.load(Ordering::SeqCst), 3);
 
-        let after = group(&["after"]);
+        let after = group(&["after"], &before.flows[0].template_snapshot);
         store.create_flow_group(&after).await.unwrap();
         synthesis.wake();
         assert_eq!(finished(&store, &after.flows).await[0].state, DocumentState::Ready);

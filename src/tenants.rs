@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::blobs::BlobStore;
 use crate::domain::file::FileKind;
 use crate::domain::id::{FileId, TemplateId};
-use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, Template};
+use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, SnapshotId, Template};
 use crate::domain::tenancy::{
     Application, CallbackSettings, Credential, Feature, Operator, Organization, OrganizationDetails, OrganizationName,
     TenantApplication,
@@ -526,9 +526,11 @@ async fn template(
         recipients,
         components,
         pdf_sha256: String::new(),
+        snapshot: SnapshotId::default(),
         created_on: crate::store::now(),
     };
     template.check(&page_sizes).map_err(|e| anyhow!("{at_tpl}.{e}"))?;
     template.pdf_sha256 = blobs.put(pdf).await?;
+    template.snapshot = template.content_id();
     Ok(template)
 }

@@ -52,6 +52,7 @@ async fn dump(db: &TestDb) -> Vec<String> {
         "templates",
         "template_recipients",
         "template_components",
+        "template_snapshots",
     ] {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}"))).fetch_all(&pool).await.unwrap();
         let mut lines: Vec<String> = rows
@@ -89,7 +90,8 @@ async fn applying_the_same_file_twice_changes_nothing(db: &TestDb) {
     assert_eq!(count("organizations"), 4);
     assert_eq!(count("operators"), 5);
     assert_eq!(count("templates"), 3);
-    assert_eq!(count("template_components"), 17 + 7);
+    assert_eq!(count("template_snapshots"), 3);
+    assert_eq!(count("template_components"), 0, "snapshots hold the components now");
 }
 
 async fn a_failing_apply_leaves_nothing_behind(db: &TestDb) {
@@ -324,7 +326,10 @@ on_both_backends!(
     templates_page_filter_and_stay_within_their_application,
 );
 
-fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::flow::FlowGroup {
+/// A group of `app`'s on the current version of `bTemplate…B`.
+async fn planned_group(store: &Store, app: &str, flows: usize, created_on: i64) -> qianshu::domain::flow::FlowGroup {
+    let template = TemplateId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap();
+    let snapshot = store.template(&id(app), &template).await.unwrap().unwrap().snapshot.clone();
     use qianshu::domain::flow::{
         ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
     };
@@ -341,7 +346,8 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
                 group: None,
                 organization_open_id: "b_org".into(),
                 operator_open_id: "b_op".into(),
-                template_id: TemplateId::parse(Some("bTemplate0000000000000000000000B"), "t").unwrap(),
+                template_id: template.clone(),
+                template_snapshot: snapshot.clone(),
                 name: format!("合同{i}"),
                 options: FlowOptions { customer_data: Some("aGk=".into()), ..Default::default() },
                 status: FlowStatus::Init,
@@ -374,7 +380,7 @@ fn planned_group(app: &str, flows: usize, created_on: i64) -> qianshu::domain::f
 
 async fn a_group_reads_back_as_it_was_written(db: &TestDb) {
     let store = applied(db).await;
-    let mut g = planned_group(APP_B, 3, 1_800_000_000);
+    let mut g = planned_group(&store, APP_B, 3, 1_800_000_000).await;
     store.create_flow_group(&g).await.unwrap();
     let (name, flows) = store.flow_group(&id(APP_B), &id("b_org"), &g.flow_group_id).await.unwrap().unwrap();
     assert_eq!(name, "合同组");
@@ -395,7 +401,9 @@ async fn concurrent_groups_never_take_more_than_the_quota(db: &TestDb) {
     let tasks: Vec<_> = (0..24)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.create_flow_group(&planned_group(APP_B, 2, 1_800_000_000)).await })
+            tokio::spawn(
+                async move { store.create_flow_group(&planned_group(&store, APP_B, 2, 1_800_000_000).await).await },
+            )
         })
         .collect();
     let mut ok = 0;
@@ -448,7 +456,7 @@ async fn after_the_lease() {
 async fn a_worker_whose_lease_ran_out_changes_nothing_of_the_next_holders(db: &TestDb) {
     use qianshu::store::documents::{DocumentState, Outcome};
     let store = applied(db).await;
-    let g = planned_group(APP_B, 1, 1_800_000_000);
+    let g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
     store.create_flow_group(&g).await.unwrap();
     let flow = &g.flows[0].flow_id;
     let a = store.claim_documents(8, 1).await.unwrap().pop().unwrap();
@@ -484,7 +492,7 @@ async fn a_worker_whose_lease_ran_out_changes_nothing_of_the_next_holders(db: &T
 async fn a_document_made_after_the_lease_ran_out_is_recorded_once(db: &TestDb) {
     use qianshu::store::documents::{DocumentState, Outcome};
     let store = applied(db).await;
-    let g = planned_group(APP_B, 1, 1_800_000_000);
+    let g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
     store.create_flow_group(&g).await.unwrap();
     let flow = &g.flows[0].flow_id;
     let a = store.claim_document(&g.app_id, flow, 1).await.unwrap().unwrap();
@@ -502,7 +510,7 @@ async fn a_document_made_after_the_lease_ran_out_is_recorded_once(db: &TestDb) {
 async fn a_job_claimed_too_often_without_a_result_is_recorded_failed(db: &TestDb) {
     use qianshu::store::documents::{DocumentState, MAX_ATTEMPTS};
     let store = applied(db).await;
-    let g = planned_group(APP_B, 2, 1_800_000_000);
+    let g = planned_group(&store, APP_B, 2, 1_800_000_000).await;
     store.create_flow_group(&g).await.unwrap();
     let (first, second) = (&g.flows[0].flow_id, &g.flows[1].flow_id);
     for attempt in 1..=MAX_ATTEMPTS {

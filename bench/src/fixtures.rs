@@ -7,6 +7,7 @@ use qianshu::domain::flow::{
     ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
 };
 use qianshu::domain::id::{FlowGroupId, FlowId, SignId, TemplateId};
+use qianshu::domain::template::SnapshotId;
 use serde_json::{Value, json};
 
 pub const TEMPLATE: &str = "benchTemplate0000000000000000001";
@@ -48,7 +49,7 @@ pub fn tenants(apps: usize) -> Value {
 }
 
 /// A group as the server would plan it, for the storage floor.
-pub fn planned(app: usize, flows: usize) -> FlowGroup {
+pub fn planned(app: usize, flows: usize, snapshot: &SnapshotId) -> FlowGroup {
     let now = qianshu::store::now();
     let id = |s: &str| ExternalId::parse(Some(s), "id").expect("id");
     let approver = |recipient: &str, kind: SignerKind, org: Option<&str>, name: &str, mobile: &str| Approver {
@@ -79,6 +80,7 @@ pub fn planned(app: usize, flows: usize) -> FlowGroup {
                 organization_open_id: "bench_org".into(),
                 operator_open_id: "bench_op".into(),
                 template_id: TemplateId::parse(Some(TEMPLATE), "t").expect("template"),
+                template_snapshot: snapshot.clone(),
                 name: "压测合同".into(),
                 options: FlowOptions::default(),
                 status: FlowStatus::Init,

@@ -307,7 +307,10 @@ async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<
     let blobs = qianshu::blobs::BlobStore::local(&dir.path().join("blobs"))?;
     let file = dir.path().join("tenants.json");
     std::fs::write(&file, serde_json::to_vec(&tenants(args.apps))?)?;
-    store.apply_tenants(&qianshu::tenants::load(&file, &blobs, &store).await?).await.map_err(anyhow::Error::from)?;
+    let applied = qianshu::tenants::load(&file, &blobs, &store).await?;
+    store.apply_tenants(&applied).await.map_err(anyhow::Error::from)?;
+    // Every application has the same template, hence the same snapshot.
+    let snapshot = applied[0].templates[0].snapshot.clone();
     let counter = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -315,10 +318,11 @@ async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|_| {
             let (store, counter, done, apps) = (store.clone(), counter.clone(), done.clone(), args.apps);
+            let snapshot = snapshot.clone();
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let app = counter.fetch_add(1, Ordering::Relaxed) % apps;
-                    store.create_flow_group(&planned(app, flows)).await.expect("floor write");
+                    store.create_flow_group(&planned(app, flows, &snapshot)).await.expect("floor write");
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })

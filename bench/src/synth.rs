@@ -102,6 +102,7 @@ fn template(fields: &Fields) -> anyhow::Result<Template> {
         recipients: Vec::new(),
         components,
         pdf_sha256: String::new(),
+        snapshot: Default::default(),
         created_on: 0,
     })
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::document::{DynamicTable, ImageFit, Metrics, TextStyle, selector_options, set_text};
 use super::file::StoredFile;
 use super::id::{FileId, FlowGroupId, FlowId, SignId, TaskId, TemplateId};
-use super::template::{Component, ComponentType, Recipient, RecipientType, Template};
+use super::template::{Component, ComponentType, Recipient, RecipientType, SnapshotId, Template};
 use super::tenancy::{Application, Feature, Operator, Organization, OrganizationName};
 use super::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars, required};
 use crate::error::{ApiError, Code, fail};
@@ -347,6 +347,9 @@ pub struct Flow {
     pub organization_open_id: String,
     pub operator_open_id: String,
     pub template_id: TemplateId,
+    /// The version of the template the contract was made from, which is all it is ever read
+    /// from (`Store::flow_template`): applying a changed template leaves the contract as it is.
+    pub template_snapshot: SnapshotId,
     pub name: String,
     pub options: FlowOptions,
     pub status: FlowStatus,
@@ -457,6 +460,7 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
         organization_open_id: ctx.organization.open_id.to_string(),
         operator_open_id: ctx.operator.open_id.to_string(),
         template_id: f.template_id,
+        template_snapshot: template.snapshot.clone(),
         name: f.name.0,
         options: f.options,
         status: FlowStatus::Init,

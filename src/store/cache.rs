@@ -12,10 +12,12 @@ use secrecy::SecretString;
 
 use crate::domain::ExternalId;
 use crate::domain::id::TemplateId;
-use crate::domain::template::Template;
+use crate::domain::template::{SnapshotId, Template};
 use crate::domain::tenancy::{Application, Operator, Organization};
 
 const CAPACITY: u64 = 100_000;
+/// Snapshots are whole templates, larger than the other entries.
+const SNAPSHOTS: u64 = 10_000;
 
 pub(super) struct ReadCache {
     pub credentials: Cache<String, Option<(ExternalId, SecretString)>>,
@@ -23,6 +25,9 @@ pub(super) struct ReadCache {
     pub organizations: Cache<(ExternalId, ExternalId), Option<Organization>>,
     pub operators: Cache<(ExternalId, ExternalId, ExternalId), Option<Operator>>,
     pub templates: Cache<(ExternalId, TemplateId), Option<Arc<Template>>>,
+    /// Template snapshots, which never change: kept without a time-to-live, and not dropped
+    /// by `clear`.
+    pub snapshots: Cache<(ExternalId, SnapshotId), Arc<Template>>,
 }
 
 fn cache<K, V>(ttl: Duration) -> Cache<K, V>
@@ -41,6 +46,7 @@ impl ReadCache {
             organizations: cache(ttl),
             operators: cache(ttl),
             templates: cache(ttl),
+            snapshots: Cache::builder().max_capacity(SNAPSHOTS).build(),
         }
     }
 

@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use super::{Backend, Store, corrupt, flag};
 use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, SignerKind};
 use crate::domain::id::{FlowGroupId, FlowId, SignId, TaskId, TemplateId};
+use crate::domain::template::SnapshotId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
 use crate::error::{ApiError, Code, Failure};
 use crate::store::documents::DocumentState;
@@ -104,8 +105,8 @@ async fn insert_rows(
 }
 
 const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
-    f.template_id, f.name, f.flow_type, f.description, f.customer_data, f.custom_show_map, f.need_sign_review, \
-    f.display_type, f.status, f.flow_message, f.deadline, f.created_at, d.task_id";
+    f.template_id, f.template_snapshot, f.name, f.flow_type, f.description, f.customer_data, f.custom_show_map, \
+    f.need_sign_review, f.display_type, f.status, f.flow_message, f.deadline, f.created_at, d.task_id";
 
 /// Flows with their group's name and their document's task.
 const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
@@ -206,6 +207,7 @@ impl Store {
                     "organization_open_id" => f.organization_open_id.as_str(),
                     "operator_open_id" => f.operator_open_id.as_str(),
                     "template_id" => f.template_id.as_str(),
+                    "template_snapshot" => f.template_snapshot.as_str(),
                     "name" => f.name.as_str(),
                     "flow_type" => f.options.flow_type.clone(),
                     "description" => f.options.description.clone(),
@@ -457,6 +459,11 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
                 organization_open_id: r.try_get("organization_open_id")?,
                 operator_open_id: r.try_get("operator_open_id")?,
                 template_id: TemplateId::from_stored(r.try_get("template_id")?),
+                // NULL only for a contract an older version wrote after this node started.
+                template_snapshot: SnapshotId::from_stored(
+                    r.try_get::<Option<String>, _>("template_snapshot")?
+                        .ok_or_else(|| corrupt("template snapshot of flow", &flow_id))?,
+                ),
                 name: r.try_get("name")?,
                 options: FlowOptions {
                     flow_type: r.try_get("flow_type")?,

@@ -9,6 +9,7 @@ mod flows;
 mod group_commit;
 mod sealed;
 pub mod signing;
+mod snapshots;
 mod tenancy;
 
 pub use group_commit::GroupWriter;
@@ -62,8 +63,8 @@ pub struct Store {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
-    /// Connects, creating the SQLite file if needed, brings the schema up to date and seals any
-    /// secret still in plaintext. Fails if a sealed secret does not open with `master_key`.
+    /// Connects, creating the SQLite file if needed, brings the schema up to date, seals any
+    /// secret still in plaintext and makes snapshots of templates stored before snapshots existed. Fails if a sealed secret does not open with `master_key`.
     pub async fn connect(url: &DatabaseUrl, master_key: MasterKey) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
@@ -104,7 +105,11 @@ impl Store {
             Backend::Postgres => writer.clone(),
         };
         let store = Store { pool, writer, backend, cache: None, master_key: Arc::new(master_key) };
-        if let Err(e) = store.seal_plaintext_secrets().await {
+        let started = match store.seal_plaintext_secrets().await {
+            Ok(()) => store.snapshot_older_templates().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = started {
             store.close().await;
             return Err(e);
         }

@@ -9,9 +9,10 @@ use sqlx::any::AnyRow;
 
 use super::cache::through;
 use super::sealed::{CALLBACK_KEY, CALLBACK_TOKEN, SECRET_KEY, SealedColumn};
-use super::{Store, corrupt, flag, now};
+use super::snapshots::{SNAPSHOT_COLUMNS, put_snapshot, template_from_row};
+use super::{Store, flag, now};
 use crate::domain::id::TemplateId;
-use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, Template};
+use crate::domain::template::Template;
 use crate::domain::tenancy::{
     Application, CallbackSettings, Feature, Operator, OperatorSync, Organization, OrganizationDetails,
     OrganizationName, SyncFailure, TenantApplication,
@@ -461,138 +462,37 @@ async fn operator(
     }))
 }
 
+/// Stores the template's definition as a snapshot (unless stored already) and makes it the
+/// template's current version. Contracts made before keep the snapshot they were made from.
 async fn put_template(conn: &mut Conn, app_id: &ExternalId, t: &Template) -> Result<(), Failure> {
-    let (a, id) = (app_id.as_str(), t.template_id.as_str());
+    let snapshot = put_snapshot(conn, app_id, t).await?;
     sqlx::query(
-        "INSERT INTO templates (app_id, template_id, name, description, pdf_sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (app_id, template_id) DO UPDATE SET name = $3, description = $4, pdf_sha256 = $5",
+        "INSERT INTO templates (app_id, template_id, name, description, pdf_sha256, snapshot_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (app_id, template_id) DO UPDATE SET name = $3, \
+         description = $4, pdf_sha256 = $5, snapshot_id = $6",
     )
-    .bind(a)
-    .bind(id)
+    .bind(app_id.as_str())
+    .bind(t.template_id.as_str())
     .bind(&t.name)
     .bind(&t.description)
     .bind(&t.pdf_sha256)
+    .bind(snapshot.as_str())
     .bind(t.created_on)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM template_recipients WHERE app_id = $1 AND template_id = $2")
-        .bind(a)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM template_components WHERE app_id = $1 AND template_id = $2")
-        .bind(a)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    for (i, r) in t.recipients.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO template_recipients (app_id, template_id, position, recipient_id, role_name, recipient_type, routing_order) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(a)
-        .bind(id)
-        .bind(i as i64)
-        .bind(&r.recipient_id)
-        .bind(&r.role_name)
-        .bind(r.recipient_type.as_str())
-        .bind(r.routing_order)
-        .execute(&mut *conn)
-        .await?;
-    }
-    for (i, c) in t.components.iter().enumerate() {
-        let p = c.placement;
-        sqlx::query(
-            "INSERT INTO template_components (app_id, template_id, position, component_id, component_name, component_type, \
-             recipient_id, page, pos_x, pos_y, width, height, required, extra) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(a)
-        .bind(id)
-        .bind(i as i64)
-        .bind(&c.component_id)
-        .bind(&c.component_name)
-        .bind(c.component_type.as_str())
-        .bind(c.recipient_id.clone())
-        .bind(i64::from(p.page))
-        .bind(p.x)
-        .bind(p.y)
-        .bind(p.width)
-        .bind(p.height)
-        .bind(flag(c.required))
-        .bind(c.extra.clone())
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }
 
+/// The template's current version, read from its snapshot in one statement: never half of one
+/// version and half of the next, even while `qianshu apply` runs.
 async fn template(conn: &mut Conn, app_id: &ExternalId, template_id: &str) -> Result<Option<Template>, Failure> {
-    let Some(row) = sqlx::query(
-        "SELECT template_id, name, description, pdf_sha256, created_at FROM templates WHERE app_id = $1 AND template_id = $2",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SNAPSHOT_COLUMNS}, t.created_at FROM templates t JOIN template_snapshots s \
+         ON s.app_id = t.app_id AND s.snapshot_id = t.snapshot_id WHERE t.app_id = $1 AND t.template_id = $2"
+    )))
     .bind(app_id.as_str())
     .bind(template_id)
     .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let recipients = sqlx::query(
-        "SELECT recipient_id, role_name, recipient_type, routing_order FROM template_recipients \
-         WHERE app_id = $1 AND template_id = $2 ORDER BY position",
-    )
-    .bind(app_id.as_str())
-    .bind(template_id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| -> Result<Recipient, Failure> {
-        let kind: String = r.try_get("recipient_type")?;
-        Ok(Recipient {
-            recipient_id: r.try_get("recipient_id")?,
-            role_name: r.try_get("role_name")?,
-            recipient_type: RecipientType::parse(&kind, "recipient_type")
-                .map_err(|_| corrupt("recipient type", &kind))?,
-            routing_order: r.try_get("routing_order")?,
-        })
-    })
-    .collect::<Result<_, _>>()?;
-    let components = sqlx::query(
-        "SELECT component_id, component_name, component_type, recipient_id, page, pos_x, pos_y, width, height, required, extra \
-         FROM template_components WHERE app_id = $1 AND template_id = $2 ORDER BY position",
-    )
-    .bind(app_id.as_str())
-    .bind(template_id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| -> Result<Component, Failure> {
-        let kind: String = r.try_get("component_type")?;
-        Ok(Component {
-            component_id: r.try_get("component_id")?,
-            component_name: r.try_get("component_name")?,
-            component_type: ComponentType::parse(&kind, "component_type").map_err(|_| corrupt("component type", &kind))?,
-            recipient_id: r.try_get("recipient_id")?,
-            placement: Placement {
-                page: r.try_get::<i64, _>("page")? as u32,
-                x: r.try_get("pos_x")?,
-                y: r.try_get("pos_y")?,
-                width: r.try_get("width")?,
-                height: r.try_get("height")?,
-            },
-            required: r.try_get::<i64, _>("required")? != 0,
-            extra: r.try_get("extra")?,
-        })
-    })
-    .collect::<Result<_, _>>()?;
-    Ok(Some(Template {
-        template_id: TemplateId::from_stored(row.try_get("template_id")?),
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        recipients,
-        components,
-        pdf_sha256: row.try_get("pdf_sha256")?,
-        created_on: row.try_get("created_at")?,
-    }))
+    .await?;
+    row.map(|r| template_from_row(&r)).transpose()
 }

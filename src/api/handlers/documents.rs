@@ -99,11 +99,7 @@ pub async fn channel_describe_flow_components(
         .await?
         .pop()
         .ok_or_else(not_found)?;
-    let template = state
-        .store
-        .template(&caller.app_id, &flow.template_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("template of flow {raw} vanished"))?;
+    let template = state.store.flow_template(&caller.app_id, &flow).await?;
     let values: HashMap<&str, &str> = flow.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let now = crate::store::now();
     let mut image_urls = HashMap::new();

@@ -1,7 +1,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::*;
-use crate::domain::template::{Component, Placement, Recipient};
+use crate::domain::template::{Component, Placement, Recipient, SnapshotId};
 
 const NOW: i64 = 1_800_000_000;
 const ENT: &str = "recipientEnterprise";
@@ -24,7 +24,7 @@ fn component(cid: &str, kind: ComponentType, owner: Option<&str>, required: bool
 }
 
 fn template(tid: &str, components: Vec<Component>) -> Template {
-    Template {
+    let mut t = Template {
         template_id: TemplateId::parse(Some(tid), "t").unwrap(),
         name: "模板".into(),
         description: String::new(),
@@ -44,8 +44,11 @@ fn template(tid: &str, components: Vec<Component>) -> Template {
         ],
         components,
         pdf_sha256: String::new(),
+        snapshot: SnapshotId::default(),
         created_on: 0,
-    }
+    };
+    t.snapshot = t.content_id();
+    t
 }
 
 const FILLED: &str = "TemplateFilled000000000000000001";
@@ -188,6 +191,16 @@ fn a_valid_group_gets_fresh_ids_and_a_365_day_deadline() {
     );
     assert_eq!((a.organization_name.as_deref(), a.role_name.as_str()), (Some("甲公司"), "甲方"));
     assert_ne!(g.flows[0].approvers[0].sign_id, g.flows[1].approvers[0].sign_id);
+}
+
+#[test]
+fn each_contract_records_the_snapshot_of_the_template_it_was_checked_against() {
+    let w = world(&[]);
+    let g = plan(group(vec![good_flow(), flow(BARE, vec![employee(), person()], vec![])]), &ctx(&w)).unwrap();
+    let snapshot = |tid: &str| w.templates[&TemplateId::parse(Some(tid), "t").unwrap()].snapshot.clone();
+    assert_eq!(g.flows[0].template_snapshot, snapshot(FILLED));
+    assert_eq!(g.flows[1].template_snapshot, snapshot(BARE));
+    assert_ne!(snapshot(FILLED), snapshot(BARE));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use super::*;
 use crate::domain::ExternalId;
 use crate::domain::flow::{FlowOptions, SignerKind};
 use crate::domain::id::TemplateId;
-use crate::domain::template::{ComponentType, Placement, Recipient, RecipientType};
+use crate::domain::template::{ComponentType, Placement, Recipient, RecipientType, SnapshotId};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -43,6 +43,7 @@ fn contract(name: &str, approvers: &[(&str, &str, i64)]) -> Contract {
         ],
         pdf_sha256: String::new(),
         created_on: 0,
+        snapshot: SnapshotId::default(),
     };
     let flow = Flow {
         flow_id: FlowId::generate(),
@@ -50,6 +51,7 @@ fn contract(name: &str, approvers: &[(&str, &str, i64)]) -> Contract {
         organization_open_id: "org".into(),
         operator_open_id: "op".into(),
         template_id: template.template_id.clone(),
+        template_snapshot: template.snapshot.clone(),
         name: name.into(),
         options: FlowOptions::default(),
         status: FlowStatus::Init,
