@@ -129,7 +129,7 @@ async fn download(
 
 async fn download_file(state: &AppState, app_id: String, file_id: String, query: Option<String>) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
-    if !state.urls.verify(&urls::file_path(&app_id, &file_id), expires, &signature, crate::store::now()) {
+    if !state.urls.verify(&urls::file_path(&app_id, &file_id), expires, &signature, state.store.now()) {
         return not_found();
     }
     let (Ok(app), Ok(id)) = (ExternalId::parse(Some(&app_id), "app_id"), FileId::parse(Some(&file_id), "file_id"))
@@ -176,7 +176,7 @@ async fn blob(
     view: bool,
 ) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
-    if !state.urls.verify(&urls::blob_path(&sha256, &name, view), expires, &signature, crate::store::now()) {
+    if !state.urls.verify(&urls::blob_path(&sha256, &name, view), expires, &signature, state.store.now()) {
         return not_found();
     }
     let kind = name
@@ -346,6 +346,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
     let authorization = header("authorization")
         .ok_or_else(|| ApiError::new(Code::AuthFailure_InvalidAuthorization, "The Authorization header is missing."))?;
     let authorization = tc3::Authorization::parse(authorization)?;
+    // The wall clock, not the store's business clock: the SDKs sign with real time.
     let timestamp = tc3::check_timestamp(
         header("x-tc-timestamp").ok_or_else(|| missing_header("Timestamp"))?,
         crate::store::now(),
