@@ -11,6 +11,7 @@ pub mod pdf;
 pub mod ratelimit;
 pub mod secrets;
 pub mod server;
+pub mod sms;
 pub mod store;
 pub mod synthesis;
 pub mod tenants;
