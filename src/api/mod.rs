@@ -8,6 +8,7 @@ pub mod envelope;
 mod handlers;
 pub mod schema;
 pub mod tc3;
+mod test_helpers;
 pub mod urls;
 pub mod wire;
 
@@ -55,6 +56,10 @@ pub struct AppState {
     pub synthesis: Arc<crate::synthesis::Synthesis>,
     pub limits: RateLimits,
     pub edge: EdgeLimits,
+    /// Sends text messages (signing codes) and keeps those sent for the test helpers.
+    pub sms: crate::sms::Sms,
+    /// Whether `/_qianshu/` serves the test helpers (`--test-helpers`).
+    pub test_helpers: bool,
     /// Room for request bodies held at once, in KiB (`--max-buffered-body-bytes`).
     body_room: Semaphore,
     /// Places for requests handled at once (`--max-concurrent-requests`).
@@ -76,6 +81,8 @@ impl AppState {
         Ok(AppState {
             urls: urls::UrlSigner::new(&url_key, public_url),
             groups: GroupWriter::spawn(store.clone()),
+            sms: crate::sms::Sms::new(&settings.sms_sender, store.clock().clone())?,
+            test_helpers: settings.test_helpers,
             store,
             blobs,
             synthesis,
@@ -98,6 +105,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/files/{app_id}/{file_id}", get(download))
         .route("/blobs/{sha256}/{name}", get(blob_attachment))
         .route("/view/{sha256}/{name}", get(blob_inline))
+        .merge(test_helpers::routes(&state))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {
