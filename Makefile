@@ -5,7 +5,7 @@
 # installs a CJK font for contract documents first if the machine has none.
 run:
 	./scripts/ensure-font.sh
-	cargo run --release -- serve --demo
+	cargo run --release -- serve --demo --test-helpers
 
 # Runs every test (installs the Python venv with the official SDK and the Node SDK itself).
 test:

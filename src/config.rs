@@ -129,6 +129,17 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_SYNTHESIS_LEASE_MS", value_parser = clap::value_parser!(u64).range(1..))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthesis_lease_ms: Option<u64>,
+    /// How text messages (signing codes) are sent: `log` writes them to the log; an http:// or
+    /// https:// URL receives each as a POST of {"Mobile", "Text"} in JSON [default: log]
+    #[arg(long, env = "QIANSHU_SMS_SENDER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_sender: Option<String>,
+    /// Serve the test helpers under /_qianshu/ (read the text messages sent, move this node's
+    /// business clock); anyone who can reach the server can then read one-time codes: never in
+    /// production [default: false]
+    #[arg(long, env = "QIANSHU_TEST_HELPERS", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_helpers: Option<bool>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -195,6 +206,27 @@ impl BlobStoreUrl {
     }
 }
 
+/// Where text messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsSender {
+    /// Into the log (and the outbox the test helpers read): for development.
+    Log,
+    /// A POST of each message, as JSON, to this http:// or https:// URL.
+    Webhook(String),
+}
+
+impl SmsSender {
+    pub fn parse(value: &str) -> anyhow::Result<SmsSender> {
+        if value == "log" {
+            Ok(SmsSender::Log)
+        } else if value.starts_with("http://") || value.starts_with("https://") {
+            Ok(SmsSender::Webhook(value.to_owned()))
+        } else {
+            bail!("sms-sender `{value}` is neither `log` nor an http:// or https:// URL")
+        }
+    }
+}
+
 /// The fonts text is set in, by the names `ComponentExtra.Font` uses; `None` where unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FontPaths {
@@ -228,6 +260,8 @@ pub struct ServeSettings {
     pub fonts: FontPaths,
     pub synthesis_workers: usize,
     pub synthesis_lease: Duration,
+    pub sms_sender: SmsSender,
+    pub test_helpers: bool,
 }
 
 impl ServeSettings {
@@ -262,6 +296,8 @@ struct Layered {
     font_fangsong: Option<PathBuf>,
     synthesis_workers: usize,
     synthesis_lease_ms: u64,
+    sms_sender: String,
+    test_helpers: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +322,8 @@ struct Defaults {
     demo: bool,
     synthesis_workers: usize,
     synthesis_lease_ms: u64,
+    sms_sender: &'static str,
+    test_helpers: bool,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -302,6 +340,8 @@ const DEFAULTS: Defaults = Defaults {
     demo: false,
     synthesis_workers: 1,
     synthesis_lease_ms: 60_000,
+    sms_sender: "log",
+    test_helpers: false,
 };
 
 fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
@@ -399,6 +439,8 @@ impl ServeSettings {
             fonts: FontPaths { hei: l.font.clone(), song: l.font_song.clone(), fangsong: l.font_fangsong.clone() },
             synthesis_workers: l.synthesis_workers,
             synthesis_lease: Duration::from_millis(l.synthesis_lease_ms),
+            sms_sender: SmsSender::parse(&l.sms_sender)?,
+            test_helpers: l.test_helpers,
         })
     }
 }
@@ -508,6 +550,23 @@ mod tests {
         std::fs::write(&file, "synthesis_lease_ms = 0\n").unwrap();
         let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
         assert_eq!(e, "synthesis-lease-ms must be at least 1");
+    }
+
+    #[test]
+    fn the_sms_sender_is_the_log_or_a_web_url_and_test_helpers_are_off_unless_asked() {
+        let s = ServeSettings::load(&StoreFlags::default(), &ServeFlags::default()).unwrap();
+        assert_eq!((s.sms_sender, s.test_helpers), (SmsSender::Log, false));
+        let flags = ServeFlags {
+            sms_sender: Some("https://sms.example/send?token=t".into()),
+            test_helpers: Some(true),
+            ..Default::default()
+        };
+        let s = ServeSettings::load(&StoreFlags::default(), &flags).unwrap();
+        assert_eq!(s.sms_sender, SmsSender::Webhook("https://sms.example/send?token=t".into()));
+        assert!(s.test_helpers);
+        let flags = ServeFlags { sms_sender: Some("ftp://sms.example".into()), ..Default::default() };
+        let e = ServeSettings::load(&StoreFlags::default(), &flags).unwrap_err().to_string();
+        assert_eq!(e, "sms-sender `ftp://sms.example` is neither `log` nor an http:// or https:// URL");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod server;
 pub mod signing;
+pub mod sms;
 pub mod store;
 pub mod synthesis;
 pub mod tenants;

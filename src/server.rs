@@ -97,6 +97,9 @@ pub async fn state(
     } else {
         warn!("no CJK font found: contract documents cannot be made until --font (QIANSHU_FONT) names one");
     }
+    if settings.test_helpers {
+        warn!("test helpers are ON: anyone can read one-time codes and move the clock; never in production");
+    }
     let synthesis = crate::synthesis::Synthesis::new(
         store.clone(),
         blobs.clone(),

@@ -109,7 +109,7 @@ impl Signing {
             _ => None,
         };
         for _ in 0..ATTEMPTS {
-            let now = self.now();
+            let now = self.store.now();
             let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
             let files = Default::default();
             let fonts = self.synthesis.fonts();
@@ -163,7 +163,7 @@ impl Signing {
     ) -> Result<Vec<FlowId>, Failure> {
         let code = self.checked_code(&proof).await?;
         for _ in 0..ATTEMPTS {
-            let now = self.now();
+            let now = self.store.now();
             let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
             let refusals = plan_reject(&contracts, is_signer, now)?;
             let code = code.as_ref().map(|(token_sha256, code_sha256)| CodeUse { token_sha256, code_sha256 });
@@ -178,7 +178,7 @@ impl Signing {
     async fn checked_code(&self, proof: &Proof<'_>) -> Result<Option<(String, String)>, Failure> {
         let Proof::Code { token_sha256, code } = proof else { return Ok(None) };
         let digest = code_digest(token_sha256, code);
-        match self.store.check_code(token_sha256, &digest, self.now()).await? {
+        match self.store.check_code(token_sha256, &digest, self.store.now()).await? {
             CodeCheck::Valid => Ok(Some(((*token_sha256).to_owned(), digest))),
             CodeCheck::Wrong { left } => Err(ApiError::new(
                 Code::FailedOperation_AuthFail,
@@ -190,7 +190,7 @@ impl Signing {
                 "No valid one-time code (Code): get a new one; a code lasts 5 minutes and is used once.",
             )
             .into()),
-            CodeCheck::Locked { until } => Err(locked(until - self.now()).into()),
+            CodeCheck::Locked { until } => Err(locked(until - self.store.now()).into()),
         }
     }
 
@@ -241,11 +241,6 @@ impl Signing {
             }
         }
         Ok((signs, dates))
-    }
-
-    /// Business time: what deadlines, links and codes are measured by.
-    fn now(&self) -> i64 {
-        crate::store::now()
     }
 
     /// Tells this node's auto-signer to look for signers due.

@@ -440,7 +440,7 @@ async fn template(
             if file.kind != FileKind::Pdf {
                 bail!("{at_file}: `{file_id}` is a {} file, not a PDF", file.kind.as_str());
             }
-            if file.deadline < crate::store::now() {
+            if file.deadline < store.now() {
                 bail!("{at_file}: `{file_id}` expired at {}", file.deadline);
             }
             (blobs.get(&file.sha256).await?, format!("{at_file}: {file_id}"))
@@ -527,7 +527,7 @@ async fn template(
         components,
         pdf_sha256: String::new(),
         snapshot: SnapshotId::default(),
-        created_on: crate::store::now(),
+        created_on: store.now(),
     };
     template.check(&page_sizes).map_err(|e| anyhow!("{at_tpl}.{e}"))?;
     template.pdf_sha256 = blobs.put(pdf).await?;

@@ -222,6 +222,148 @@ fn group_with_photo(file_id: &str) -> serde_json::Value {
     ]})
 }
 
+// ---- test helpers (/_qianshu/…) ----
+
+fn helpers_on() -> ServeFlags {
+    ServeFlags { test_helpers: Some(true), ..Default::default() }
+}
+
+fn advance(body: &str) -> Request<Body> {
+    Request::post("/_qianshu/clock").body(Body::from(body.to_owned())).unwrap()
+}
+
+/// A test helper's answer: its status, and its body, which must be JSON when it is not a 404.
+async fn helper(edge: &Edge, request: Request<Body>) -> (StatusCode, String) {
+    let answer = edge.send(request).await;
+    let status = answer.status();
+    if status != StatusCode::NOT_FOUND {
+        assert_eq!(answer.headers()[header::CONTENT_TYPE], "application/json");
+    }
+    let body = axum::body::to_bytes(answer.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn without_the_flag_every_test_helper_path_is_a_bare_404_and_the_clock_stays() {
+    let edge = Edge::start().await;
+    edge.state.sms.send("13800138000", "code 123456", Some("123456")).await.unwrap();
+    for request in [
+        Request::get("/_qianshu/sms").body(Body::empty()).unwrap(),
+        advance(r#"{"AdvanceSeconds": 3600}"#),
+        Request::post("/_qianshu/sign").body(Body::empty()).unwrap(),
+        Request::get("/_qianshu/anything/else").body(Body::empty()).unwrap(),
+    ] {
+        let path = request.uri().path().to_owned();
+        assert_eq!(helper(&edge, request).await, (StatusCode::NOT_FOUND, "not found".to_owned()), "{path}");
+    }
+    assert!(edge.state.store.now() - now() <= 1);
+}
+
+#[tokio::test]
+async fn with_the_flag_an_unknown_helper_is_a_bare_404() {
+    let edge = Edge::with(helpers_on()).await;
+    let request = Request::get("/_qianshu/nothing").body(Body::empty()).unwrap();
+    assert_eq!(helper(&edge, request).await, (StatusCode::NOT_FOUND, "not found".to_owned()));
+}
+
+#[tokio::test]
+async fn advancing_the_clock_expires_download_links_then_uploaded_files_but_not_signatures() {
+    use base64::Engine;
+    let edge = Edge::with(helpers_on()).await;
+    let image = base64::engine::general_purpose::STANDARD.encode(png());
+    let uploaded = edge
+        .ok(
+            "UploadFiles",
+            json!({"Agent": agent_a(), "BusinessType": "DOCUMENT", "Deadline": now() + 600,
+                   "FileInfos": [{"FileName": "photo.png", "FileBody": image}]}),
+        )
+        .await;
+    let link = uploaded["FileUrls"][0].as_str().unwrap();
+    let file_id = uploaded["FileIds"][0].as_str().unwrap();
+    follow(&edge, link, false, "image/png").await;
+
+    let (status, body) = helper(&edge, advance(r#"{"AdvanceSeconds": 301}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer.as_object().unwrap().keys().collect::<Vec<_>>(), ["Now"]);
+    let moved = answer["Now"].as_i64().unwrap();
+    assert!((now() + 300..=now() + 301).contains(&moved), "{moved} vs {}", now());
+    assert_eq!(edge.state.store.now(), moved);
+    // Links live five minutes of business time.
+    let path = link.strip_prefix(PUBLIC_URL).unwrap();
+    let gone = edge.send(Request::get(path).body(Body::empty()).unwrap()).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // The file itself lives until its Deadline, and requests signed with the wall clock still
+    // pass TC3.
+    edge.ok("ChannelCreateFlowGroupByTemplates", group_with_photo(file_id)).await;
+
+    let (status, _) = helper(&edge, advance(r#"{"AdvanceSeconds": 300}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (code, message) = edge.error(post("ChannelCreateFlowGroupByTemplates", &group_with_photo(file_id))).await;
+    assert_eq!(code, "InvalidParameter.ComponentValue");
+    assert!(message.contains("FormFields.2.ComponentValue") && message.contains("not expired"), "{message}");
+}
+
+#[tokio::test]
+async fn each_store_has_its_own_clock() {
+    let (moved, other) = (Edge::with(helpers_on()).await, Edge::with(helpers_on()).await);
+    let (status, _) = helper(&moved, advance(r#"{"AdvanceSeconds": 86400}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(moved.state.store.now() - now() >= 86400);
+    assert!(other.state.store.now() - now() <= 1);
+}
+
+#[tokio::test]
+async fn advance_seconds_must_be_one_whole_non_negative_number_of_seconds() {
+    let edge = Edge::with(helpers_on()).await;
+    let refused = r#"{"Error":{"Code":"InvalidParameter","Message":"The body must be {\"AdvanceSeconds\": N}, N a whole number of seconds from 0 to 4294967295."}}"#;
+    for body in [
+        r#"{"AdvanceSeconds": -1}"#,
+        r#"{"AdvanceSeconds": 1.5}"#,
+        r#"{"AdvanceSeconds": "10"}"#,
+        r#"{"AdvanceSeconds": 4294967296}"#,
+        r#"{"AdvanceSeconds": 10, "Also": 1}"#,
+        r#"{"advanceSeconds": 10}"#,
+        r#"{}"#,
+        r#"[10]"#,
+        "10",
+        "",
+        "not json",
+    ] {
+        assert_eq!(helper(&edge, advance(body)).await, (StatusCode::BAD_REQUEST, refused.to_owned()), "{body}");
+    }
+    let (status, body) = helper(&edge, advance(r#"{"AdvanceSeconds": 0}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    let unmoved = serde_json::from_str::<serde_json::Value>(&body).unwrap()["Now"].as_i64().unwrap();
+    assert!((now() - 1..=now()).contains(&unmoved), "{unmoved}");
+}
+
+#[tokio::test]
+async fn the_sms_helper_lists_the_messages_sent_oldest_first() {
+    let edge = Edge::with(helpers_on()).await;
+    let list = || Request::get("/_qianshu/sms").body(Body::empty()).unwrap();
+    assert_eq!(helper(&edge, list()).await, (StatusCode::OK, r#"{"Messages":[]}"#.to_owned()));
+    edge.state.sms.send("13800138000", "您的签署验证码是 123456", Some("123456")).await.unwrap();
+    let at = edge.state.store.now();
+    edge.state.sms.send("13900139000", "合同已签署", None).await.unwrap();
+    let (status, body) = helper(&edge, list()).await;
+    assert_eq!(status, StatusCode::OK);
+    let sent_at: Vec<i64> = serde_json::from_str::<serde_json::Value>(&body).unwrap()["Messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["SentAt"].as_i64().unwrap())
+        .collect();
+    assert!(sent_at.iter().all(|t| (at - 1..=at + 1).contains(t)), "{sent_at:?} vs {at}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"Messages":[{{"Mobile":"13800138000","Text":"您的签署验证码是 123456","Code":"123456","SentAt":{}}},{{"Mobile":"13900139000","Text":"合同已签署","Code":null,"SentAt":{}}}]}}"#,
+            sent_at[0], sent_at[1]
+        )
+    );
+}
+
 // ---- limits: nothing a caller sends or withholds holds the server ----
 
 /// A body that sends `first` and then nothing, for ever.

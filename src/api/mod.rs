@@ -8,6 +8,7 @@ pub mod envelope;
 mod handlers;
 pub mod schema;
 pub mod tc3;
+mod test_helpers;
 pub mod urls;
 pub mod wire;
 
@@ -57,6 +58,10 @@ pub struct AppState {
     pub signing: Arc<crate::signing::Signing>,
     pub limits: RateLimits,
     pub edge: EdgeLimits,
+    /// Sends text messages (signing codes) and keeps those sent for the test helpers.
+    pub sms: crate::sms::Sms,
+    /// Whether `/_qianshu/` serves the test helpers (`--test-helpers`).
+    pub test_helpers: bool,
     /// Room for request bodies held at once, in KiB (`--max-buffered-body-bytes`).
     body_room: Semaphore,
     /// Places for requests handled at once (`--max-concurrent-requests`).
@@ -79,6 +84,8 @@ impl AppState {
             urls: urls::UrlSigner::new(&url_key, public_url),
             groups: GroupWriter::spawn(store.clone()),
             signing: crate::signing::Signing::new(store.clone(), synthesis.clone()),
+            sms: crate::sms::Sms::new(&settings.sms_sender, store.clock().clone())?,
+            test_helpers: settings.test_helpers,
             store,
             blobs,
             synthesis,
@@ -101,6 +108,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/files/{app_id}/{file_id}", get(download))
         .route("/blobs/{sha256}/{name}", get(blob_attachment))
         .route("/view/{sha256}/{name}", get(blob_inline))
+        .merge(test_helpers::routes(&state))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {
@@ -132,7 +140,7 @@ async fn download(
 
 async fn download_file(state: &AppState, app_id: String, file_id: String, query: Option<String>) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
-    if !state.urls.verify(&urls::file_path(&app_id, &file_id), expires, &signature, crate::store::now()) {
+    if !state.urls.verify(&urls::file_path(&app_id, &file_id), expires, &signature, state.store.now()) {
         return not_found();
     }
     let (Ok(app), Ok(id)) = (ExternalId::parse(Some(&app_id), "app_id"), FileId::parse(Some(&file_id), "file_id"))
@@ -179,7 +187,7 @@ async fn blob(
     view: bool,
 ) -> Response {
     let Some((expires, signature)) = link_query(query) else { return not_found() };
-    if !state.urls.verify(&urls::blob_path(&sha256, &name, view), expires, &signature, crate::store::now()) {
+    if !state.urls.verify(&urls::blob_path(&sha256, &name, view), expires, &signature, state.store.now()) {
         return not_found();
     }
     let kind = name
@@ -349,6 +357,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
     let authorization = header("authorization")
         .ok_or_else(|| ApiError::new(Code::AuthFailure_InvalidAuthorization, "The Authorization header is missing."))?;
     let authorization = tc3::Authorization::parse(authorization)?;
+    // The wall clock, not the store's business clock: the SDKs sign with real time.
     let timestamp = tc3::check_timestamp(
         header("x-tc-timestamp").ok_or_else(|| missing_header("Timestamp"))?,
         crate::store::now(),

@@ -18,6 +18,7 @@ pub use tenancy::TemplateQuery;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -58,6 +59,8 @@ pub struct Store {
     cache: Option<Arc<cache::ReadCache>>,
     /// Seals and opens the secret columns (`sealed.rs`).
     master_key: Arc<MasterKey>,
+    /// Business time (`Clock`), this store's own.
+    clock: Clock,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -104,7 +107,8 @@ impl Store {
             }
             Backend::Postgres => writer.clone(),
         };
-        let store = Store { pool, writer, backend, cache: None, master_key: Arc::new(master_key) };
+        let store =
+            Store { pool, writer, backend, cache: None, master_key: Arc::new(master_key), clock: Clock::default() };
         let started = match store.seal_plaintext_secrets().await {
             Ok(()) => store.snapshot_older_templates().await,
             Err(e) => Err(e),
@@ -127,6 +131,21 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The time business rules go by, in Unix seconds: deadlines, expiry of files and links.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// `now`, in milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The clock `now` reads, to move it (test helpers) or to hand to what stamps times.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// A transaction that writes. SQLite takes the write lock up front so that two writers
@@ -177,10 +196,38 @@ async fn checkpoints(pool: AnyPool) {
     }
 }
 
+/// Business time: the wall clock plus an offset that only moves forward, so that tests can make
+/// deadlines and expiries pass without waiting. Each `Store` has its own (clones share it), so
+/// in-process test stores do not move each other's time; nodes of one database do not share it
+/// either. What must stay on the wall clock reads the free functions `now`/`now_ms` instead:
+/// TC3 timestamps (the SDKs sign with real time), synthesis leases, resource ids.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_seconds: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        now().saturating_add(self.offset_seconds.load(Ordering::Relaxed))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        now_ms().saturating_add(self.offset_seconds.load(Ordering::Relaxed).saturating_mul(1000))
+    }
+
+    /// Moves business time `seconds` forward (a negative value would let a deadline come back).
+    pub fn advance(&self, seconds: u32) -> i64 {
+        self.offset_seconds.fetch_add(i64::from(seconds), Ordering::Relaxed);
+        self.now()
+    }
+}
+
+/// Wall-clock time in Unix seconds, for what must not follow the business `Clock`.
 pub fn now() -> i64 {
     now_ms() / 1000
 }
 
+/// Wall-clock time in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

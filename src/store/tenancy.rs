@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use super::cache::through;
 use super::sealed::{CALLBACK_KEY, CALLBACK_TOKEN, SECRET_KEY, SealedColumn};
 use super::snapshots::{SNAPSHOT_COLUMNS, put_snapshot, template_from_row};
-use super::{Store, flag, now};
+use super::{Store, flag};
 use crate::domain::id::TemplateId;
 use crate::domain::template::Template;
 use crate::domain::tenancy::{
@@ -249,7 +249,7 @@ impl Store {
             .bind(callback.map(|c| c.url.clone()))
             .bind(stored(&CALLBACK_KEY, callback.and_then(|c| c.aes_key.as_ref()))?)
             .bind(stored(&CALLBACK_TOKEN, callback.and_then(|c| c.token.as_ref()))?)
-            .bind(now())
+            .bind(self.now())
             .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM application_features WHERE app_id = $1").bind(a).execute(&mut *tx).await?;

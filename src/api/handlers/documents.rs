@@ -50,7 +50,7 @@ pub async fn describe_resource_urls_by_flows(
     let found: Vec<FlowId> = flows.keys().cloned().collect();
     let documents: HashMap<FlowId, Result<Document, String>> =
         found.iter().cloned().zip(state.synthesis.ensure(&caller.app_id, &found).await?).collect();
-    let now = crate::store::now();
+    let now = state.store.now();
     let mut infos = Vec::with_capacity(ids.len());
     let mut errors = Vec::with_capacity(ids.len());
     for (id, parsed) in ids.iter().zip(&parsed) {
@@ -101,7 +101,7 @@ pub async fn channel_describe_flow_components(
         .ok_or_else(not_found)?;
     let template = state.store.flow_template(&caller.app_id, &flow).await?;
     let values: HashMap<&str, &str> = flow.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let now = crate::store::now();
+    let now = state.store.now();
     let mut image_urls = HashMap::new();
     for c in template.components.iter().filter(|c| c.component_type == ComponentType::FillImage) {
         if let Some(file_id) = values.get(c.component_id.as_str()).and_then(|v| FileId::parse(Some(v), "v").ok())

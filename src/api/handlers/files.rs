@@ -36,7 +36,7 @@ pub async fn upload_files(
         )
         .map_err(Into::into);
     }
-    let now = crate::store::now();
+    let now = state.store.now();
     let deadline = match req.deadline {
         None | Some(0) => now + DEFAULT_LIFETIME,
         Some(d) if d <= now || d > now + MAX_LIFETIME => {

@@ -96,7 +96,7 @@ pub async fn create_flow_group_by_templates(
         operators: &operators,
         files: &files,
         metrics: fonts.any().then_some(&**fonts as &(dyn crate::domain::document::Metrics + Sync)),
-        now: crate::store::now(),
+        now: state.store.now(),
     };
     let group = flow::plan(request, &ctx)?;
     // `plan` found each image to be this application's, unexpired PNG or JPEG; it must also be

@@ -45,7 +45,7 @@ pub async fn describe_templates(
     if let Some(n) = &name_contains {
         at_most(n, 200, "TemplateName")?;
     }
-    let now = crate::store::now();
+    let now = state.store.now();
     let link = |t: &Template, wanted: Option<bool>, view: bool| {
         if wanted.unwrap_or(false) {
             state.urls.sign(&urls::blob_path(&t.pdf_sha256, &format!("{}.pdf", t.name), view), now)
