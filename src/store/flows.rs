@@ -13,7 +13,7 @@ use crate::error::{ApiError, Code, Failure};
 use crate::store::documents::DocumentState;
 
 /// One bound value of a multi-row insert.
-enum Val {
+pub(super) enum Val {
     Text(Option<String>),
     Int(i64),
 }
@@ -38,13 +38,14 @@ impl From<i64> for Val {
 
 /// One row of a multi-row insert: each value beside its column's name, so that a value can
 /// never land in its neighbour's column.
-type NamedRow = Vec<(&'static str, Val)>;
+pub(super) type NamedRow = Vec<(&'static str, Val)>;
 
 macro_rules! row {
     ($($column:literal => $value:expr),* $(,)?) => {
-        vec![$(($column, Val::from($value))),*]
+        vec![$(($column, $crate::store::flows::Val::from($value))),*]
     };
 }
+pub(super) use row;
 
 /// Most parameters one statement binds: under SQLite's 32766 and PostgreSQL's 65535.
 const MAX_PARAMETERS: usize = 10_000;
@@ -52,7 +53,7 @@ const MAX_PARAMETERS: usize = 10_000;
 /// `INSERT INTO table (columns) VALUES (…), (…)`: as few statements as the parameter limits
 /// allow, far fewer round trips than a statement per row. The columns are the first row's;
 /// a row naming other columns, or the same in another order, is refused.
-async fn insert_rows(
+pub(super) async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     table: &str,
@@ -103,12 +104,12 @@ async fn insert_rows(
     Ok(())
 }
 
-const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
+pub(super) const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
     f.template_id, f.name, f.flow_type, f.description, f.customer_data, f.custom_show_map, f.need_sign_review, \
     f.display_type, f.status, f.deadline, f.created_at, d.task_id";
 
 /// Flows with their group's name and their document's task.
-const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
+pub(super) const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
     LEFT JOIN flow_documents d ON d.flow_id = f.flow_id";
 
 impl Store {
@@ -343,7 +344,7 @@ impl Store {
 }
 
 /// Flows from their rows, with their approvers and filled values.
-async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result<Vec<Flow>, Failure> {
+pub(super) async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result<Vec<Flow>, Failure> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
