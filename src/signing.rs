@@ -16,7 +16,8 @@ use tracing::{info, warn};
 
 use crate::domain::ExternalId;
 use crate::domain::flow::{Approver, SignerKind, Values};
-use crate::domain::id::{FlowGroupId, FlowId, SignId};
+use crate::domain::id::{FlowId, SignId};
+use crate::domain::link::LinkTarget;
 use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, status_after};
 use crate::domain::template::{Component, ComponentType};
 use crate::error::{ApiError, Code, Failure};
@@ -29,13 +30,6 @@ use crate::synthesis::{Appearance, Seal, Signature, Synthesis};
 const ATTEMPTS: usize = 5;
 /// How often each node looks for auto-signers due, besides being woken.
 const AUTO_SIGN_SWEEP: Duration = Duration::from_secs(1);
-
-/// Which contracts a door acts on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    Group(FlowGroupId),
-    Flows(Vec<FlowId>),
-}
 
 /// How the signer signs the contracts they sign by hand.
 pub enum SignatureInput {
@@ -72,14 +66,14 @@ impl Signing {
     }
 
     /// The contracts of `scope` with their templates, in the group's order.
-    pub async fn contracts(&self, app: &ExternalId, scope: &Scope) -> Result<Option<(String, Vec<Contract>)>, Failure> {
+    pub async fn contracts(&self, app: &ExternalId, scope: &LinkTarget) -> Result<Option<(String, Vec<Contract>)>, Failure> {
         let (name, flows) = match scope {
-            Scope::Group(group) => match self.store.app_flow_group(app, group).await? {
+            LinkTarget::Group(group) => match self.store.app_flow_group(app, group).await? {
                 Some(found) => found,
                 None => return Ok(None),
             },
-            Scope::Flows(ids) => {
-                let flows = self.store.app_flows(app, ids).await?;
+            LinkTarget::Flow(id) => {
+                let flows = self.store.app_flows(app, std::slice::from_ref(id)).await?;
                 match flows.first() {
                     Some(f) => (f.name.clone(), flows),
                     None => return Ok(None),
@@ -98,7 +92,7 @@ impl Signing {
     pub async fn sign(
         &self,
         app: &ExternalId,
-        scope: &Scope,
+        scope: &LinkTarget,
         is_signer: &(dyn Fn(&Approver) -> bool + Sync),
         request: &Request,
         proof: Proof<'_>,
@@ -155,7 +149,7 @@ impl Signing {
     pub async fn reject(
         &self,
         app: &ExternalId,
-        scope: &Scope,
+        scope: &LinkTarget,
         is_signer: &(dyn Fn(&Approver) -> bool + Sync),
         reason: &str,
         origin: &Origin,
@@ -269,7 +263,7 @@ impl Signing {
         let origin = Origin { ip: None, user_agent: Some("qianshu auto-sign".into()) };
         let request = Request { fields: Vec::new(), signature: None, origin };
         for (app, flow_id, sign_id) in due {
-            let scope = Scope::Flows(vec![flow_id.clone()]);
+            let scope = LinkTarget::Flow(flow_id.clone());
             let me: HashSet<SignId> = HashSet::from([sign_id]);
             match self.sign(&app, &scope, &|a: &Approver| me.contains(&a.sign_id), &request, Proof::Trusted).await {
                 Ok(_) => info!(flow_id = flow_id.as_str(), "auto-signed"),

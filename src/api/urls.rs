@@ -34,6 +34,11 @@ impl UrlSigner {
         format!("{}/{path}?expires={expires}&signature={signature}", self.base)
     }
 
+    /// `path` under the public URL, unsigned: for links whose secret is in the path itself.
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
     pub fn verify(&self, path: &str, expires: i64, signature: &str, now: i64) -> bool {
         let Ok(signature) = hex::decode(signature) else { return false };
         now <= expires && self.mac(path, expires).verify_slice(&signature).is_ok()
@@ -45,6 +50,11 @@ impl UrlSigner {
 pub fn file_path(app: &str, file_id: &str) -> String {
     let app: String = form_urlencoded::byte_serialize(app.as_bytes()).collect();
     format!("files/{app}/{file_id}")
+}
+
+/// The path of sign link `token`: its 43 characters are URL-safe as they are.
+pub fn sign_path(token: &crate::domain::link::LinkToken) -> String {
+    format!("s/{}", token.as_str())
 }
 
 /// Everything but RFC 3986's unreserved characters is escaped in a link's name, so the router

@@ -432,6 +432,106 @@ pub struct ChannelGetTaskResultApiResponse {
     pub preview_url: String,
 }
 
+// ---- Sign links: ChannelCreateBatchQuickSignUrl, CreateSignUrls, ChannelCreateFlowSignUrl ----
+
+/// A `FlowApproverInfo` naming a signer of existing contracts: only the fields that say who.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignerInfo {
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub organization_name: Option<String>,
+    pub not_channel_organization: Option<bool>,
+    pub open_id: Option<String>,
+    pub organization_open_id: Option<String>,
+    pub approver_type: Option<String>,
+    pub recipient_id: Option<String>,
+    pub sign_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateBatchQuickSignUrlRequest {
+    pub flow_approver_info: Option<SignerInfo>,
+    pub agent: Option<Agent>,
+    pub flow_ids: Option<Vec<String>>,
+    pub flow_group_id: Option<String>,
+    pub expired_on: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateBatchQuickSignUrlResponse {
+    pub flow_approver_url_info: FlowApproverUrlInfo,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowApproverUrlInfo {
+    pub sign_url: String,
+    pub approver_type: String,
+    pub name: String,
+    pub mobile: String,
+    pub long_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSignUrlsRequest {
+    pub agent: Option<Agent>,
+    pub flow_ids: Option<Vec<String>>,
+    pub flow_group_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub generate_type: Option<String>,
+    pub organization_name: Option<String>,
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub organization_open_id: Option<String>,
+    pub open_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSignUrlsResponse {
+    pub sign_url_infos: Vec<SignUrlInfo>,
+    pub error_messages: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignUrlInfo {
+    pub sign_url: String,
+    pub deadline: i64,
+    pub sign_order: i64,
+    pub sign_id: String,
+    pub custom_user_id: String,
+    pub name: String,
+    pub mobile: String,
+    pub organization_name: String,
+    pub approver_type: String,
+    pub id_card_number: String,
+    pub flow_id: String,
+    pub open_id: String,
+    pub flow_group_id: String,
+    pub sign_qrcode_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowSignUrlRequest {
+    pub agent: Option<Agent>,
+    pub flow_id: Option<String>,
+    pub flow_approver_infos: Option<Vec<SignerInfo>>,
+    pub url_type: Option<i64>,
+    pub expired_on: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowSignUrlResponse {
+    pub flow_approver_url_infos: Vec<FlowApproverUrlInfo>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

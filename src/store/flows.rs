@@ -14,7 +14,7 @@ use crate::error::{ApiError, Code, Failure};
 use crate::store::documents::DocumentState;
 
 /// One bound value of a multi-row insert.
-enum Val {
+pub(super) enum Val {
     Text(Option<String>),
     Int(i64),
 }
@@ -39,13 +39,14 @@ impl From<i64> for Val {
 
 /// One row of a multi-row insert: each value beside its column's name, so that a value can
 /// never land in its neighbour's column.
-type NamedRow = Vec<(&'static str, Val)>;
+pub(super) type NamedRow = Vec<(&'static str, Val)>;
 
 macro_rules! row {
     ($($column:literal => $value:expr),* $(,)?) => {
-        vec![$(($column, Val::from($value))),*]
+        vec![$(($column, $crate::store::flows::Val::from($value))),*]
     };
 }
+pub(super) use row;
 
 /// Most parameters one statement binds: under SQLite's 32766 and PostgreSQL's 65535.
 const MAX_PARAMETERS: usize = 10_000;
@@ -53,7 +54,7 @@ const MAX_PARAMETERS: usize = 10_000;
 /// `INSERT INTO table (columns) VALUES (…), (…)`: as few statements as the parameter limits
 /// allow, far fewer round trips than a statement per row. The columns are the first row's;
 /// a row naming other columns, or the same in another order, is refused.
-async fn insert_rows(
+pub(super) async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     table: &str,

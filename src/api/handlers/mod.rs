@@ -4,6 +4,7 @@
 mod documents;
 mod files;
 mod flows;
+mod links;
 mod templates;
 mod tenancy;
 
@@ -66,9 +67,12 @@ macro_rules! implemented_actions {
 }
 
 implemented_actions! {
+    ChannelCreateBatchQuickSignUrl(ChannelCreateBatchQuickSignUrlRequest) => links::channel_create_batch_quick_sign_url,
     ChannelCreateFlowGroupByTemplates(ChannelCreateFlowGroupByTemplatesRequest) => flows::create_flow_group_by_templates,
+    ChannelCreateFlowSignUrl(ChannelCreateFlowSignUrlRequest) => links::channel_create_flow_sign_url,
     ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
     ChannelGetTaskResultApi(ChannelGetTaskResultApiRequest) => documents::channel_get_task_result_api,
+    CreateSignUrls(CreateSignUrlsRequest) => links::create_sign_urls,
     DescribeFileConvertTask(DescribeFileConvertTaskRequest) => documents::describe_file_convert_task,
     DescribeResourceUrlsByFlows(DescribeResourceUrlsByFlowsRequest) => documents::describe_resource_urls_by_flows,
     DescribeFlowDetailInfo(DescribeFlowDetailInfoRequest) => flows::describe_flow_detail_info,
