@@ -1,7 +1,8 @@
 # The two commands of the README.
 .PHONY: run test
 
-# Builds and runs the server on the embedded default: SQLite in ./data, demo tenant if empty;
+# Builds and runs the server on the embedded default: SQLite in ./data, demo tenant if empty, test
+# helpers on (/_qianshu/: the SMS outbox and the clock; never in production);
 # installs a CJK font for contract documents first if the machine has none.
 run:
 	./scripts/ensure-font.sh
