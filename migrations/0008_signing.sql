@@ -14,6 +14,10 @@ ALTER TABLE flow_approvers ADD COLUMN approve_message TEXT;
 ALTER TABLE flow_approvers ADD COLUMN sign_ip TEXT;
 ALTER TABLE flow_approvers ADD COLUMN sign_user_agent TEXT;
 ALTER TABLE flows ADD COLUMN flow_message TEXT;
+-- How the signing page treats the approver: seconds the sign button waits (PreReadTime), and
+-- whether refusing is offered (ApproverOption.NoRefuse).
+ALTER TABLE flow_approvers ADD COLUMN pre_read_seconds BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE flow_approvers ADD COLUMN no_refuse BIGINT NOT NULL DEFAULT 0;
 
 -- Auto-signers still to sign: what the auto-sign sweep looks through.
 CREATE INDEX flow_approvers_auto_sign ON flow_approvers (flow_id) WHERE signer = 'AUTO_SIGN' AND status = 'PENDING';

@@ -66,7 +66,11 @@ impl Signing {
     }
 
     /// The contracts of `scope` with their templates, in the group's order.
-    pub async fn contracts(&self, app: &ExternalId, scope: &LinkTarget) -> Result<Option<(String, Vec<Contract>)>, Failure> {
+    pub async fn contracts(
+        &self,
+        app: &ExternalId,
+        scope: &LinkTarget,
+    ) -> Result<Option<(String, Vec<Contract>)>, Failure> {
         let (name, flows) = match scope {
             LinkTarget::Group(group) => match self.store.app_flow_group(app, group).await? {
                 Some(found) => found,

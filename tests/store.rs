@@ -367,6 +367,7 @@ async fn planned_group(store: &Store, app: &str, flows: usize, created_on: i64) 
                     mobile: Some("13900000001".into()),
                     id_card: None,
                     routing_order: 1,
+                    page: Default::default(),
                     status: ApproveStatus::Pending,
                     approve_time: None,
                     approve_message: None,

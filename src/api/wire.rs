@@ -206,6 +206,7 @@ pub struct FlowApproverInfo {
 #[serde(rename_all = "PascalCase")]
 pub struct ApproverOption {
     pub fill_type: Option<i64>,
+    pub no_refuse: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -208,6 +208,16 @@ pub struct ApproverRequest {
     pub signer: Signer,
     /// `ApproverRoleName`, the caller's own label for the role.
     pub custom_role_name: Option<String>,
+    pub page: PageOptions,
+}
+
+/// How the signing page treats an approver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageOptions {
+    /// `PreReadTime`: seconds the page holds the sign button while the signer reads.
+    pub pre_read_seconds: i64,
+    /// `ApproverOption.NoRefuse`: the page offers no refusing.
+    pub no_refuse: bool,
 }
 
 /// Which component a form field fills.
@@ -333,6 +343,7 @@ pub struct Approver {
     /// The template recipient's `RoutingOrder`: an approver is due once every approver with a
     /// lower one has signed; equal orders sign in parallel.
     pub routing_order: i64,
+    pub page: PageOptions,
     pub status: ApproveStatus,
     /// When the approver signed or refused (Unix seconds), and the reason given for refusing.
     pub approve_time: Option<i64>,
@@ -561,6 +572,7 @@ fn plan_approver(
         mobile: None,
         id_card: None,
         routing_order: recipient.routing_order,
+        page: a.page,
         status: ApproveStatus::Pending,
         approve_time: None,
         approve_message: None,

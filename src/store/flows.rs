@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Backend, Store, corrupt, flag};
-use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, SignerKind};
+use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, PageOptions, SignerKind};
 use crate::domain::id::{FlowGroupId, FlowId, SignId, TaskId, TemplateId};
 use crate::domain::template::SnapshotId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
@@ -237,6 +237,8 @@ impl Store {
                         "id_card_type" => a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()),
                         "id_card_number" => a.id_card.as_ref().map(|c| c.number.clone()),
                         "routing_order" => a.routing_order,
+                        "pre_read_seconds" => a.page.pre_read_seconds,
+                        "no_refuse" => flag(a.page.no_refuse),
                         "status" => a.status.as_str(),
                     });
                 }
@@ -397,7 +399,7 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
     };
     let approver_rows = bind_all(format!(
         "SELECT flow_id, recipient_id, sign_id, signer, role_name, custom_role_name, organization_open_id, \
-         organization_name, open_id, name, mobile, id_card_type, id_card_number, routing_order, status, approve_time, \
+         organization_name, open_id, name, mobile, id_card_type, id_card_number, routing_order, pre_read_seconds, no_refuse, status, approve_time, \
          approve_message FROM flow_approvers \
          WHERE flow_id IN ({}) ORDER BY flow_id, position",
         placeholders.join(", ")
@@ -438,6 +440,10 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
             mobile: r.try_get("mobile")?,
             id_card,
             routing_order: r.try_get("routing_order")?,
+            page: PageOptions {
+                pre_read_seconds: r.try_get("pre_read_seconds")?,
+                no_refuse: r.try_get::<i64, _>("no_refuse")? != 0,
+            },
             status: ApproveStatus::parse(&status).ok_or_else(|| corrupt("approve status", &status))?,
             approve_time: r.try_get("approve_time")?,
             approve_message: r.try_get("approve_message")?,

@@ -11,7 +11,7 @@ use crate::api::wire::{
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{
     self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowOptions,
-    FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, Signer,
+    FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, PageOptions, Signer,
 };
 use crate::domain::id::{FileId, FlowGroupId, FlowId, TemplateId};
 use crate::domain::template::ComponentType;
@@ -354,7 +354,11 @@ fn approver_request(a: &FlowApproverInfo, at: &str, initiator: &ExternalId) -> R
             );
         }
     };
-    Ok(ApproverRequest { recipient_id, signer, custom_role_name })
+    let page = PageOptions {
+        pre_read_seconds: a.pre_read_time.unwrap_or(0),
+        no_refuse: a.approver_option.as_ref().and_then(|o| o.no_refuse).unwrap_or(false),
+    };
+    Ok(ApproverRequest { recipient_id, signer, custom_role_name, page })
 }
 
 pub async fn describe_flow_detail_info(

@@ -133,6 +133,7 @@ fn employee() -> ApproverRequest {
             mobile: None,
         },
         custom_role_name: None,
+        page: PageOptions::default(),
     }
 }
 
@@ -145,6 +146,7 @@ fn person() -> ApproverRequest {
             id_card: None,
         },
         custom_role_name: None,
+        page: PageOptions::default(),
     }
 }
 
@@ -309,6 +311,7 @@ fn a_dynamic_signer_needs_the_dynamic_signer_feature() {
         recipient_id: ENT.into(),
         signer: Signer::DynamicOrganization { organization_open_id: None },
         custom_role_name: None,
+        page: PageOptions::default(),
     };
     let w = world(&[]);
     let e = refused(&w, vec![flow(FILLED, vec![dynamic(), person()], vec![field("Company", "x")]), good_flow()]);
@@ -323,7 +326,12 @@ fn a_dynamic_signer_needs_the_dynamic_signer_feature() {
 
 #[test]
 fn auto_sign_needs_the_auto_sign_feature() {
-    let auto = ApproverRequest { recipient_id: ENT.into(), signer: Signer::AutoSign, custom_role_name: None };
+    let auto = ApproverRequest {
+        recipient_id: ENT.into(),
+        signer: Signer::AutoSign,
+        custom_role_name: None,
+        page: PageOptions::default(),
+    };
     let w = world(&[]);
     let e = refused(&w, vec![flow(BARE, vec![auto.clone(), person()], vec![]), good_flow()]);
     assert_eq!(e.code, Code::UnauthorizedOperation_NoPermissionFeature);
@@ -336,7 +344,12 @@ fn auto_sign_needs_the_auto_sign_feature() {
 #[test]
 fn auto_sign_is_refused_for_a_recipient_with_fill_components() {
     let w = world(&[Feature::AutoSign]);
-    let auto = ApproverRequest { recipient_id: ENT.into(), signer: Signer::AutoSign, custom_role_name: None };
+    let auto = ApproverRequest {
+        recipient_id: ENT.into(),
+        signer: Signer::AutoSign,
+        custom_role_name: None,
+        page: PageOptions::default(),
+    };
     let e = refused(&w, vec![flow(FILLED, vec![auto, person()], vec![field("Company", "x")]), good_flow()]);
     assert_eq!(e.code, Code::OperationDenied);
     assert!(e.message.contains("EntNote"), "{}", e.message);
@@ -355,6 +368,7 @@ fn an_employee_of_an_unknown_organization_needs_its_name_and_theirs() {
             mobile: Some(Mobile::parse("13900000000", "m").unwrap()),
         },
         custom_role_name: None,
+        page: PageOptions::default(),
     };
     let e = refused(&w, vec![flow(FILLED, vec![stranger(None), person()], vec![field("Company", "x")]), good_flow()]);
     assert_eq!(e.code, Code::MissingParameter);

@@ -23,6 +23,7 @@ fn approver(kind: SignerKind, recipient: &str, identity: [Option<&str>; 5]) -> A
         mobile,
         id_card: None,
         routing_order: 1,
+        page: Default::default(),
         status: ApproveStatus::Pending,
         approve_time: None,
         approve_message: None,

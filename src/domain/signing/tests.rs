@@ -73,6 +73,7 @@ fn contract(name: &str, approvers: &[(&str, &str, i64)]) -> Contract {
                 mobile: Some("13800000000".into()),
                 id_card: None,
                 routing_order: *order,
+                page: Default::default(),
                 status: ApproveStatus::Pending,
                 approve_time: None,
                 approve_message: None,
