@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use crate::domain::ExternalId;
 use crate::domain::flow::{Approver, SignerKind, Values};
 use crate::domain::id::{FlowId, SignId};
-use crate::domain::link::LinkTarget;
+use crate::domain::link::{LinkTarget, LinkToken, SignLink};
 use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, status_after};
 use crate::domain::template::{Component, ComponentType};
 use crate::error::{ApiError, Code, Failure};
@@ -54,6 +54,38 @@ pub enum Proof<'a> {
     Trusted,
 }
 
+/// A link, opened: the contracts it reaches and for whom.
+pub struct Opened {
+    pub link: SignLink,
+    pub token_sha256: String,
+    /// The group's name, or the contract's.
+    pub name: String,
+    pub contracts: Vec<Contract>,
+}
+
+impl Opened {
+    pub fn is_signer(&self) -> impl Fn(&Approver) -> bool + Sync + '_ {
+        |a: &Approver| self.link.signer.matches(a)
+    }
+}
+
+/// Why a link opens nothing. Both show nothing of any contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProblem {
+    /// Not a token qianshu issued (or issued for contracts that are gone).
+    Unknown,
+    Expired,
+}
+
+impl LinkProblem {
+    pub fn error(self) -> ApiError {
+        match self {
+            LinkProblem::Unknown => ApiError::new(Code::ResourceNotFound_URL, "The sign link (SignUrl) does not exist."),
+            LinkProblem::Expired => ApiError::new(Code::ResourceNotFound_URL, "The sign link (SignUrl) has expired."),
+        }
+    }
+}
+
 pub struct Signing {
     store: Store,
     synthesis: Arc<Synthesis>,
@@ -63,6 +95,19 @@ pub struct Signing {
 impl Signing {
     pub fn new(store: Store, synthesis: Arc<Synthesis>) -> Arc<Signing> {
         Arc::new(Signing { store, synthesis, auto_sign: Notify::new() })
+    }
+
+    /// What the link with `token` opens, as it is now.
+    pub async fn open(&self, token: &str) -> Result<Result<Opened, LinkProblem>, Failure> {
+        let Some(token) = LinkToken::parse(token) else { return Ok(Err(LinkProblem::Unknown)) };
+        let Some(link) = self.store.sign_link(&token).await? else { return Ok(Err(LinkProblem::Unknown)) };
+        if link.expires_at < self.store.now() {
+            return Ok(Err(LinkProblem::Expired));
+        }
+        let Some((name, contracts)) = self.contracts(&link.app_id, &link.target).await? else {
+            return Ok(Err(LinkProblem::Unknown));
+        };
+        Ok(Ok(Opened { link, token_sha256: token.digest(), name, contracts }))
     }
 
     /// The contracts of `scope` with their templates, in the group's order.

@@ -11,11 +11,14 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use serde::Serialize;
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::AppState;
-use crate::error::Code;
+use crate::domain::signing::FieldValue;
+use crate::error::{Code, Failure};
+use crate::signing::{Proof, Request, SignatureInput};
 
 /// The largest body a helper reads.
 const BODY_LIMIT: usize = 4096;
@@ -26,7 +29,85 @@ pub fn routes(state: &AppState) -> Router<Arc<AppState>> {
     if !state.test_helpers {
         return off;
     }
-    off.route("/_qianshu/sms", get(sms)).route("/_qianshu/clock", post(clock)).layer(DefaultBodyLimit::max(BODY_LIMIT))
+    off.route("/_qianshu/sms", get(sms))
+        .route("/_qianshu/clock", post(clock))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .route("/_qianshu/sign", post(sign).layer(DefaultBodyLimit::max(SIGN_BODY_LIMIT)))
+}
+
+/// A signing's values are larger than the other helpers' bodies.
+const SIGN_BODY_LIMIT: usize = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct SignRequest {
+    sign_url: String,
+    #[serde(default)]
+    reject: bool,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    signature_text: String,
+    #[serde(default)]
+    form_fields: Vec<FormField>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct FormField {
+    component_name: String,
+    component_value: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Signed {
+    flow_ids: Vec<String>,
+}
+
+/// `POST /_qianshu/sign`: what the page's 全部签署 (or 拒签) does for the link's signer, through
+/// the same code, without the one-time code.
+async fn sign(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: SignRequest = match serde_json::from_slice(&body) {
+        Ok(req) => req,
+        Err(e) => {
+            let message = e.to_string();
+            let code = if message.starts_with("unknown field") { Code::UnknownParameter } else { Code::InvalidParameter };
+            return error(code, format!("The body is not a sign request: {message}."));
+        }
+    };
+    let token = req.sign_url.rsplit_once("/s/").map_or(req.sign_url.as_str(), |(_, token)| token);
+    let origin = crate::page::origin(&headers, None);
+    let signed = async {
+        let opened = state.signing.open(token).await?.map_err(|p| p.error())?;
+        crate::page::signable(&opened)?;
+        let is_signer = opened.is_signer();
+        let (app, target) = (&opened.link.app_id, &opened.link.target);
+        if req.reject {
+            let reason = crate::page::reason(&req.reason, "Reason")?;
+            state.signing.reject(app, target, &is_signer, &reason, &origin, Proof::Trusted).await
+        } else {
+            let fields = req
+                .form_fields
+                .into_iter()
+                .map(|f| FieldValue { component_name: f.component_name, value: f.component_value })
+                .collect();
+            let signature = Some(req.signature_text).filter(|t| !t.trim().is_empty()).map(SignatureInput::Typed);
+            let request = Request { fields, signature, origin: origin.clone() };
+            state.signing.sign(app, target, &is_signer, &request, Proof::Trusted).await
+        }
+    };
+    match signed.await {
+        Ok(ids) => json(StatusCode::OK, &Signed { flow_ids: ids.iter().map(|id| id.as_str().to_owned()).collect() }),
+        Err(Failure::Client(e)) => error(e.code, e.message),
+        Err(Failure::Internal(e)) => {
+            tracing::error!("/_qianshu/sign: {e:#}");
+            json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &ErrorAnswer { error: ErrorDetail { code: Code::InternalError.as_str(), message: "internal error".into() } },
+            )
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,311 @@
+//! The signing page a signer opens by link: `GET /s/{token}` shows the group as a directory,
+//! `POST /s/{token}/code` sends the one-time code, `POST /s/{token}/sign` signs or refuses, and
+//! `GET /s/{token}/flows/{FlowId}.pdf` serves a contract's latest revision to the page's viewer.
+//! Server-rendered; the form works without script, which only helps (`assets/sign.js`).
+
+mod view;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use bytes::Bytes;
+use rand::Rng;
+use tracing::{error, info};
+
+use crate::api::AppState;
+use crate::domain::id::FlowId;
+use crate::domain::signing::{FieldValue, Standing};
+use crate::domain::template::ComponentType;
+use crate::error::{ApiError, Code, Failure, fail};
+use crate::signing::{LinkProblem, Opened, Proof, Request, SignatureInput, code_digest};
+use crate::store::signing::Origin;
+
+/// A code lasts 5 minutes; a new one at most once a minute.
+const CODE_TTL: i64 = 300;
+const CODE_INTERVAL: i64 = 60;
+/// A signing form: values and a drawn signature (a PNG data URL).
+const FORM_LIMIT: usize = 4 << 20;
+/// The longest reason for refusing.
+const MAX_REASON: usize = 500;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/s/{token}", get(page))
+        .route("/s/{token}/code", post(send_code))
+        .route("/s/{token}/sign", post(submit).layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .route("/s/{token}/flows/{file}", get(contract_pdf))
+}
+
+/// Where a request came from, as evidence: the peer, or the first `X-Forwarded-For` hop when
+/// a proxy in front says so.
+pub fn origin(headers: &HeaderMap, peer: Option<SocketAddr>) -> Origin {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    Origin {
+        ip: forwarded.or_else(|| peer.map(|p| p.ip().to_string())),
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(500).collect()),
+    }
+}
+
+/// A preview link (`UrlType` 1) shows the contracts and signs nothing.
+pub fn signable(opened: &Opened) -> Result<(), ApiError> {
+    if opened.link.preview {
+        return fail(Code::OperationDenied_NoFlowPermission, "This link is a preview (UrlType 1): it cannot sign or refuse.");
+    }
+    Ok(())
+}
+
+/// A reason for refusing: required, at most [`MAX_REASON`] characters.
+pub fn reason(value: &str, field: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return fail(Code::MissingParameter, format!("`{field}`: refusing needs a reason."));
+    }
+    if value.chars().count() > MAX_REASON {
+        return fail(Code::InvalidParameter, format!("`{field}` is longer than {MAX_REASON} characters."));
+    }
+    Ok(value.to_owned())
+}
+
+fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+async fn page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    match state.signing.open(&token).await {
+        Ok(Ok(opened)) => html(StatusCode::OK, view::page(&opened, &token, state.store.now(), None)),
+        Ok(Err(problem)) => invalid(problem),
+        Err(e) => internal(e),
+    }
+}
+
+/// A link that opens nothing shows only that.
+fn invalid(problem: LinkProblem) -> Response {
+    match problem {
+        LinkProblem::Unknown => html(StatusCode::NOT_FOUND, view::invalid("链接无效", "这个签署链接不存在，请向发起方索取新的链接。")),
+        LinkProblem::Expired => html(StatusCode::GONE, view::invalid("链接已过期", "这个签署链接已过期，请向发起方索取新的链接。")),
+    }
+}
+
+fn internal(e: Failure) -> Response {
+    match e {
+        Failure::Client(e) => html(StatusCode::BAD_REQUEST, view::invalid("无法打开", &e.message)),
+        Failure::Internal(e) => {
+            let id = uuid::Uuid::new_v4();
+            error!(request_id = %id, "signing page: {e:#}");
+            html(StatusCode::INTERNAL_SERVER_ERROR, view::invalid("服务暂时不可用", &format!("请稍后再试（{id}）。")))
+        }
+    }
+}
+
+fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    let mut response = (status, markup.into_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// `POST /s/{token}/code`: a new one-time code to the signer's mobile.
+async fn send_code(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let answer = |ok: bool, message: &str, retry_after: i64| {
+        let body = serde_json::json!({"Ok": ok, "Message": message, "RetryAfter": retry_after});
+        ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    };
+    let opened = match state.signing.open(&token).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(problem)) => return (StatusCode::NOT_FOUND, problem.error().message).into_response(),
+        Err(e) => return internal(e),
+    };
+    if signable(&opened).is_err() {
+        return answer(false, "预览链接不能签署。", 0);
+    }
+    let is_signer = opened.is_signer();
+    let Some(mobile) = opened.contracts.iter().find_map(|c| c.approver(&is_signer)).and_then(|a| a.mobile.clone())
+    else {
+        return answer(false, "签署人没有手机号，无法发送验证码。", 0);
+    };
+    let now = state.store.now();
+    match state.store.code_lock(&opened.token_sha256, now).await {
+        Ok(Some(until)) => return answer(false, &lock_message(until - now), until - now),
+        Ok(None) => {}
+        Err(e) => return internal(e),
+    }
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+    let digest = code_digest(&opened.token_sha256, &code);
+    match state.store.issue_code(&opened.token_sha256, &digest, now, CODE_TTL, CODE_INTERVAL).await {
+        Ok(Ok(())) => {}
+        Ok(Err(wait)) => return answer(false, &format!("验证码已发送，请 {wait} 秒后再获取。"), wait),
+        Err(e) => return internal(e),
+    }
+    let text = format!("【签署】您的签署验证码为 {code}，5分钟内有效。请勿告诉他人。");
+    match state.sms.send(&mobile, &text, Some(&code)).await {
+        Ok(()) => answer(true, &format!("验证码已发送至 {}。", masked(&mobile)), CODE_INTERVAL),
+        Err(e) => {
+            error!("sending a one-time code: {e:#}");
+            answer(false, "短信发送失败，请稍后再试。", 0)
+        }
+    }
+}
+
+fn lock_message(seconds: i64) -> String {
+    format!("验证码错误次数过多，链接已锁定，请 {} 分钟后再试。", (seconds + 59) / 60)
+}
+
+/// `138****0000`.
+fn masked(mobile: &str) -> String {
+    let chars: Vec<char> = mobile.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
+    format!("{}****{}", head.iter().collect::<String>(), tail.iter().collect::<String>())
+}
+
+/// `POST /s/{token}/sign`: 确认签署 or 确认拒签, then back to the page (303) to show the outcome.
+async fn submit(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    let peer = peer(request.extensions());
+    let body = match axum::body::to_bytes(request.into_body(), FORM_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+    let opened = match state.signing.open(&token).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(problem)) => return invalid(problem),
+        Err(e) => return internal(e),
+    };
+    let origin = origin(&headers, peer);
+    let outcome = async {
+        signable(&opened)?;
+        let proof = Proof::Code { token_sha256: &opened.token_sha256, code: get("Code").trim() };
+        let is_signer = opened.is_signer();
+        let (app, target) = (&opened.link.app_id, &opened.link.target);
+        if get("Action") == "reject" {
+            let reason = reason(get("Reason"), "拒签理由")?;
+            state.signing.reject(app, target, &is_signer, &reason, &origin, proof).await
+        } else {
+            let request = Request { fields: fields(&opened, &form, state.store.now()), signature: signature(&form)?, origin: origin.clone() };
+            state.signing.sign(app, target, &is_signer, &request, proof).await
+        }
+    };
+    match outcome.await {
+        Ok(ids) => {
+            info!(flows = ids.len(), "signed or refused through the page");
+            Redirect::to(&format!("/s/{token}")).into_response()
+        }
+        Err(Failure::Client(e)) => {
+            // Shown over the state as it is now (a signature another tab made, say).
+            match state.signing.open(&token).await {
+                Ok(Ok(now_opened)) => html(
+                    StatusCode::OK,
+                    view::page(&now_opened, &token, state.store.now(), Some((&view::chinese_error(&e), &form))),
+                ),
+                Ok(Err(problem)) => invalid(problem),
+                Err(e) => internal(e),
+            }
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// The form's values for the signer's fill components due now, by ComponentName. A date input
+/// sends `YYYY-MM-DD`, written as the API writes dates; an unticked box sends nothing.
+fn fields(opened: &Opened, form: &[(String, String)], now: i64) -> Vec<FieldValue> {
+    let mut values = Vec::new();
+    for c in view::fill_components(opened, now) {
+        let sent = form.iter().find(|(k, _)| k.strip_prefix("field:") == Some(c.component_name.as_str()));
+        let value = match (c.component_type, sent) {
+            (ComponentType::CheckBox, sent) => if sent.is_some() { "true" } else { "false" }.to_owned(),
+            (_, None) => continue,
+            (ComponentType::Date, Some((_, v))) => iso_to_chinese_date(v).unwrap_or_else(|| v.clone()),
+            (_, Some((_, v))) => v.clone(),
+        };
+        if value.is_empty() {
+            continue;
+        }
+        values.push(FieldValue { component_name: c.component_name.clone(), value });
+    }
+    values
+}
+
+fn iso_to_chinese_date(value: &str) -> Option<String> {
+    let mut parts = value.splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    (y.len() == 4 && m.len() == 2 && d.len() == 2).then(|| format!("{y}年{m}月{d}日"))
+}
+
+/// The signature: drawn (a PNG data URL from the pad) or typed.
+fn signature(form: &[(String, String)]) -> Result<Option<SignatureInput>, ApiError> {
+    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("");
+    let drawn = get("SignatureImage");
+    if let Some(data) = drawn.strip_prefix("data:image/png;base64,") {
+        let png = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| {
+            ApiError::new(Code::InvalidParameter_Image, "The drawn signature (SignatureImage) is not base64.")
+        })?;
+        return Ok(Some(SignatureInput::Drawn(Bytes::from(png))));
+    }
+    if !drawn.is_empty() {
+        return fail(Code::InvalidParameter_Image, "The drawn signature (SignatureImage) must be a PNG data URL.");
+    }
+    let typed = get("SignatureText");
+    Ok((!typed.is_empty()).then(|| SignatureInput::Typed(typed.to_owned())))
+}
+
+/// `GET /s/{token}/flows/{FlowId}.pdf`: a contract of the link, as signed so far.
+async fn contract_pdf(State(state): State<Arc<AppState>>, Path((token, file)): Path<(String, String)>) -> Response {
+    let Some(flow_id) = file.strip_suffix(".pdf").and_then(|id| FlowId::parse(Some(id), "FlowId").ok()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let opened = match state.signing.open(&token).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(_)) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return internal(e),
+    };
+    let is_signer = opened.is_signer();
+    if !opened.contracts.iter().any(|c| c.flow.flow_id == flow_id && c.standing(&is_signer, 0) != Standing::NotASigner)
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let app = &opened.link.app_id;
+    let latest = async {
+        for (_, made) in std::iter::once(&flow_id).zip(state.synthesis.ensure(app, std::slice::from_ref(&flow_id)).await?) {
+            made.map_err(|why| anyhow::anyhow!("document of {flow_id}: {why}"))?;
+        }
+        let revisions = state.store.latest_revisions(app, std::slice::from_ref(&flow_id)).await?;
+        let revision = revisions.get(&flow_id).ok_or_else(|| anyhow::anyhow!("no document for {flow_id}"))?;
+        Ok::<_, Failure>(state.blobs.get(&revision.sha256).await?)
+    };
+    match latest.await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf"),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_DISPOSITION, "inline"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            Body::from(bytes),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
