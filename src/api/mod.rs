@@ -98,6 +98,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/files/{app_id}/{file_id}", get(download))
         .route("/blobs/{sha256}/{name}", get(blob_attachment))
         .route("/view/{sha256}/{name}", get(blob_inline))
+        .merge(crate::page::assets::router())
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {

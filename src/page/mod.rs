@@ -1,0 +1,3 @@
+//! The signing page a signer opens by link.
+
+pub mod assets;
