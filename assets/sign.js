@@ -1,7 +1,7 @@
 // The signing page's behaviour. The page works without it (the form posts as it is); this
 // script renders the contracts, records a handwritten signature, shows one confirmation at a
 // time, sends the verification code and holds the signing buttons for the required reading time.
-// The HTML it relies on is the contract in docs/ARCHITECTURE.md ("The signing page").
+// The HTML it relies on, and nothing else, is the contract in docs/signing-page.md.
 
 // Served by the binary with this binary's versioned path in place of this one (src/page/assets.rs).
 const PDFJS_URL = "/assets/vendor/pdfjs/pdf.min.mjs";
@@ -23,18 +23,14 @@ function loadPdfjs() {
   return pdfjs;
 }
 
-// Renders a page when its placeholder comes near the screen, so a long contract costs only the
-// pages read.
-const nearScreen = "IntersectionObserver" in window
-  ? new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      if (entry.isIntersecting) {
-        nearScreen.unobserve(entry.target);
-        entry.target.render();
-      }
-    }
-  }, { rootMargin: "600px 0px" })
-  : null;
+// Pages are drawn when they come near the screen and let go when far from it, so a long
+// contract costs the pixels of the pages being read only (phones' browsers limit the canvas
+// memory of a page, and draw nothing past it).
+const observe = (margin, each) => ("IntersectionObserver" in window
+  ? new IntersectionObserver((entries) => entries.forEach(each), { rootMargin: `${margin}px 0px` })
+  : null);
+const near = observe(600, (e) => { if (e.isIntersecting) e.target.show(); });
+const far = observe(3000, (e) => { if (!e.isIntersecting) e.target.hide(); });
 
 async function showContract(box) {
   if (box.dataset.rendered) return;
@@ -60,34 +56,59 @@ async function showContract(box) {
       page.style.aspectRatio = `${width} / ${height}`;
       page.setAttribute("role", "img");
       page.setAttribute("aria-label", `第 ${n} 页，共 ${doc.numPages} 页`);
-      page.render = () => renderPage(doc, n, page).catch(() => failed(box, src));
+      // Each draw has a number: one that finishes after the page was let go, or after a later
+      // draw started, is dropped.
+      let draws = 0;
+      let drawn = false;
+      page.show = () => {
+        if (drawn) return;
+        drawn = true;
+        const draw = ++draws;
+        renderPage(doc, n, page, () => draw === draws).catch(() => failed(box, src));
+      };
+      page.hide = () => {
+        if (!drawn) return;
+        drawn = false;
+        draws++;
+        for (const canvas of page.querySelectorAll("canvas")) canvas.width = canvas.height = 0;
+        page.replaceChildren();
+      };
       pages.push(page);
     }
     box.replaceChildren(...pages);
     box.dataset.rendered = "yes";
     box.removeAttribute("aria-busy");
     for (const page of pages) {
-      if (nearScreen) nearScreen.observe(page); else page.render();
+      if (near) {
+        near.observe(page);
+        far.observe(page);
+      } else {
+        page.show();
+      }
     }
   } catch (e) {
     failed(box, src);
   }
 }
 
-async function renderPage(doc, n, holder) {
+async function renderPage(doc, n, holder, current) {
   const page = await doc.getPage(n);
+  if (!current()) return;
   const natural = page.getViewport({ scale: 1 });
   // As many canvas pixels as the screen has device pixels across the page, so text is sharp.
-  const pixels = Math.max(1, holder.clientWidth) * (window.devicePixelRatio || 1);
+  const pixels = Math.max(1, holder.clientWidth) * Math.min(window.devicePixelRatio || 1, 3);
   const viewport = page.getViewport({ scale: pixels / natural.width });
   const canvas = document.createElement("canvas");
   canvas.width = Math.floor(viewport.width);
   canvas.height = Math.floor(viewport.height);
   holder.style.aspectRatio = `${natural.width} / ${natural.height}`;
   await page.render({ canvas, canvasContext: canvas.getContext("2d"), viewport }).promise;
-  holder.replaceChildren(canvas);
-  holder.dataset.rendered = "yes";
   page.cleanup();
+  if (!current()) {
+    canvas.width = canvas.height = 0;
+    return;
+  }
+  holder.replaceChildren(canvas);
 }
 
 function failed(box, src) {
