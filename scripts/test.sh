@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of qianshu: formatting and lints, the Rust unit, storage and blob suites, the
 # official Python SDK suite and the Node SDK smoke test, each on SQLite and on PostgreSQL, blobs
-# on a local directory and on S3. Installs what it needs (a Python venv with the pinned SDK and
-# moto, the Node SDK, psql, poppler-utils, qpdf, the Noto CJK fonts) and starts moto's
+# on a local directory and on S3, and the signing page in headless Chromium. Installs what it
+# needs (a Python venv with the pinned SDK and moto, the Node SDK, playwright-core, psql,
+# poppler-utils, qpdf, the Noto CJK fonts, Chromium) and starts moto's
 # S3-compatible server on a loopback port for the duration of the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "tools"
 # Debian package, and what shows it is there: psql for the PostgreSQL suites; pdftotext,
 # pdffonts, pdftoppm and pdfsig (poppler-utils) and qpdf to check the PDFs qianshu writes; the
-# CJK font qianshu embeds where no --font is set.
+# CJK font qianshu embeds where no --font is set (and the browser tests' Chromium draws Chinese
+# with); Chromium for the signing page's browser tests (playwright-core drives it, and downloads
+# no browser of its own).
 NOTO_CJK=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 present() {
   case "$1" in
@@ -27,9 +30,10 @@ present() {
     poppler-data) [ -d /usr/share/poppler/cMap/Adobe-GB1 ] ;;
     qpdf) command -v qpdf >/dev/null ;;
     fonts-noto-cjk) [ -f "$NOTO_CJK" ] ;;
+    chromium) command -v chromium >/dev/null ;;
   esac
 }
-PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk)
+PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do present "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -54,6 +58,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 step "format and lints"
 cargo fmt --check
@@ -110,3 +115,6 @@ cargo build --bin qianshu
 
 step "official Node SDK smoke test"
 (cd tests/node && node --test)
+
+step "the signing page in headless Chromium (screenshots in tests/browser/results/)"
+(cd tests/browser && node --test)

@@ -80,7 +80,9 @@ pub enum LinkProblem {
 impl LinkProblem {
     pub fn error(self) -> ApiError {
         match self {
-            LinkProblem::Unknown => ApiError::new(Code::ResourceNotFound_URL, "The sign link (SignUrl) does not exist."),
+            LinkProblem::Unknown => {
+                ApiError::new(Code::ResourceNotFound_URL, "The sign link (SignUrl) does not exist.")
+            }
             LinkProblem::Expired => ApiError::new(Code::ResourceNotFound_URL, "The sign link (SignUrl) has expired."),
         }
     }

@@ -25,9 +25,9 @@ pub async fn serve(
     let connections = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, mostly: pause rather than spin on the error.
                     warn!("accepting a connection: {e}");
@@ -40,7 +40,7 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(with_peer(&router, peer)));
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -49,4 +49,10 @@ pub async fn serve(
         });
     }
     connections.shutdown().await;
+}
+
+/// The router for one connection, which tells handlers who is at the other end (the signing
+/// page keeps it as evidence).
+fn with_peer(router: &Router, peer: std::net::SocketAddr) -> Router {
+    router.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)))
 }

@@ -109,6 +109,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/blobs/{sha256}/{name}", get(blob_attachment))
         .route("/view/{sha256}/{name}", get(blob_inline))
         .merge(test_helpers::routes(&state))
+        .merge(crate::page::assets::router())
+        .merge(crate::page::routes())
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -72,7 +72,8 @@ async fn sign(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byte
         Ok(req) => req,
         Err(e) => {
             let message = e.to_string();
-            let code = if message.starts_with("unknown field") { Code::UnknownParameter } else { Code::InvalidParameter };
+            let code =
+                if message.starts_with("unknown field") { Code::UnknownParameter } else { Code::InvalidParameter };
             return error(code, format!("The body is not a sign request: {message}."));
         }
     };
@@ -104,7 +105,9 @@ async fn sign(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byte
             tracing::error!("/_qianshu/sign: {e:#}");
             json(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &ErrorAnswer { error: ErrorDetail { code: Code::InternalError.as_str(), message: "internal error".into() } },
+                &ErrorAnswer {
+                    error: ErrorDetail { code: Code::InternalError.as_str(), message: "internal error".into() },
+                },
             )
         }
     }

@@ -3,6 +3,7 @@
 //! `GET /s/{token}/flows/{FlowId}.pdf` serves a contract's latest revision to the page's viewer.
 //! Server-rendered; the form works without script, which only helps (`assets/sign.js`).
 
+pub mod assets;
 mod view;
 
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use tracing::{error, info};
 
 use crate::api::AppState;
 use crate::domain::id::FlowId;
-use crate::domain::signing::{FieldValue, Standing};
+use crate::domain::signing::FieldValue;
 use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure, fail};
 use crate::signing::{LinkProblem, Opened, Proof, Request, SignatureInput, code_digest};
@@ -54,14 +55,20 @@ pub fn origin(headers: &HeaderMap, peer: Option<SocketAddr>) -> Origin {
         .filter(|v| !v.is_empty());
     Origin {
         ip: forwarded.or_else(|| peer.map(|p| p.ip().to_string())),
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(500).collect()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(500).collect()),
     }
 }
 
 /// A preview link (`UrlType` 1) shows the contracts and signs nothing.
 pub fn signable(opened: &Opened) -> Result<(), ApiError> {
     if opened.link.preview {
-        return fail(Code::OperationDenied_NoFlowPermission, "This link is a preview (UrlType 1): it cannot sign or refuse.");
+        return fail(
+            Code::OperationDenied_NoFlowPermission,
+            "This link is a preview (UrlType 1): it cannot sign or refuse.",
+        );
     }
     Ok(())
 }
@@ -93,8 +100,12 @@ async fn page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> 
 /// A link that opens nothing shows only that.
 fn invalid(problem: LinkProblem) -> Response {
     match problem {
-        LinkProblem::Unknown => html(StatusCode::NOT_FOUND, view::invalid("链接无效", "这个签署链接不存在，请向发起方索取新的链接。")),
-        LinkProblem::Expired => html(StatusCode::GONE, view::invalid("链接已过期", "这个签署链接已过期，请向发起方索取新的链接。")),
+        LinkProblem::Unknown => {
+            html(StatusCode::NOT_FOUND, view::invalid("链接无效", "这个签署链接不存在，请向发起方索取新的链接。"))
+        }
+        LinkProblem::Expired => {
+            html(StatusCode::GONE, view::invalid("链接已过期", "这个签署链接已过期，请向发起方索取新的链接。"))
+        }
     }
 }
 
@@ -204,7 +215,11 @@ async fn submit(
             let reason = reason(get("Reason"), "拒签理由")?;
             state.signing.reject(app, target, &is_signer, &reason, &origin, proof).await
         } else {
-            let request = Request { fields: fields(&opened, &form, state.store.now()), signature: signature(&form)?, origin: origin.clone() };
+            let request = Request {
+                fields: fields(&opened, &form, state.store.now()),
+                signature: signature(&form)?,
+                origin: origin.clone(),
+            };
             state.signing.sign(app, target, &is_signer, &request, proof).await
         }
     };
@@ -281,14 +296,15 @@ async fn contract_pdf(State(state): State<Arc<AppState>>, Path((token, file)): P
         Ok(Err(_)) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
-    let is_signer = opened.is_signer();
-    if !opened.contracts.iter().any(|c| c.flow.flow_id == flow_id && c.standing(&is_signer, 0) != Standing::NotASigner)
-    {
+    // The group is signed as a whole: its signer may read every contract of it.
+    if !opened.contracts.iter().any(|c| c.flow.flow_id == flow_id) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let app = &opened.link.app_id;
     let latest = async {
-        for (_, made) in std::iter::once(&flow_id).zip(state.synthesis.ensure(app, std::slice::from_ref(&flow_id)).await?) {
+        for (_, made) in
+            std::iter::once(&flow_id).zip(state.synthesis.ensure(app, std::slice::from_ref(&flow_id)).await?)
+        {
             made.map_err(|why| anyhow::anyhow!("document of {flow_id}: {why}"))?;
         }
         let revisions = state.store.latest_revisions(app, std::slice::from_ref(&flow_id)).await?;
