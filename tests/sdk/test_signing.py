@@ -1,0 +1,71 @@
+"""Signing a contract group: links, the one operation behind every door (page, test helpers,
+auto-sign), signing order and the state machine, through the official SDK and the test helpers."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import AGENT_A, call, error_of
+from test_flow_groups import EMPLOYEE, ENT, NDA, PERSON, create, detail, flow, group
+
+HELPERS = {"QIANSHU_TEST_HELPERS": "true"}
+
+
+@pytest.fixture
+def signer_server(start):
+    return start("--rate-limit", "1000", env=HELPERS)
+
+
+def http(server, method, path, body=None, form=None):
+    """(status, parsed JSON or text) of a plain HTTP call."""
+    data, headers = None, {}
+    if body is not None:
+        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+    if form is not None:
+        from urllib.parse import urlencode
+        data, headers = urlencode(form).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    req = urllib.request.Request(f"http://{server.address}{path}", data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            status, raw, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        status, raw, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+    return status, (json.loads(raw) if ctype.startswith("application/json") else raw.decode())
+
+
+def link(server, group_id, approver):
+    r = call(server.client(), "ChannelCreateBatchQuickSignUrl",
+             {"Agent": AGENT_A, "FlowGroupId": group_id, "FlowApproverInfo": approver})
+    return r["FlowApproverUrlInfo"]["SignUrl"]
+
+
+def helper_sign(server, url, **extra):
+    return http(server, "POST", "/_qianshu/sign", {"SignUrl": url, **extra})
+
+
+def statuses(server, group_id):
+    infos = detail(server, FlowGroupId=group_id)["FlowInfo"]
+    return [(f["FlowStatus"], [a["ApproveStatus"] for a in f["FlowApproverInfos"]]) for f in infos]
+
+
+def test_the_group_is_signed_in_order_through_the_test_helper(signer_server):
+    s = signer_server
+    g = create(s, group(flow(), flow(NDA)))
+    employee_url = link(s, g["FlowGroupId"], {k: EMPLOYEE[k] for k in ("OpenId", "OrganizationOpenId", "ApproverType")})
+    person_url = link(s, g["FlowGroupId"], {"ApproverType": "PERSON", "Name": "张三", "Mobile": "18888888888"})
+    status, body = helper_sign(s, person_url, SignatureText="张三",
+                               FormFields=[{"ComponentName": "紧急联系人", "ComponentValue": "李四"}])
+    assert (status, body["Error"]["Code"]) == (400, "InvalidParameter.Unordered"), body
+    status, body = helper_sign(s, employee_url)
+    assert (status, body) == (200, {"FlowIds": g["FlowIds"]})
+    assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
+    status, body = helper_sign(s, person_url, SignatureText="张三",
+                               FormFields=[{"ComponentName": "紧急联系人", "ComponentValue": "李四"}])
+    assert (status, body) == (200, {"FlowIds": g["FlowIds"]}), body
+    assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
+    status, body = helper_sign(s, person_url, SignatureText="张三",
+                               FormFields=[{"ComponentName": "紧急联系人", "ComponentValue": "李四"}])
+    assert (status, body["Error"]["Code"]) == (400, "OperationDenied.FlowStatusForbid"), body
