@@ -539,3 +539,264 @@ on_both_backends!(
     a_document_made_after_the_lease_ran_out_is_recorded_once,
     a_job_claimed_too_often_without_a_result_is_recorded_failed,
 );
+
+const SECRECY: &str = "yDRS4UUgygqdcj51UuO4zjEyWTmzsIAR";
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The fixture tenants with `change` made to them (PDFs named from the fixtures' folder),
+/// applied from a file of the test's own.
+async fn apply_changed(db: &TestDb, store: &Store, change: impl FnOnce(&mut serde_json::Value)) {
+    let mut tenants: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tenants.json")).unwrap()).unwrap();
+    for app in tenants["Applications"].as_array_mut().unwrap() {
+        for t in app["Templates"].as_array_mut().unwrap() {
+            if let Some(pdf) = t["Pdf"].as_str() {
+                t["Pdf"] = fixtures().join(pdf).display().to_string().into();
+            }
+        }
+    }
+    change(&mut tenants);
+    let file = db.dir.path().join("changed.json");
+    std::fs::write(&file, serde_json::to_vec(&tenants).unwrap()).unwrap();
+    let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
+    store.apply_tenants(&qianshu::tenants::load(&file, &blobs, store).await.unwrap()).await.unwrap();
+}
+
+/// Application A's `SECRECY` template in the fixture tenants.
+fn secrecy(tenants: &mut serde_json::Value) -> &mut serde_json::Value {
+    let templates = tenants["Applications"][0]["Templates"].as_array_mut().unwrap();
+    templates.iter_mut().find(|t| t["TemplateId"] == SECRECY).unwrap()
+}
+
+/// A one-contract group of application A on the current version of `SECRECY`, as `plan`
+/// makes it: approvers take their role names from the template, the flow its snapshot.
+async fn secrecy_group(store: &Store) -> qianshu::domain::flow::FlowGroup {
+    use qianshu::domain::flow::{
+        ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
+    };
+    let template = store.template(&id(APP_A), &TemplateId::parse(Some(SECRECY), "t").unwrap()).await.unwrap().unwrap();
+    let approver = |i: usize, signer: SignerKind, name: &str| Approver {
+        recipient_id: template.recipients[i].recipient_id.clone(),
+        sign_id: SignId::generate(),
+        signer,
+        role_name: template.recipients[i].role_name.clone(),
+        custom_role_name: None,
+        organization_open_id: (i == 0).then(|| "kev_open_organization_8".into()),
+        organization_name: (i == 0).then(|| "典子谦示例企业".into()),
+        open_id: (i == 0).then(|| "kev_8".into()),
+        name: Some(name.into()),
+        mobile: Some("13800000008".into()),
+        id_card: None,
+        status: ApproveStatus::Pending,
+    };
+    let now = qianshu::store::now();
+    FlowGroup {
+        app_id: id(APP_A),
+        flow_group_id: FlowGroupId::generate(),
+        name: FlowGroupName::parse(Some("保密协议组"), "n").unwrap(),
+        organization_open_id: id("kev_open_organization_8"),
+        operator_open_id: id("kev_8"),
+        created_on: now,
+        flows: vec![Flow {
+            flow_id: FlowId::generate(),
+            group: None,
+            organization_open_id: "kev_open_organization_8".into(),
+            operator_open_id: "kev_8".into(),
+            template_id: template.template_id.clone(),
+            template_snapshot: template.snapshot.clone(),
+            name: "保密协议".into(),
+            options: FlowOptions::default(),
+            status: FlowStatus::Init,
+            deadline: now + 100,
+            created_on: now,
+            approvers: vec![approver(0, SignerKind::ChannelEmployee, "王五"), approver(1, SignerKind::Person, "张三")],
+            fields: vec![("PartyA".into(), "典子谦示例企业".into()), ("PartyB".into(), "张三".into())],
+            document_task: None,
+        }],
+    }
+}
+
+/// The contract's document, made now.
+async fn document(db: &TestDb, store: &Store, flow: &FlowId) -> Vec<u8> {
+    let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
+    let fonts = std::sync::Arc::new(qianshu::pdf::font::Fonts::load(&Default::default()).unwrap());
+    let synthesis =
+        qianshu::synthesis::Synthesis::new(store.clone(), blobs.clone(), fonts, std::time::Duration::from_secs(60), 1)
+            .unwrap();
+    let made = synthesis.ensure(&id(APP_A), std::slice::from_ref(flow)).await.unwrap().pop().unwrap().unwrap();
+    blobs.get(&made.sha256.unwrap()).await.unwrap().to_vec()
+}
+
+async fn snapshots_of(db: &TestDb, template: &str) -> i64 {
+    let pool = raw(db).await;
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM template_snapshots WHERE template_id = $1")
+        .bind(template)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+async fn a_contract_keeps_the_template_version_it_was_made_from(db: &TestDb) {
+    let store = applied(db).await.with_cache(std::time::Duration::from_secs(60));
+    let (app, org) = (id(APP_A), id("kev_open_organization_8"));
+    let old = secrecy_group(&store).await;
+    store.create_flow_group(&old).await.unwrap();
+    let old_flow =
+        || async { store.flows(&app, &org, std::slice::from_ref(&old.flows[0].flow_id)).await.unwrap()[0].clone() };
+    let written = old_flow().await;
+
+    // Another PDF, PartyA moved down, the first recipient renamed.
+    apply_changed(db, &store, |t| {
+        let s = secrecy(t);
+        s["Pdf"] = fixtures().join("../../examples/templates/employment-contract.pdf").display().to_string().into();
+        s["Components"][0]["ComponentPosY"] = 300.into();
+        s["Recipients"][0]["RoleName"] = "用人单位".into();
+    })
+    .await;
+    let new = secrecy_group(&store).await;
+    store.create_flow_group(&new).await.unwrap();
+    assert_ne!(new.flows[0].template_snapshot, old.flows[0].template_snapshot);
+    assert_eq!(snapshots_of(db, SECRECY).await, 2);
+
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/templates");
+    let confidentiality = std::fs::read(examples.join("confidentiality-agreement.pdf")).unwrap();
+    let employment = std::fs::read(examples.join("employment-contract.pdf")).unwrap();
+    // A contract is its template's bytes untouched plus one incremental update.
+    let old_document = document(db, &store, &old.flows[0].flow_id).await;
+    assert!(old_document.starts_with(&confidentiality) && old_document.len() > confidentiality.len());
+    assert!(document(db, &store, &new.flows[0].flow_id).await.starts_with(&employment));
+
+    let unchanged = |flow: &qianshu::domain::flow::Flow, template: &qianshu::domain::template::Template| {
+        assert_eq!(template.snapshot, old.flows[0].template_snapshot);
+        assert_eq!(template.pdf_sha256, qianshu::api::tc3::sha256_hex(&confidentiality));
+        assert_eq!(
+            (template.components[0].component_id.as_str(), template.components[0].placement.y),
+            ("PartyA", 130.0)
+        );
+        let roles: Vec<_> = template.recipients.iter().map(|r| (r.role_name.as_str(), r.routing_order)).collect();
+        assert_eq!(roles, [("甲方", 1), ("乙方", 2)]);
+        assert_eq!(flow, &written);
+    };
+    let flow = old_flow().await;
+    unchanged(&flow, &store.flow_template(&app, &flow).await.unwrap());
+    let current = store.flow_template(&app, &new.flows[0]).await.unwrap();
+    assert_eq!((current.components[0].placement.y, current.recipients[0].role_name.as_str()), (300.0, "用人单位"));
+    assert_eq!(new.flows[0].approvers[0].role_name, "用人单位");
+
+    // Without the template in the file, the contract is still made from the same snapshot.
+    apply_changed(db, &store, |t| {
+        t["Applications"][0]["Templates"].as_array_mut().unwrap().retain(|t| t["TemplateId"] != SECRECY)
+    })
+    .await;
+    let flow = old_flow().await;
+    unchanged(&flow, &store.flow_template(&app, &flow).await.unwrap());
+    // Not even a store without a cache sees anything else.
+    let fresh = Store::connect(&db.url, common::master_key()).await.unwrap();
+    unchanged(&flow, &fresh.flow_template(&app, &flow).await.unwrap());
+    assert_eq!(document(db, &fresh, &old.flows[0].flow_id).await, old_document);
+    assert_eq!(snapshots_of(db, SECRECY).await, 2);
+    // And another application cannot read the snapshot.
+    assert!(fresh.template_snapshot(&id(APP_B), &flow.template_snapshot).await.unwrap().is_none());
+}
+
+/// Puts the database back as versions before snapshots left it: templates as rows per
+/// recipient and component, no snapshots, contracts pinned to none.
+async fn as_before_snapshots(db: &TestDb, store: &Store) {
+    let pool = raw(db).await;
+    let templates: Vec<(String, String)> =
+        sqlx::query_as("SELECT app_id, template_id FROM templates").fetch_all(&pool).await.unwrap();
+    for (app, template) in templates {
+        let t = store.template(&id(&app), &TemplateId::parse(Some(&template), "t").unwrap()).await.unwrap().unwrap();
+        for (i, r) in t.recipients.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO template_recipients (app_id, template_id, position, recipient_id, role_name, \
+                 recipient_type, routing_order) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&app)
+            .bind(&template)
+            .bind(i as i64)
+            .bind(&r.recipient_id)
+            .bind(&r.role_name)
+            .bind(r.recipient_type.as_str())
+            .bind(r.routing_order)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        for (i, c) in t.components.iter().enumerate() {
+            let p = c.placement;
+            sqlx::query(
+                "INSERT INTO template_components (app_id, template_id, position, component_id, component_name, \
+                 component_type, recipient_id, page, pos_x, pos_y, width, height, required, extra) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(&app)
+            .bind(&template)
+            .bind(i as i64)
+            .bind(&c.component_id)
+            .bind(&c.component_name)
+            .bind(c.component_type.as_str())
+            .bind(c.recipient_id.clone())
+            .bind(i64::from(p.page))
+            .bind(p.x)
+            .bind(p.y)
+            .bind(p.width)
+            .bind(p.height)
+            .bind(i64::from(c.required))
+            .bind(c.extra.clone())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    for sql in [
+        "UPDATE templates SET snapshot_id = NULL",
+        "UPDATE flows SET template_snapshot = NULL",
+        "DELETE FROM template_snapshots",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn templates_and_contracts_of_an_older_version_get_their_snapshots_at_start(db: &TestDb) {
+    let store = applied(db).await;
+    let g = secrecy_group(&store).await;
+    store.create_flow_group(&g).await.unwrap();
+    let before = dump(db).await;
+    as_before_snapshots(db, &store).await;
+    store.close().await;
+    assert_eq!(snapshots_of(db, SECRECY).await, 0);
+
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
+    // The same definitions give the same snapshots (made now, though), and nothing is left of
+    // the older rows.
+    let made_at = |dump: Vec<String>| -> Vec<String> {
+        dump.into_iter()
+            .map(|l| match l.strip_prefix("template_snapshots: ") {
+                Some(row) => row.rsplit_once(" | ").unwrap().0.to_owned(),
+                None => l,
+            })
+            .collect()
+    };
+    let after = dump(db).await;
+    assert_eq!(made_at(after.clone()), made_at(before));
+    let flow = store.flows(&id(APP_A), &id("kev_open_organization_8"), &[g.flows[0].flow_id.clone()]).await.unwrap();
+    assert_eq!(flow[0].template_snapshot, g.flows[0].template_snapshot);
+    let template = store.flow_template(&id(APP_A), &flow[0]).await.unwrap();
+    assert_eq!(template.content_id(), template.snapshot, "read back exactly as it was written");
+    assert_eq!(template.components.len(), 7);
+    store.close().await;
+    Store::connect(&db.url, common::master_key()).await.unwrap().close().await;
+    assert_eq!(dump(db).await, after, "a second start finds nothing to do");
+}
+
+on_both_backends!(
+    a_contract_keeps_the_template_version_it_was_made_from,
+    templates_and_contracts_of_an_older_version_get_their_snapshots_at_start,
+);
