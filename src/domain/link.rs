@@ -338,6 +338,7 @@ impl SignerQuery {
             q.described.insert(0, format!("{} {t}", field(at, "ApproverType")));
         }
         if q.open_id.is_some() && q.organization_open_id.is_none() {
+            q.described.push(format!("{} {initiator}", field(at, "OrganizationOpenId")));
             q.organization_open_id = Some(initiator.clone());
         }
         if q.sign_id.is_some() || q.recipient_id.is_some() {
