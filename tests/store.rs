@@ -526,3 +526,55 @@ on_both_backends!(
     a_document_made_after_the_lease_ran_out_is_recorded_once,
     a_job_claimed_too_often_without_a_result_is_recorded_failed,
 );
+
+async fn a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract(db: &TestDb) {
+    use qianshu::domain::link::{LinkTarget, LinkToken, NewSignLink, SignLink, SignerKey};
+    let store = applied(db).await;
+    let mut g = planned_group(APP_B, 2, 1_800_000_000);
+    store.create_flow_group(&g).await.unwrap();
+    for f in &mut g.flows {
+        f.group = Some((g.flow_group_id.clone(), "合同组".into()));
+    }
+    let signer = SignerKey::of(&g.flows[0].approvers[0]).unwrap();
+    let link = |target: LinkTarget, preview: bool| NewSignLink {
+        token: LinkToken::generate(),
+        app_id: id(APP_B),
+        target,
+        signer: signer.clone(),
+        preview,
+        expires_at: 1_800_001_800,
+        created_at: 1_800_000_000,
+    };
+    let group = link(LinkTarget::Group(g.flow_group_id.clone()), false);
+    let contract = link(LinkTarget::Flow(g.flows[1].flow_id.clone()), true);
+    store.create_sign_links(&[group.clone(), contract.clone()]).await.unwrap();
+    for l in [&group, &contract] {
+        assert_eq!(
+            store.sign_link(&l.token).await.unwrap(),
+            Some(SignLink {
+                app_id: id(APP_B),
+                target: l.target.clone(),
+                signer: signer.clone(),
+                preview: l.preview,
+                expires_at: 1_800_001_800,
+                created_at: 1_800_000_000,
+            })
+        );
+    }
+    assert_eq!(store.sign_link(&LinkToken::generate()).await.unwrap(), None);
+
+    assert_eq!(store.link_flows(&id(APP_B), &group.target).await.unwrap(), Some(("合同组".into(), g.flows.clone())));
+    assert_eq!(
+        store.link_flows(&id(APP_B), &contract.target).await.unwrap(),
+        Some(("合同1".into(), vec![g.flows[1].clone()]))
+    );
+    assert_eq!(store.link_flows(&id(APP_A), &group.target).await.unwrap(), None);
+    assert_eq!(store.link_flows(&id(APP_A), &contract.target).await.unwrap(), None);
+
+    // One call's links are written together or not at all.
+    let fresh = link(LinkTarget::Group(g.flow_group_id.clone()), false);
+    assert!(store.create_sign_links(&[fresh.clone(), group.clone()]).await.is_err());
+    assert_eq!(store.sign_link(&fresh.token).await.unwrap(), None);
+}
+
+on_both_backends!(a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract);
