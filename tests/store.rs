@@ -590,7 +590,11 @@ async fn secrecy_group(store: &Store) -> qianshu::domain::flow::FlowGroup {
         name: Some(name.into()),
         mobile: Some("13800000008".into()),
         id_card: None,
+        routing_order: template.recipients[i].routing_order,
+        page: Default::default(),
         status: ApproveStatus::Pending,
+        approve_time: None,
+        approve_message: None,
     };
     let now = qianshu::store::now();
     FlowGroup {
@@ -610,6 +614,7 @@ async fn secrecy_group(store: &Store) -> qianshu::domain::flow::FlowGroup {
             name: "保密协议".into(),
             options: FlowOptions::default(),
             status: FlowStatus::Init,
+            flow_message: None,
             deadline: now + 100,
             created_on: now,
             approvers: vec![approver(0, SignerKind::ChannelEmployee, "王五"), approver(1, SignerKind::Person, "张三")],
@@ -800,3 +805,57 @@ on_both_backends!(
     a_contract_keeps_the_template_version_it_was_made_from,
     templates_and_contracts_of_an_older_version_get_their_snapshots_at_start,
 );
+
+async fn a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract(db: &TestDb) {
+    use qianshu::domain::link::{LinkTarget, LinkToken, NewSignLink, SignLink, SignerKey};
+    let store = applied(db).await;
+    let mut g = planned_group(&store, APP_B, 2, 1_800_000_000).await;
+    store.create_flow_group(&g).await.unwrap();
+    for f in &mut g.flows {
+        f.group = Some((g.flow_group_id.clone(), "合同组".into()));
+    }
+    let signer = SignerKey::of(&g.flows[0].approvers[0]).unwrap();
+    let link = |target: LinkTarget, preview: bool| NewSignLink {
+        token: LinkToken::generate(),
+        app_id: id(APP_B),
+        target,
+        signer: signer.clone(),
+        preview,
+        expires_at: 1_800_001_800,
+        created_at: 1_800_000_000,
+    };
+    let group = link(LinkTarget::Group(g.flow_group_id.clone()), false);
+    let contract = link(LinkTarget::Flow(g.flows[1].flow_id.clone()), true);
+    store.create_sign_links(&[group.clone(), contract.clone()]).await.unwrap();
+    for l in [&group, &contract] {
+        assert_eq!(
+            store.sign_link(&l.token).await.unwrap(),
+            Some(SignLink {
+                app_id: id(APP_B),
+                target: l.target.clone(),
+                signer: signer.clone(),
+                preview: l.preview,
+                expires_at: 1_800_001_800,
+                created_at: 1_800_000_000,
+            })
+        );
+    }
+    assert_eq!(store.sign_link(&LinkToken::generate()).await.unwrap(), None);
+
+    // What a link opens is looked up by its application alone.
+    assert_eq!(
+        store.app_flow_group(&id(APP_B), &g.flow_group_id).await.unwrap(),
+        Some(("合同组".into(), g.flows.clone()))
+    );
+    let second = std::slice::from_ref(&g.flows[1].flow_id);
+    assert_eq!(store.app_flows(&id(APP_B), second).await.unwrap(), vec![g.flows[1].clone()]);
+    assert_eq!(store.app_flow_group(&id(APP_A), &g.flow_group_id).await.unwrap(), None);
+    assert_eq!(store.app_flows(&id(APP_A), second).await.unwrap(), vec![]);
+
+    // One call's links are written together or not at all.
+    let fresh = link(LinkTarget::Group(g.flow_group_id.clone()), false);
+    assert!(store.create_sign_links(&[fresh.clone(), group.clone()]).await.is_err());
+    assert_eq!(store.sign_link(&fresh.token).await.unwrap(), None);
+}
+
+on_both_backends!(a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract);

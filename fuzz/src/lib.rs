@@ -19,9 +19,12 @@ pub fn into_every_request(params: &Value) {
         };
     }
     deserialize! {
+        ChannelCreateBatchQuickSignUrl => ChannelCreateBatchQuickSignUrlRequest,
         ChannelCreateFlowGroupByTemplates => ChannelCreateFlowGroupByTemplatesRequest,
+        ChannelCreateFlowSignUrl => ChannelCreateFlowSignUrlRequest,
         ChannelDescribeFlowComponents => ChannelDescribeFlowComponentsRequest,
         ChannelGetTaskResultApi => ChannelGetTaskResultApiRequest,
+        CreateSignUrls => CreateSignUrlsRequest,
         DescribeFileConvertTask => DescribeFileConvertTaskRequest,
         DescribeResourceUrlsByFlows => DescribeResourceUrlsByFlowsRequest,
         DescribeFlowDetailInfo => DescribeFlowDetailInfoRequest,

@@ -596,4 +596,32 @@ mod tests {
         );
         assert_eq!(rendered(&body, "s1711352113176693412"), expected);
     }
+
+    /// CreateSignUrls' example 5 (tccli's examples), its second row: the SDK's field order.
+    #[test]
+    fn a_sign_url_info_as_tencent_writes_it() {
+        let body = CreateSignUrlsResponse {
+            sign_url_infos: vec![SignUrlInfo {
+                sign_url: "https://test.essurl.cn/QH1dqU8eta".into(),
+                deadline: 1706260744,
+                sign_id: "yDwiBUUckpo2726mUuLiduR8RkpoTHLy".into(),
+                name: "王五".into(),
+                mobile: "13700000000".into(),
+                approver_type: "ORGANIZATION".into(),
+                id_card_number: "3****************3".into(),
+                flow_id: "yDwiBUUckpo2726cUuLiduRx1WvBLD5l".into(),
+                open_id: "n1379".into(),
+                ..SignUrlInfo::default()
+            }],
+            error_messages: vec![String::new()],
+        };
+        let expected = concat!(
+            r#"{"Response":{"SignUrlInfos":[{"SignUrl":"https://test.essurl.cn/QH1dqU8eta","Deadline":1706260744,"#,
+            r#""SignOrder":0,"SignId":"yDwiBUUckpo2726mUuLiduR8RkpoTHLy","CustomUserId":"","Name":"王五","#,
+            r#""Mobile":"13700000000","OrganizationName":"","ApproverType":"ORGANIZATION","IdCardNumber":"3****************3","#,
+            r#""FlowId":"yDwiBUUckpo2726cUuLiduRx1WvBLD5l","OpenId":"n1379","FlowGroupId":"","SignQrcodeUrl":""}],"#,
+            r#""ErrorMessages":[""],"RequestId":"6f4198d9-2e9a-4ff7-a4f6-3ea8bd3f79ae"}}"#
+        );
+        assert_eq!(rendered(&body, "6f4198d9-2e9a-4ff7-a4f6-3ea8bd3f79ae"), expected);
+    }
 }

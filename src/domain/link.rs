@@ -213,8 +213,10 @@ pub struct SignerQuery {
     pub open_id: Option<ExternalId>,
     pub name: Option<PersonName>,
     pub mobile: Option<Mobile>,
-    /// The fields this query came from, for messages (`FlowApproverInfo.Name 张三`).
-    described: Vec<String>,
+    /// Where the fields came from (`FlowApproverInfo`, or "" for top-level ones) and the
+    /// `ApproverType` given, for messages.
+    at: String,
+    approver_type: Option<String>,
 }
 
 /// The raw fields of a `FlowApproverInfo` (or of CreateSignUrls' own filters) that name signers.
@@ -275,26 +277,21 @@ fn given(v: Option<&str>) -> Option<&str> {
 impl SignerQuery {
     /// The identity fields, parsed, each a constraint when given.
     fn identity(f: &SignerFields, at: &str) -> Result<SignerQuery, ApiError> {
-        let mut q = SignerQuery::default();
+        let mut q = SignerQuery { at: at.to_owned(), ..SignerQuery::default() };
         if let Some(v) = given(f.organization_open_id) {
             q.organization_open_id = Some(ExternalId::parse(Some(v), &field(at, "OrganizationOpenId"))?);
-            q.described.push(format!("{} {v}", field(at, "OrganizationOpenId")));
         }
         if let Some(v) = given(f.organization_name) {
             q.organization_name = Some(OrganizationName::parse(Some(v), &field(at, "OrganizationName"))?);
-            q.described.push(format!("{} {v}", field(at, "OrganizationName")));
         }
         if let Some(v) = given(f.open_id) {
             q.open_id = Some(ExternalId::parse(Some(v), &field(at, "OpenId"))?);
-            q.described.push(format!("{} {v}", field(at, "OpenId")));
         }
         if let Some(v) = given(f.name) {
             q.name = Some(PersonName::parse(Some(v), &field(at, "Name"))?);
-            q.described.push(format!("{} {v}", field(at, "Name")));
         }
         if let Some(v) = given(f.mobile) {
             q.mobile = Some(Mobile::parse(v, &field(at, "Mobile"))?);
-            q.described.push(format!("{} {v}", field(at, "Mobile")));
         }
         Ok(q)
     }
@@ -307,11 +304,9 @@ impl SignerQuery {
         let mut q = SignerQuery::identity(f, at)?;
         if let Some(v) = given(f.sign_id) {
             q.sign_id = Some(SignId::parse(Some(v), &field(at, "SignId"))?);
-            q.described.insert(0, format!("{} {v}", field(at, "SignId")));
         }
         if let Some(v) = given(f.recipient_id) {
             q.recipient_id = Some(v.to_owned());
-            q.described.insert(0, format!("{} {v}", field(at, "RecipientId")));
         }
         match given(f.approver_type) {
             None => {}
@@ -334,11 +329,18 @@ impl SignerQuery {
                 );
             }
         }
-        if let Some(t) = given(f.approver_type) {
-            q.described.insert(0, format!("{} {t}", field(at, "ApproverType")));
+        q.approver_type = given(f.approver_type).map(str::to_owned);
+        // A person belongs to no organisation, and an employee's OpenId says who they are
+        // whatever the other fields say ("如果传进来的OpenId已经实名并且加入企业，则忽略Name，
+        // IdCardType，IdCardNumber，Mobile"): such fields narrow nothing.
+        if q.kinds == [SignerKind::Person] {
+            (q.organization_open_id, q.organization_name, q.open_id) = (None, None, None);
         }
-        if q.open_id.is_some() && q.organization_open_id.is_none() {
-            q.organization_open_id = Some(initiator.clone());
+        if q.open_id.is_some() {
+            (q.organization_name, q.name, q.mobile) = (None, None, None);
+            if q.organization_open_id.is_none() {
+                q.organization_open_id = Some(initiator.clone());
+            }
         }
         if q.sign_id.is_some() || q.recipient_id.is_some() {
             return Ok(q);
@@ -426,9 +428,22 @@ impl SignerQuery {
             && eq(self.mobile.as_ref().map(Mobile::as_str), &a.mobile)
     }
 
-    /// The fields the query came from, for messages.
+    /// The constraints, as the fields they came from (`FlowApproverInfo.Name 张三`), for messages.
     pub fn describe(&self) -> String {
-        if self.described.is_empty() { "any signer".to_owned() } else { self.described.join(", ") }
+        let parts: Vec<String> = [
+            ("ApproverType", self.approver_type.clone()),
+            ("SignId", self.sign_id.as_ref().map(|s| s.as_str().to_owned())),
+            ("RecipientId", self.recipient_id.clone()),
+            ("OrganizationOpenId", self.organization_open_id.as_ref().map(ToString::to_string)),
+            ("OrganizationName", self.organization_name.as_ref().map(|n| n.as_str().to_owned())),
+            ("OpenId", self.open_id.as_ref().map(ToString::to_string)),
+            ("Name", self.name.as_ref().map(|n| n.as_str().to_owned())),
+            ("Mobile", self.mobile.as_ref().map(|m| m.as_str().to_owned())),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| format!("{} {v}", field(&self.at, name))))
+        .collect();
+        if parts.is_empty() { "any signer".to_owned() } else { parts.join(", ") }
     }
 
     /// The one signer this query names among `flows`, with the first approver that is them

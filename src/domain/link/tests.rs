@@ -209,6 +209,30 @@ fn an_employee_of_the_application_is_named_by_open_id_in_the_agents_organization
 }
 
 #[test]
+fn an_open_id_outweighs_the_name_and_a_person_has_no_organization() {
+    let flows = [flow(vec![employee(), person()])];
+    let stale = SignerFields {
+        approver_type: Some("ORGANIZATION"),
+        open_id: Some("kev_8"),
+        name: Some("王五旧名"),
+        mobile: Some("13900000000"),
+        organization_name: Some("旧企业名"),
+        ..Default::default()
+    };
+    assert_eq!(find(stale, &flows).unwrap(), SignerKey::of(&employee()).unwrap());
+    let person_with_org = SignerFields {
+        approver_type: Some("PERSON"),
+        name: Some("张三"),
+        mobile: Some("18888888888"),
+        organization_name: Some("某企业"),
+        organization_open_id: Some(ORG),
+        open_id: Some("kev_8"),
+        ..Default::default()
+    };
+    assert_eq!(find(person_with_org, &flows).unwrap(), SignerKey::of(&person()).unwrap());
+}
+
+#[test]
 fn a_saas_employee_is_named_with_the_organization_name() {
     let flows = [flow(vec![saas(), person()])];
     let f = SignerFields {
