@@ -22,7 +22,7 @@ use crate::blobs::BlobStore;
 use crate::domain::ExternalId;
 use crate::domain::document::{DynamicTable, ImageFit, TextStyle, set_text};
 use crate::domain::id::{FileId, FlowId};
-use crate::domain::template::{ComponentType, Template};
+use crate::domain::template::{Component, ComponentType, Template};
 use crate::error::Failure;
 use crate::pdf::compose::{Mark, PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
@@ -360,20 +360,25 @@ fn lowest_priority() {
 
 /// A document from its inputs, with `fonts`: what the workers run for each job.
 pub fn render(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
-    let marks = marks(input, fonts)?;
+    let marks = fill_marks(&input.template.components, &input.fields, &input.images, fonts)?;
     compose(&input.prepared, &marks, fonts)
 }
 
-/// What each filled component draws, on each of its boxes.
-fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
+/// What each filled component draws, on each of its boxes: `fields` are values by ComponentId,
+/// each of a component in `components`; `images` are decoded images by the FileId a
+/// `FILL_IMAGE` value names.
+pub fn fill_marks(
+    components: &[Component],
+    fields: &[(String, String)],
+    images: &HashMap<String, Arc<ImageXObject>>,
+    fonts: &Fonts,
+) -> anyhow::Result<Vec<Mark>> {
     let mut marks = Vec::new();
-    for (id, value) in &input.fields {
-        let c = input
-            .template
-            .components
+    for (id, value) in fields {
+        let c = components
             .iter()
             .find(|c| &c.component_id == id)
-            .ok_or_else(|| anyhow!("component {id} is no longer in the template"))?;
+            .ok_or_else(|| anyhow!("component {id} is not among the components filled"))?;
         let at = || format!("component {id}");
         let p = c.placement;
         match c.component_type {
@@ -381,7 +386,10 @@ fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
             | ComponentType::MultiLineText
             | ComponentType::Date
             | ComponentType::Selector
-            | ComponentType::District => {
+            | ComponentType::District
+            | ComponentType::SignMultiLineText
+            | ComponentType::SignSelector
+            | ComponentType::SignOpinion => {
                 let style = TextStyle::parse(c.extra.as_deref(), "ComponentExtra").map_err(|e| anyhow!(e.message))?;
                 fonts.get(style.font)?;
                 let lines = set_text(value, &style, p.width, p.height, fonts)
@@ -390,7 +398,7 @@ fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
             }
             ComponentType::CheckBox => marks.push(Mark::Check { page: p.page, rect: p, checked: value == "true" }),
             ComponentType::FillImage => {
-                let image = input.images.get(value).ok_or_else(|| anyhow!("{}: image {value} not loaded", at()))?;
+                let image = images.get(value).ok_or_else(|| anyhow!("{}: image {value} not loaded", at()))?;
                 let fit = ImageFit::parse(c.extra.as_deref(), "ComponentExtra").map_err(|e| anyhow!(e.message))?;
                 marks.push(Mark::Image { page: p.page, rect: p, image: image.clone(), fit });
             }
@@ -399,7 +407,97 @@ fn marks(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
                 fonts.get(TextStyle::default().font)?;
                 marks.push(Mark::Table { page: p.page, rect: p, table });
             }
-            // Attachments are files beside the contract, not marks on it.
+            // Attachments are files beside the contract, not marks on it; signing components
+            // are drawn from the signer's appearances ([`signing_marks`]).
+            _ => {}
+        }
+    }
+    Ok(marks)
+}
+
+/// What a signer's signature or seal looks like.
+#[derive(Debug, Clone)]
+pub enum SignatureAppearance {
+    /// A hand-drawn signature: the image the signing page sent (a PNG with a transparent
+    /// background), drawn in each `SIGN_SIGNATURE` box keeping its proportions, centred.
+    Drawn(Arc<ImageXObject>),
+    /// The signer's name typed: one line in a CJK font in each `SIGN_SIGNATURE` box, as large
+    /// as fits, centred.
+    Typed(String),
+    /// The organisation's seal image (from the tenants file) in each `SIGN_SEAL` box.
+    Seal(Arc<ImageXObject>),
+    /// The round red seal drawn from the organisation's name (for one without a seal image) in
+    /// each `SIGN_SEAL` box.
+    GeneratedSeal(String),
+}
+
+/// Under the star of a generated seal.
+pub const GENERATED_SEAL_CAPTION: &str = "合同专用章";
+
+/// What a signer draws when signing: their fill values (`fields`, by ComponentId, drawn as the
+/// initiator's are) and, in their signing boxes, a signature (`Drawn` or `Typed`) in each
+/// `SIGN_SIGNATURE`, a seal (`Seal` or `GeneratedSeal`) in each `SIGN_SEAL` and `date` as
+/// `YYYY年MM月DD日` in each `SIGN_DATE` (in the box's `ComponentExtra` font, at its size or
+/// smaller to fit on one line, centred). `components` are the signer's own: a value for any
+/// other component, a signing box whose appearance is not among `appearances`, and signing
+/// components not drawn yet (paging seals and signatures, legal-person seals, combinations)
+/// are errors naming the component.
+pub fn signing_marks(
+    components: &[Component],
+    fields: &[(String, String)],
+    images: &HashMap<String, Arc<ImageXObject>>,
+    appearances: &[SignatureAppearance],
+    date: time::Date,
+    fonts: &Fonts,
+) -> anyhow::Result<Vec<Mark>> {
+    let mut marks = fill_marks(components, fields, images, fonts)?;
+    let date = format!("{:04}年{:02}月{:02}日", date.year(), u8::from(date.month()), date.day());
+    let centred = ImageFit { stretch: false, center: true };
+    for c in components {
+        let (p, id) = (c.placement, &c.component_id);
+        let missing = |what: &str| anyhow!("component {id} ({}) needs {what}", c.component_type.as_str());
+        match c.component_type {
+            ComponentType::SignSignature => {
+                let mark = appearances.iter().find_map(|a| match a {
+                    SignatureAppearance::Drawn(image) => {
+                        Some(Ok(Mark::Image { page: p.page, rect: p, image: image.clone(), fit: centred }))
+                    }
+                    SignatureAppearance::Typed(name) => Some(
+                        crate::pdf::sign::typed_signature(name, p, fonts).map_err(|e| anyhow!("component {id}: {e:#}")),
+                    ),
+                    _ => None,
+                });
+                marks.push(mark.ok_or_else(|| missing("a signature"))??);
+            }
+            ComponentType::SignSeal => {
+                let mark = appearances.iter().find_map(|a| match a {
+                    SignatureAppearance::Seal(image) => {
+                        Some(Mark::Image { page: p.page, rect: p, image: image.clone(), fit: centred })
+                    }
+                    SignatureAppearance::GeneratedSeal(organization) => Some(Mark::Seal {
+                        page: p.page,
+                        rect: p,
+                        organization: organization.clone(),
+                        caption: Some(GENERATED_SEAL_CAPTION.to_owned()),
+                    }),
+                    _ => None,
+                });
+                marks.push(mark.ok_or_else(|| missing("a seal"))?);
+            }
+            ComponentType::SignDate => {
+                let style = TextStyle::parse(c.extra.as_deref(), "ComponentExtra").map_err(|e| anyhow!(e.message))?;
+                fonts.get(style.font)?;
+                marks.push(
+                    crate::pdf::sign::fitted_line(&date, p, style, fonts)
+                        .map_err(|e| anyhow!("component {id}: {e:#}"))?,
+                );
+            }
+            ComponentType::SignPagingSignature
+            | ComponentType::SignPagingSeal
+            | ComponentType::SignLegalPersonSeal
+            | ComponentType::SignVirtualCombination => {
+                anyhow::bail!("component {id}: {} is not drawn yet", c.component_type.as_str())
+            }
             _ => {}
         }
     }
