@@ -418,6 +418,62 @@ pub(crate) mod tests {
         assert!(page.contains("欧阳娜娜NanaOuyang-Zhang") && page.contains("2026年12月02日"), "{page}");
     }
 
+    /// What one signing costs: a filled employment contract gets the employer's generated seal,
+    /// opinion and date and the employee's drawn signature and date, in one revision. Prints
+    /// figures; run with `cargo test --release -- --ignored --nocapture signing_revision_time`.
+    #[test]
+    #[ignore]
+    fn signing_revision_time() {
+        let Some(fonts) = fonts_and_tools() else { return };
+        let all = components();
+        let marks = fill_marks(
+            &of(&all, None),
+            &fields(&[("CompanyName", "典子谦示例企业"), ("EmployeeName", "张三"), ("Position", "软件工程师")]),
+            &HashMap::new(),
+            &fonts,
+        )
+        .unwrap();
+        let contract = Bytes::from(
+            compose(&PreparedTemplate::new(Bytes::from(std::fs::read(TEMPLATE).unwrap())).unwrap(), &marks, &fonts)
+                .unwrap(),
+        );
+        let png = canvas_png(600, 300);
+        let signer = of(&all, Some(EMPLOYER)).into_iter().chain(of(&all, Some(EMPLOYEE))).collect::<Vec<_>>();
+        let sign = |decode: bool, drawn: &Arc<crate::pdf::image::ImageXObject>| {
+            let drawn = if decode { Arc::new(image_xobject(&png).unwrap()) } else { drawn.clone() };
+            let marks = signing_marks(
+                &signer,
+                &fields(&[("EmployerOpinion", "同意录用")]),
+                &HashMap::new(),
+                &[SignatureAppearance::GeneratedSeal("典子谦示例企业".into()), SignatureAppearance::Drawn(drawn)],
+                date(),
+                &fonts,
+            )
+            .unwrap();
+            next_revision(contract.clone(), &marks, &fonts).unwrap()
+        };
+        let drawn = Arc::new(image_xobject(&png).unwrap());
+        let signed = sign(false, &drawn);
+        for (decode, what) in [(false, "signature decoded before"), (true, "signature PNG decoded too")] {
+            let mut times: Vec<f64> = (0..40)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    std::hint::black_box(sign(decode, &drawn));
+                    started.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            println!(
+                "one signing revision ({what}): median {:.2} ms, p90 {:.2} ms, of {} runs; contract {} → {} bytes",
+                times[times.len() / 2],
+                times[times.len() * 9 / 10],
+                times.len(),
+                contract.len(),
+                signed.len()
+            );
+        }
+    }
+
     #[test]
     fn signing_without_the_appearance_a_box_needs_or_with_another_signers_values_is_refused() {
         let Some(fonts) = fonts_and_tools() else { return };
