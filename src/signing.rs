@@ -15,16 +15,16 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use crate::domain::ExternalId;
-use crate::domain::flow::{Approver, SignerKind, Values};
+use crate::domain::flow::{Approver, Values};
 use crate::domain::id::{FlowId, SignId};
 use crate::domain::link::{LinkTarget, LinkToken, SignLink};
 use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, status_after};
-use crate::domain::template::{Component, ComponentType};
+use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure};
-use crate::pdf::image::image_xobject;
+use crate::pdf::image::{ImageXObject, image_xobject};
 use crate::store::Store;
 use crate::store::signing::{CodeCheck, CodeUse, Origin, SignedContract};
-use crate::synthesis::{Appearance, Seal, Signature, Synthesis};
+use crate::synthesis::{Signature, SignatureAppearance, Synthesis};
 
 /// How often the state is re-read when another door keeps winning, before giving up.
 const ATTEMPTS: usize = 5;
@@ -165,27 +165,33 @@ impl Signing {
             self.documents(app, &ids).await?;
             let latest = self.store.latest_revisions(app, &ids).await?;
             let date = china_date(now);
-            let revisions = plan.into_iter().map(|s| {
+            let mut revisions = Vec::with_capacity(plan.len());
+            for s in plan {
                 let contract = contracts.iter().find(|c| c.flow.flow_id == s.flow_id).expect("planned from these");
                 let me = contract.approver(is_signer).expect("planned for this signer");
-                let base = latest.get(&s.flow_id).cloned();
-                let components = self.appearances(contract, me, request, drawn.as_ref());
-                let (template, flow, date) = (contract.template.clone(), &contract.flow, date.clone());
-                async move {
-                    let base = base.ok_or_else(|| anyhow!("flow {} has no document", s.flow_id.as_str()))?;
-                    let (signs, dates) = components?;
-                    let signature = Signature { values: s.values.clone(), signs, dates, date };
-                    let sha256 = self.synthesis.revise(&base.sha256, template, signature).await?;
+                let base = latest
+                    .get(&s.flow_id)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("flow {} has no document", s.flow_id.as_str()))?;
+                let signature = Signature {
+                    components: contract.components_of(me).cloned().collect(),
+                    values: s.values.clone(),
+                    appearances: self.appearances(app, contract, me, request, drawn.as_ref()).await?,
+                    date,
+                };
+                let status = status_after(&contract.flow, &s.sign_id);
+                revisions.push(async move {
+                    let sha256 = self.synthesis.revise(&base.sha256, signature).await?;
                     Ok::<_, Failure>(SignedContract {
-                        status: status_after(flow, &s.sign_id),
+                        status,
                         flow_id: s.flow_id,
                         sign_id: s.sign_id,
                         values: s.values,
                         revision: base.number + 1,
                         sha256,
                     })
-                }
-            });
+                });
+            }
             let signed = futures::future::try_join_all(revisions).await?;
             let code = code.as_ref().map(|(token_sha256, code_sha256)| CodeUse { token_sha256, code_sha256 });
             if self.store.record_signing(&signed, code, &request.origin, now).await? {
@@ -249,43 +255,54 @@ impl Signing {
         Ok(())
     }
 
-    /// Each of the signer's signing components in `contract`, with what it shows.
-    fn appearances(
+    /// What the signer's signing components in `contract` show: their signature, drawn or
+    /// typed, where they have a SIGN_SIGNATURE, and their organisation's seal (its first seal
+    /// image, or the one drawn from its name) where they have a SIGN_SEAL.
+    async fn appearances(
         &self,
+        app: &ExternalId,
         contract: &Contract,
         me: &Approver,
         request: &Request,
-        drawn: Option<&Arc<crate::pdf::image::ImageXObject>>,
-    ) -> Result<(Vec<(Component, Arc<Appearance>)>, Vec<Component>), Failure> {
-        let seal = || {
-            let organization = me.organization_name.clone().unwrap_or_default();
-            Arc::new(Appearance::Seal(Seal::Generated(organization)))
-        };
-        let hand = || -> Result<Arc<Appearance>, ApiError> {
-            match (&request.signature, drawn) {
-                (_, Some(image)) => Ok(Arc::new(Appearance::Drawn(image.clone()))),
+        drawn: Option<&Arc<ImageXObject>>,
+    ) -> Result<Vec<SignatureAppearance>, Failure> {
+        let has = |kind: ComponentType| contract.components_of(me).any(|c| c.component_type == kind);
+        let mut appearances = Vec::new();
+        if has(ComponentType::SignSignature) {
+            appearances.push(match (&request.signature, drawn) {
+                (_, Some(image)) => SignatureAppearance::Drawn(image.clone()),
                 (Some(SignatureInput::Typed(name)), _) if !name.trim().is_empty() => {
-                    Ok(Arc::new(Appearance::Typed(name.trim().to_owned())))
+                    SignatureAppearance::Typed(name.trim().to_owned())
                 }
-                _ => Err(ApiError::new(
-                    Code::OperationDenied_PersonHasNoSignature,
-                    format!(
-                        "Contract `{}` needs the signer's signature: give SignatureText (the name typed) or draw it.",
-                        contract.flow.name
-                    ),
-                )),
-            }
-        };
-        let (mut signs, mut dates) = (Vec::new(), Vec::new());
-        for c in contract.components_of(me).filter(|c| c.component_type.is_sign()) {
-            match c.component_type {
-                ComponentType::SignDate => dates.push(c.clone()),
-                ComponentType::SignSeal => signs.push((c.clone(), seal())),
-                _ if me.signer == SignerKind::AutoSign => signs.push((c.clone(), seal())),
-                _ => signs.push((c.clone(), hand()?)),
-            }
+                _ => {
+                    return Err(ApiError::new(
+                        Code::OperationDenied_PersonHasNoSignature,
+                        format!(
+                            "Contract `{}` needs the signer's signature: give SignatureText (the name typed) or draw it.",
+                            contract.flow.name
+                        ),
+                    )
+                    .into());
+                }
+            });
         }
-        Ok((signs, dates))
+        if has(ComponentType::SignSeal) {
+            let organization = match me.organization_open_id.as_deref() {
+                Some(open_id) => self.store.organization(app, &ExternalId::from_stored(open_id.to_owned())).await?,
+                None => None,
+            };
+            let image = organization.as_ref().and_then(|o| o.seals.first()).map(|s| s.image_sha256.clone());
+            appearances.push(match image {
+                Some(sha256) => SignatureAppearance::Seal(self.synthesis.image(&sha256).await??),
+                None => SignatureAppearance::GeneratedSeal(
+                    organization
+                        .map(|o| o.name.as_str().to_owned())
+                        .or_else(|| me.organization_name.clone())
+                        .unwrap_or_default(),
+                ),
+            });
+        }
+        Ok(appearances)
     }
 
     /// Tells this node's auto-signer to look for signers due.
@@ -364,9 +381,8 @@ async fn drawn_signature(png: Bytes) -> Result<crate::pdf::image::ImageXObject, 
     })
 }
 
-/// `YYYY年MM月DD日` in China's time (UTC+8), as SIGN_DATE shows it.
-pub fn china_date(unix: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        + time::Duration::hours(8);
-    format!("{:04}年{:02}月{:02}日", at.year(), u8::from(at.month()), at.day())
+/// The day in China (UTC+8), which SIGN_DATE shows.
+pub fn china_date(unix: i64) -> time::Date {
+    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    (at + time::Duration::hours(8)).date()
 }

@@ -20,9 +20,9 @@ use tracing::{info, warn};
 
 use crate::blobs::BlobStore;
 use crate::domain::ExternalId;
-use crate::domain::document::{Align, DynamicTable, ImageFit, TextStyle, set_text};
+use crate::domain::document::{DynamicTable, ImageFit, TextStyle, set_text};
 use crate::domain::id::{FileId, FlowId};
-use crate::domain::template::{Component, ComponentType, Placement, Template};
+use crate::domain::template::{Component, ComponentType, Template};
 use crate::error::Failure;
 use crate::pdf::compose::{Mark, PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
@@ -357,49 +357,32 @@ fn lowest_priority() {
 
 /// A document from its inputs, with `fonts`: what the workers run for each job.
 pub fn render(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
-    let marks = marks(&input.template, &input.fields, &input.images, fonts)?;
+    let marks = fill_marks(&input.template.components, &input.fields, &input.images, fonts)?;
     compose(&input.prepared, &marks, fonts)
 }
 
-/// How a signer's signing components look.
-pub enum Appearance {
-    /// The signer's name, typed, set in the CJK font.
-    Typed(String),
-    /// Drawn by hand on the signing page.
-    Drawn(Arc<ImageXObject>),
-    /// An organisation's seal.
-    Seal(Seal),
-}
-
-pub enum Seal {
-    /// The seal image of the tenants file.
-    Image(Arc<ImageXObject>),
-    /// Made from the organisation's name, as Tencent makes one for every organisation.
-    Generated(String),
-}
-
-/// One signing as a revision draws it.
+/// One signing as a contract's revision draws it.
 pub struct Signature {
+    /// The signer's components in the contract, fill and signing ones.
+    pub components: Vec<Component>,
     /// The signer's fill values, by ComponentId.
     pub values: Vec<(String, String)>,
-    /// The signer's signature and seal components, each with its appearance.
-    pub signs: Vec<(Component, Arc<Appearance>)>,
-    /// The signer's SIGN_DATE components, which show `date` (`YYYY年MM月DD日`).
-    pub dates: Vec<Component>,
-    pub date: String,
+    pub appearances: Vec<SignatureAppearance>,
+    /// The day SIGN_DATE components show.
+    pub date: time::Date,
 }
 
 impl Synthesis {
     /// A contract's next revision: its latest one (`base`) plus one incremental update that
     /// draws `signature`; the new revision's SHA-256, its bytes stored as a blob.
-    pub async fn revise(&self, base: &str, template: Arc<Template>, signature: Signature) -> anyhow::Result<String> {
+    pub async fn revise(&self, base: &str, signature: Signature) -> anyhow::Result<String> {
         let bytes = self.blobs.get(base).await?;
         let fonts = self.fonts.clone();
         let pdf = self
             .on_render_thread(move || {
                 let prepared = PreparedTemplate::new(bytes)?;
-                let mut marks = marks(&template, &signature.values, &HashMap::new(), &fonts)?;
-                marks.extend(signature_marks(&signature, &fonts)?);
+                let s = signature;
+                let marks = signing_marks(&s.components, &s.values, &HashMap::new(), &s.appearances, s.date, &fonts)?;
                 compose(&prepared, &marks, &fonts)
             })
             .await?;
@@ -407,51 +390,21 @@ impl Synthesis {
     }
 }
 
-/// What each signing component draws.
-fn signature_marks(signature: &Signature, fonts: &Fonts) -> anyhow::Result<Vec<Mark>> {
-    let text = |p: Placement, value: &str, color: [u8; 3]| -> anyhow::Result<Mark> {
-        let size = (p.height * 0.6).clamp(6.0, 72.0);
-        let style = TextStyle { size, color, align: Align::Center, ..TextStyle::default() };
-        fonts.get(style.font)?;
-        let lines = set_text(value, &style, p.width, p.height, fonts)
-            .or_else(|_| set_text(value, &TextStyle { size: 6.0, ..style.clone() }, p.width, p.height, fonts))
-            .map_err(|e| anyhow!("{value} does not fit its box: {}", e.describe(p.width, p.height, size)))?;
-        Ok(Mark::Text { page: p.page, rect: p, lines, style })
-    };
-    let mut marks = Vec::new();
-    for c in &signature.dates {
-        marks.push(text(c.placement, &signature.date, [0, 0, 0])?);
-    }
-    for (c, appearance) in &signature.signs {
-        let p = c.placement;
-        marks.push(match appearance.as_ref() {
-            Appearance::Typed(name) => text(p, name, [0, 0, 0])?,
-            Appearance::Drawn(image) | Appearance::Seal(Seal::Image(image)) => Mark::Image {
-                page: p.page,
-                rect: p,
-                image: image.clone(),
-                fit: ImageFit { stretch: false, center: true },
-            },
-            Appearance::Seal(Seal::Generated(organization)) => text(p, organization, [200, 0, 0])?,
-        });
-    }
-    Ok(marks)
-}
-
-/// What each filled component draws, on each of its boxes.
-fn marks(
-    template: &Template,
+/// What each filled component draws, on each of its boxes: `fields` are values by ComponentId,
+/// each of a component in `components`; `images` are decoded images by the FileId a
+/// `FILL_IMAGE` value names.
+pub fn fill_marks(
+    components: &[Component],
     fields: &[(String, String)],
     images: &HashMap<String, Arc<ImageXObject>>,
     fonts: &Fonts,
 ) -> anyhow::Result<Vec<Mark>> {
     let mut marks = Vec::new();
     for (id, value) in fields {
-        let c = template
-            .components
+        let c = components
             .iter()
             .find(|c| &c.component_id == id)
-            .ok_or_else(|| anyhow!("component {id} is no longer in the template"))?;
+            .ok_or_else(|| anyhow!("component {id} is not among the components filled"))?;
         let at = || format!("component {id}");
         let p = c.placement;
         match c.component_type {
@@ -459,7 +412,10 @@ fn marks(
             | ComponentType::MultiLineText
             | ComponentType::Date
             | ComponentType::Selector
-            | ComponentType::District => {
+            | ComponentType::District
+            | ComponentType::SignMultiLineText
+            | ComponentType::SignSelector
+            | ComponentType::SignOpinion => {
                 let style = TextStyle::parse(c.extra.as_deref(), "ComponentExtra").map_err(|e| anyhow!(e.message))?;
                 fonts.get(style.font)?;
                 let lines = set_text(value, &style, p.width, p.height, fonts)
@@ -477,7 +433,97 @@ fn marks(
                 fonts.get(TextStyle::default().font)?;
                 marks.push(Mark::Table { page: p.page, rect: p, table });
             }
-            // Attachments are files beside the contract, not marks on it.
+            // Attachments are files beside the contract, not marks on it; signing components
+            // are drawn from the signer's appearances ([`signing_marks`]).
+            _ => {}
+        }
+    }
+    Ok(marks)
+}
+
+/// What a signer's signature or seal looks like.
+#[derive(Debug, Clone)]
+pub enum SignatureAppearance {
+    /// A hand-drawn signature: the image the signing page sent (a PNG with a transparent
+    /// background), drawn in each `SIGN_SIGNATURE` box keeping its proportions, centred.
+    Drawn(Arc<ImageXObject>),
+    /// The signer's name typed: one line in a CJK font in each `SIGN_SIGNATURE` box, as large
+    /// as fits, centred.
+    Typed(String),
+    /// The organisation's seal image (from the tenants file) in each `SIGN_SEAL` box.
+    Seal(Arc<ImageXObject>),
+    /// The round red seal drawn from the organisation's name (for one without a seal image) in
+    /// each `SIGN_SEAL` box.
+    GeneratedSeal(String),
+}
+
+/// Under the star of a generated seal.
+pub const GENERATED_SEAL_CAPTION: &str = "合同专用章";
+
+/// What a signer draws when signing: their fill values (`fields`, by ComponentId, drawn as the
+/// initiator's are) and, in their signing boxes, a signature (`Drawn` or `Typed`) in each
+/// `SIGN_SIGNATURE`, a seal (`Seal` or `GeneratedSeal`) in each `SIGN_SEAL` and `date` as
+/// `YYYY年MM月DD日` in each `SIGN_DATE` (in the box's `ComponentExtra` font, at its size or
+/// smaller to fit on one line, centred). `components` are the signer's own: a value for any
+/// other component, a signing box whose appearance is not among `appearances`, and signing
+/// components not drawn yet (paging seals and signatures, legal-person seals, combinations)
+/// are errors naming the component.
+pub fn signing_marks(
+    components: &[Component],
+    fields: &[(String, String)],
+    images: &HashMap<String, Arc<ImageXObject>>,
+    appearances: &[SignatureAppearance],
+    date: time::Date,
+    fonts: &Fonts,
+) -> anyhow::Result<Vec<Mark>> {
+    let mut marks = fill_marks(components, fields, images, fonts)?;
+    let date = format!("{:04}年{:02}月{:02}日", date.year(), u8::from(date.month()), date.day());
+    let centred = ImageFit { stretch: false, center: true };
+    for c in components {
+        let (p, id) = (c.placement, &c.component_id);
+        let missing = |what: &str| anyhow!("component {id} ({}) needs {what}", c.component_type.as_str());
+        match c.component_type {
+            ComponentType::SignSignature => {
+                let mark = appearances.iter().find_map(|a| match a {
+                    SignatureAppearance::Drawn(image) => {
+                        Some(Ok(Mark::Image { page: p.page, rect: p, image: image.clone(), fit: centred }))
+                    }
+                    SignatureAppearance::Typed(name) => Some(
+                        crate::pdf::sign::typed_signature(name, p, fonts).map_err(|e| anyhow!("component {id}: {e:#}")),
+                    ),
+                    _ => None,
+                });
+                marks.push(mark.ok_or_else(|| missing("a signature"))??);
+            }
+            ComponentType::SignSeal => {
+                let mark = appearances.iter().find_map(|a| match a {
+                    SignatureAppearance::Seal(image) => {
+                        Some(Mark::Image { page: p.page, rect: p, image: image.clone(), fit: centred })
+                    }
+                    SignatureAppearance::GeneratedSeal(organization) => Some(Mark::Seal {
+                        page: p.page,
+                        rect: p,
+                        organization: organization.clone(),
+                        caption: Some(GENERATED_SEAL_CAPTION.to_owned()),
+                    }),
+                    _ => None,
+                });
+                marks.push(mark.ok_or_else(|| missing("a seal"))?);
+            }
+            ComponentType::SignDate => {
+                let style = TextStyle::parse(c.extra.as_deref(), "ComponentExtra").map_err(|e| anyhow!(e.message))?;
+                fonts.get(style.font)?;
+                marks.push(
+                    crate::pdf::sign::fitted_line(&date, p, style, fonts)
+                        .map_err(|e| anyhow!("component {id}: {e:#}"))?,
+                );
+            }
+            ComponentType::SignPagingSignature
+            | ComponentType::SignPagingSeal
+            | ComponentType::SignLegalPersonSeal
+            | ComponentType::SignVirtualCombination => {
+                anyhow::bail!("component {id}: {} is not drawn yet", c.component_type.as_str())
+            }
             _ => {}
         }
     }

@@ -9,6 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use secrecy::SecretString;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::blobs::BlobStore;
 use crate::domain::file::FileKind;
@@ -16,10 +17,11 @@ use crate::domain::id::{FileId, TemplateId};
 use crate::domain::template::{Component, ComponentType, Placement, Recipient, RecipientType, SnapshotId, Template};
 use crate::domain::tenancy::{
     Application, CallbackSettings, Credential, Feature, Operator, Organization, OrganizationDetails, OrganizationName,
-    TenantApplication,
+    Seal, TenantApplication,
 };
 use crate::domain::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars};
 use crate::error::{ApiError, Code};
+use crate::pdf::image::image_xobject;
 use crate::store::Store;
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +69,18 @@ pub struct OrganizationEntry {
     pub address: Option<String>,
     #[serde(default)]
     pub operators: Vec<OperatorEntry>,
+    #[serde(default)]
+    pub seals: Vec<SealEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SealEntry {
+    /// Derived from `Name` when absent, so that applying the file again finds the same seal.
+    pub seal_id: Option<String>,
+    pub name: String,
+    /// A PNG with a transparent background, relative to the tenants file unless absolute.
+    pub image: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +260,7 @@ async fn application(
                 legal_id_card_number: None,
                 address: o.address,
             },
+            seals: seals(o.seals, &at_org, base, blobs).await?,
         };
         if !org_ids.insert(org.open_id.clone()) {
             bail!("{at_org}.OpenId: `{}` appears twice", org.open_id);
@@ -295,6 +310,46 @@ async fn application(
         organizations,
         templates,
     })
+}
+
+/// An organisation's seals: each image must be a PNG that embeds (checked by the code that
+/// draws it) with transparency, since a seal is drawn over the page's text.
+async fn seals(entries: Vec<SealEntry>, at_org: &str, base: &Path, blobs: &BlobStore) -> anyhow::Result<Vec<Seal>> {
+    let mut seals: Vec<Seal> = Vec::new();
+    for (k, s) in entries.into_iter().enumerate() {
+        let at_seal = format!("{at_org}.Seals[{k}]");
+        let name = s.name.trim();
+        if name.is_empty() {
+            bail!("{at_seal}.Name: must not be empty");
+        }
+        at_most(name, 50, "Name").map_err(at(&at_seal))?;
+        let seal_id = match &s.seal_id {
+            Some(id) => ExternalId::parse(Some(id), "SealId").map_err(at(&at_seal))?,
+            None => ExternalId::from_stored(hex::encode(&Sha256::digest(name.as_bytes())[..16])),
+        };
+        if seals.iter().any(|other| other.seal_id == seal_id) {
+            let told_apart = if s.seal_id.is_none() { " (a seal without SealId is known by its Name)" } else { "" };
+            bail!("{at_seal}.SealId: `{seal_id}` appears twice{told_apart}");
+        }
+        let path = if s.image.is_absolute() { s.image.clone() } else { base.join(&s.image) };
+        let png = std::fs::read(&path).with_context(|| format!("{at_seal}.Image: reading {}", path.display()))?;
+        if !png.starts_with(b"\x89PNG\r\n\x1a\n") {
+            bail!("{at_seal}.Image: {} is not a PNG file (a seal needs a transparent background)", path.display());
+        }
+        let png = Bytes::from(png);
+        let checked = png.clone();
+        let image = crate::untrusted::parse(move || image_xobject(&checked))
+            .await
+            .with_context(|| format!("{at_seal}.Image: {} is not a usable image", path.display()))?;
+        if image.smask.is_none() {
+            bail!(
+                "{at_seal}.Image: {} is opaque; a seal is drawn over the page and needs a transparent background",
+                path.display()
+            );
+        }
+        seals.push(Seal { seal_id, name: name.to_owned(), image_sha256: blobs.put(png).await? });
+    }
+    Ok(seals)
 }
 
 /// The text lines and form fields of a template's PDF, read once for all its anchored components.

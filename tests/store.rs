@@ -48,6 +48,7 @@ async fn dump(db: &TestDb) -> Vec<String> {
         "application_secrets",
         "server_secrets",
         "organizations",
+        "organization_seals",
         "operators",
         "templates",
         "template_recipients",
@@ -312,6 +313,112 @@ async fn a_sealed_secret_copied_to_another_row_does_not_open(db: &TestDb) {
         "{e:#}"
     );
 }
+
+/// The fixture tenants file, its template PDFs made absolute and the first organisation given
+/// `seals`, written where `load` will read it.
+fn tenants_with_seals(db: &TestDb, seals: serde_json::Value) -> std::path::PathBuf {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("tenants.json")).unwrap()).unwrap();
+    for app in file["Applications"].as_array_mut().unwrap() {
+        for t in app["Templates"].as_array_mut().unwrap() {
+            if let Some(pdf) = t["Pdf"].as_str() {
+                t["Pdf"] = fixtures.join(pdf).display().to_string().into();
+            }
+        }
+    }
+    file["Applications"][0]["Organizations"][0]["Seals"] = seals;
+    let path = db.dir.path().join("tenants-with-seals.json");
+    std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+    path
+}
+
+fn seal_png() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seal.png").display().to_string()
+}
+
+async fn seals_are_applied_as_blobs_and_read_with_their_organization(db: &TestDb) {
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
+    let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
+    let path = tenants_with_seals(
+        db,
+        serde_json::json!([
+            {"Name": "合同专用章", "Image": seal_png()},
+            {"SealId": "finance_seal_1", "Name": "财务专用章", "Image": seal_png()}
+        ]),
+    );
+    for _ in 0..2 {
+        let tenants = qianshu::tenants::load(&path, &blobs, &store).await.unwrap();
+        store.apply_tenants(&tenants).await.unwrap();
+    }
+    let rows = dump(db).await;
+    let seals: Vec<&String> = rows.iter().filter(|l| l.starts_with("organization_seals: ")).collect();
+    assert_eq!(seals.len(), 2, "applied twice, stored once: {seals:?}");
+    let org = store.organization(&id(APP_A), &id("kev_open_organization_8")).await.unwrap().unwrap();
+    let png = std::fs::read(seal_png()).unwrap();
+    let sha256 = qianshu::api::tc3::sha256_hex(&png);
+    let found: Vec<(&str, &str, &str)> =
+        org.seals.iter().map(|s| (s.seal_id.as_str(), s.name.as_str(), s.image_sha256.as_str())).collect();
+    // Without a SealId a seal is known by its name: the first 32 hex digits of its SHA-256.
+    let by_name = qianshu::api::tc3::sha256_hex("合同专用章".as_bytes())[..32].to_owned();
+    assert_eq!(found, [(by_name.as_str(), "合同专用章", sha256.as_str()), ("finance_seal_1", "财务专用章", &sha256)]);
+    assert_eq!(blobs.get(&sha256).await.unwrap(), png);
+    let other = store.organization(&id(APP_A), &id("kev_open_organization_9")).await.unwrap().unwrap();
+    assert!(other.seals.is_empty());
+}
+
+async fn a_seal_that_cannot_be_drawn_is_refused_naming_its_entry(db: &TestDb) {
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
+    let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
+    let at = "Applications[0].Organizations[0].Seals";
+    let refusal = |seals: serde_json::Value| {
+        let path = tenants_with_seals(db, seals);
+        let (store, blobs) = (&store, &blobs);
+        async move { format!("{:#}", qianshu::tenants::load(&path, blobs, store).await.expect_err("refused")) }
+    };
+    let opaque = db.dir.path().join("opaque.png");
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, 2, 2);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.write_header().unwrap().write_image_data(&[200, 30, 30].repeat(4)).unwrap();
+    std::fs::write(&opaque, &png).unwrap();
+    assert_eq!(
+        refusal(serde_json::json!([{"Name": "合同专用章", "Image": opaque}])).await,
+        format!(
+            "{at}[0].Image: {} is opaque; a seal is drawn over the page and needs a transparent background",
+            opaque.display()
+        )
+    );
+    let broken = db.dir.path().join("broken.png");
+    std::fs::write(&broken, [&png[..40], &[0; 8]].concat()).unwrap();
+    let e = refusal(serde_json::json!([{"Name": "合同专用章", "Image": broken}])).await;
+    assert!(e.starts_with(&format!("{at}[0].Image: {} is not a usable image: ", broken.display())), "{e}");
+    let jpeg = db.dir.path().join("seal.jpg");
+    std::fs::write(&jpeg, [0xFF, 0xD8, 0xFF, 0xE0]).unwrap();
+    assert_eq!(
+        refusal(serde_json::json!([{"Name": "合同专用章", "Image": jpeg}])).await,
+        format!("{at}[0].Image: {} is not a PNG file (a seal needs a transparent background)", jpeg.display())
+    );
+    let twice =
+        serde_json::json!([{"Name": "合同专用章", "Image": seal_png()}, {"Name": "合同专用章", "Image": seal_png()}]);
+    let by_name = qianshu::api::tc3::sha256_hex("合同专用章".as_bytes())[..32].to_owned();
+    assert_eq!(
+        refusal(twice).await,
+        format!("{at}[1].SealId: `{by_name}` appears twice (a seal without SealId is known by its Name)")
+    );
+    assert_eq!(
+        refusal(serde_json::json!([{"Name": " ", "Image": seal_png()}])).await,
+        format!("{at}[0].Name: must not be empty")
+    );
+    let e = refusal(serde_json::json!([{"Name": "合同专用章", "Image": "missing.png"}])).await;
+    assert!(e.starts_with(&format!("{at}[0].Image: reading ")), "{e}");
+    assert!(store.has_no_application().await.unwrap());
+}
+
+on_both_backends!(
+    seals_are_applied_as_blobs_and_read_with_their_organization,
+    a_seal_that_cannot_be_drawn_is_refused_naming_its_entry,
+);
 
 on_both_backends!(
     secrets_are_stored_sealed_and_read_back_in_plaintext,

@@ -101,6 +101,18 @@ pub struct Organization {
     pub name: OrganizationName,
     pub verified: bool,
     pub details: OrganizationDetails,
+    /// Its seal images, in the tenants file's order; one without any signs with the seal
+    /// qianshu draws from its name.
+    pub seals: Vec<Seal>,
+}
+
+/// An organisation's seal: a PNG with a transparent background, checked to embed at `apply`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seal {
+    pub seal_id: ExternalId,
+    pub name: String,
+    /// SHA-256 (hex) of the PNG in the blob store.
+    pub image_sha256: String,
 }
 
 #[derive(Debug, Clone)]

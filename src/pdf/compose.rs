@@ -98,17 +98,44 @@ impl PreparedTemplate {
 
 /// Something drawn on a page, in Tencent's coordinates (top-left origin, points).
 pub enum Mark {
-    Text { page: u32, rect: Placement, lines: Vec<SetLine>, style: TextStyle },
-    Check { page: u32, rect: Placement, checked: bool },
-    Image { page: u32, rect: Placement, image: Arc<ImageXObject>, fit: ImageFit },
-    Table { page: u32, rect: Placement, table: DynamicTable },
+    Text {
+        page: u32,
+        rect: Placement,
+        lines: Vec<SetLine>,
+        style: TextStyle,
+    },
+    Check {
+        page: u32,
+        rect: Placement,
+        checked: bool,
+    },
+    Image {
+        page: u32,
+        rect: Placement,
+        image: Arc<ImageXObject>,
+        fit: ImageFit,
+    },
+    Table {
+        page: u32,
+        rect: Placement,
+        table: DynamicTable,
+    },
+    /// A round red seal drawn from the organisation's name (see [`super::seal`]), as large as
+    /// fits the box and centred in it; `caption` goes under the star.
+    Seal {
+        page: u32,
+        rect: Placement,
+        organization: String,
+        caption: Option<String>,
+    },
 }
 
 /// The drawing and resources one page collects.
 #[derive(Default)]
 struct PageDraw {
     content: Vec<u8>,
-    fonts: BTreeMap<FontFamily, ()>,
+    /// Resource name → the Type0 font's object number.
+    fonts: BTreeMap<String, u32>,
     images: Vec<(String, u32)>,
 }
 
@@ -120,7 +147,10 @@ struct Builder<'a> {
     draws: BTreeMap<usize, PageDraw>,
     /// Pages added after a template page (tables that run on), by that page's index.
     added: BTreeMap<usize, Vec<PageDraw>>,
-    glyphs: BTreeMap<FontFamily, GlyphSet>,
+    /// Each family's glyphs and the five object numbers its subset will take (see
+    /// [`GlyphSet::objects`]), numbered when the family is first used so that its resource
+    /// name can carry the number.
+    glyphs: BTreeMap<FontFamily, (GlyphSet, [u32; 5])>,
 }
 
 fn font_name(f: FontFamily) -> &'static str {
@@ -143,6 +173,22 @@ impl<'a> Builder<'a> {
         Ok((i, info.media))
     }
 
+    /// The glyphs of `family` and the name `draw`'s page knows its subset by. The name carries
+    /// the subset's object number: a document made from an earlier revision of itself already
+    /// has qianshu's fonts of that revision in its pages' resources, and its drawing must keep
+    /// them, so each revision's fonts need names of their own.
+    fn font(&mut self, draw: &mut PageDraw, family: FontFamily) -> anyhow::Result<(String, &mut GlyphSet)> {
+        if !self.glyphs.contains_key(&family) {
+            let font = self.fonts.get(family)?.clone();
+            let ids = [self.id(), self.id(), self.id(), self.id(), self.id()];
+            self.glyphs.insert(family, (GlyphSet::new(font), ids));
+        }
+        let (glyphs, ids) = self.glyphs.get_mut(&family).expect("inserted above");
+        let name = format!("{}{}", font_name(family), ids[0]);
+        draw.fonts.insert(name.clone(), ids[0]);
+        Ok((name, glyphs))
+    }
+
     fn text(
         &mut self,
         draw: &mut PageDraw,
@@ -151,16 +197,10 @@ impl<'a> Builder<'a> {
         lines: &[SetLine],
         style: &TextStyle,
     ) -> anyhow::Result<()> {
-        let family = style.font;
-        if !self.glyphs.contains_key(&family) {
-            let font = self.fonts.get(family)?.clone();
-            self.glyphs.insert(family, GlyphSet::new(font));
-        }
-        let glyphs = self.glyphs.get_mut(&family).expect("inserted above");
-        draw.fonts.insert(family, ());
+        let (font, glyphs) = self.font(draw, style.font)?;
         let c = &mut draw.content;
         let [r, g, b] = style.color.map(|v| f64::from(v) / 255.0);
-        write!(c, "BT /{} {} Tf {r:.3} {g:.3} {b:.3} rg ", font_name(family), style.size)?;
+        write!(c, "BT /{font} {} Tf {r:.3} {g:.3} {b:.3} rg ", style.size)?;
         // The render mode outlives ET, so every text says its own.
         if style.bold {
             write!(c, "2 Tr {:.3} w {r:.3} {g:.3} {b:.3} RG ", style.size * 0.03)?;
@@ -179,6 +219,20 @@ impl<'a> Builder<'a> {
         }
         c.extend_from_slice(b"ET\n");
         Ok(())
+    }
+
+    fn seal(
+        &mut self,
+        draw: &mut PageDraw,
+        media: [f64; 4],
+        rect: &Placement,
+        organization: &str,
+        caption: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let (font, glyphs) = self.font(draw, super::seal::FONT)?;
+        let radius = rect.width.min(rect.height) / 2.0;
+        let center = (media[0] + rect.x + rect.width / 2.0, media[3] - rect.y - rect.height / 2.0);
+        super::seal::draw(&mut draw.content, &font, glyphs, center, radius, organization, caption)
     }
 
     fn check(draw: &mut PageDraw, media: [f64; 4], rect: &Placement, checked: bool) -> anyhow::Result<()> {
@@ -364,6 +418,27 @@ fn merge(into: &mut PageDraw, from: PageDraw) {
 
 /// The contract: `template` with `marks` drawn on it, as one incremental update.
 pub fn compose(template: &PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
+    draw(template, marks, fonts)?.write()
+}
+
+/// A new revision's objects (new ones, and new versions of the base's), not yet written, so
+/// that a signature can join the same incremental update as the drawing it signs.
+pub struct Update<'a> {
+    pub base: &'a PreparedTemplate,
+    pub objects: Vec<(u32, Object)>,
+    /// The first object number still free.
+    pub next_id: u32,
+}
+
+impl Update<'_> {
+    /// The base's bytes, unchanged, followed by the update.
+    pub fn write(self) -> anyhow::Result<Vec<u8>> {
+        write_update(self.base, self.objects, self.next_id)
+    }
+}
+
+/// `marks` drawn on `template`: the objects of one incremental update.
+pub fn draw<'a>(template: &'a PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> anyhow::Result<Update<'a>> {
     let mut b = Builder {
         template,
         fonts,
@@ -397,15 +472,18 @@ pub fn compose(template: &PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> an
                 let (i, media) = b.page(*page)?;
                 b.table(i, media, rect, table)?;
             }
+            Mark::Seal { page, rect, organization, caption } => {
+                let (i, media) = b.page(*page)?;
+                let mut draw = b.draws.remove(&i).unwrap_or_default();
+                let outcome = b.seal(&mut draw, media, rect, organization, caption.as_deref());
+                b.draws.insert(i, draw);
+                outcome?;
+            }
         }
     }
     // Fonts: one subset per family for the whole document.
-    let mut font_refs = Dictionary::new();
-    let glyphs = std::mem::take(&mut b.glyphs);
-    for (family, set) in &glyphs {
-        let ids = [b.id(), b.id(), b.id(), b.id(), b.id()];
-        b.objects.extend(set.objects(ids)?);
-        font_refs.set(font_name(*family), Object::Reference((ids[0], 0)));
+    for (set, ids) in std::mem::take(&mut b.glyphs).values() {
+        b.objects.extend(set.objects(*ids)?);
     }
     let push_q = b.id();
     b.objects.push((push_q, Object::Stream(lopdf::Stream::new(Dictionary::new(), b"q\n".to_vec()))));
@@ -413,11 +491,8 @@ pub fn compose(template: &PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> an
     let resources = |base: &Dictionary, draw: &PageDraw| -> Dictionary {
         let mut res = base.clone();
         let mut font = res.get(b"Font").and_then(Object::as_dict).cloned().unwrap_or_default();
-        for family in draw.fonts.keys() {
-            font.set(
-                font_name(*family),
-                font_refs.get(font_name(*family).as_bytes()).expect("every used font is embedded").clone(),
-            );
+        for (name, id) in &draw.fonts {
+            font.set(name.as_str(), Object::Reference((*id, 0)));
         }
         if !font.is_empty() {
             res.set("Font", Object::Dictionary(font));
@@ -451,7 +526,7 @@ pub fn compose(template: &PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> an
         add_pages(&mut b, &mut page_objects, &resources)?;
     }
     b.objects.extend(page_objects);
-    write_update(template, b.objects, b.next_id)
+    Ok(Update { base: template, objects: b.objects, next_id: b.next_id })
 }
 
 /// Inserts the run-on pages after their template pages: the page tree becomes flat under its

@@ -13,6 +13,8 @@ pub mod compose;
 pub mod font;
 pub mod image;
 pub mod locate;
+pub mod seal;
+pub mod sign;
 
 use std::collections::HashSet;
 

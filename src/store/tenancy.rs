@@ -15,7 +15,7 @@ use crate::domain::id::TemplateId;
 use crate::domain::template::Template;
 use crate::domain::tenancy::{
     Application, CallbackSettings, Feature, Operator, OperatorSync, Organization, OrganizationDetails,
-    OrganizationName, SyncFailure, TenantApplication,
+    OrganizationName, Seal, SyncFailure, TenantApplication,
 };
 use crate::domain::{ExternalId, IdCard, IdCardType, Mobile, PersonName};
 use crate::error::Failure;
@@ -136,7 +136,31 @@ impl Store {
         .bind(open_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| organization_from_row(&r)).transpose()
+        let Some(mut organization) = row.map(|r| organization_from_row(&r)).transpose()? else {
+            return Ok(None);
+        };
+        organization.seals = self.seals(app_id, open_id).await?;
+        Ok(Some(organization))
+    }
+
+    async fn seals(&self, app_id: &ExternalId, organization: &ExternalId) -> Result<Vec<Seal>, Failure> {
+        sqlx::query(
+            "SELECT seal_id, name, image_sha256 FROM organization_seals \
+             WHERE app_id = $1 AND organization_open_id = $2 ORDER BY position, seal_id",
+        )
+        .bind(app_id.as_str())
+        .bind(organization.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Seal {
+                seal_id: ExternalId::from_stored(r.try_get("seal_id")?),
+                name: r.try_get("name")?,
+                image_sha256: r.try_get("image_sha256")?,
+            })
+        })
+        .collect()
     }
 
     async fn load_operator(
@@ -288,6 +312,7 @@ impl Store {
             for (org, operators) in &t.organizations {
                 upsert_organization(&mut tx, &app.app_id, &org.open_id, &org.name, &org.details, Some(org.verified))
                     .await?;
+                put_seals(&mut tx, &app.app_id, org).await?;
                 for op in operators {
                     upsert_operator(&mut tx, &app.app_id, &org.open_id, op, op.verified).await?;
                 }
@@ -364,6 +389,7 @@ fn organization_from_row(r: &AnyRow) -> Result<Organization, Failure> {
             legal_id_card_number: r.try_get("legal_id_card_number")?,
             address: r.try_get("address")?,
         },
+        seals: Vec::new(),
     })
 }
 
@@ -395,6 +421,27 @@ async fn upsert_organization(
     .bind(d.address.clone())
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// An organisation's seals as the tenants file lists them; seals it does not list stay, as
+/// everything else `apply` does not name.
+async fn put_seals(conn: &mut Conn, app_id: &ExternalId, org: &Organization) -> Result<(), Failure> {
+    for (i, seal) in org.seals.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO organization_seals (app_id, organization_open_id, seal_id, name, image_sha256, position) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id, organization_open_id, seal_id) \
+             DO UPDATE SET name = $4, image_sha256 = $5, position = $6",
+        )
+        .bind(app_id.as_str())
+        .bind(org.open_id.as_str())
+        .bind(seal.seal_id.as_str())
+        .bind(&seal.name)
+        .bind(&seal.image_sha256)
+        .bind(i as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

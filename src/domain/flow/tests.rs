@@ -70,6 +70,7 @@ fn world(features: &[Feature]) -> World {
         name: OrganizationName::parse(Some("甲公司"), "n").unwrap(),
         verified: true,
         details: Default::default(),
+        seals: Vec::new(),
     };
     let op = Operator {
         open_id: id("opA"),
