@@ -69,9 +69,10 @@ def stored(server, url):
 
 # ---- ChannelCreateBatchQuickSignUrl ----
 
-def test_a_group_link_for_a_person(shared_server):
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_group_link_for_a_person(shared_server, method):
     r = create(shared_server, group())
-    body = call(shared_server.client(), "ChannelCreateBatchQuickSignUrl",
+    body = call(shared_server.client(method=method), "ChannelCreateBatchQuickSignUrl",
                 {"Agent": AGENT_A, "FlowGroupId": r["FlowGroupId"], "FlowApproverInfo": AS_PERSON})
     assert list(body) == ["FlowApproverUrlInfo", "RequestId"]
     info = body["FlowApproverUrlInfo"]
