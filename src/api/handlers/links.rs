@@ -167,7 +167,7 @@ pub async fn channel_create_batch_quick_sign_url(
         },
     };
     let (key, approver) = query.find(contracts.flows(), "FlowApproverInfo")?;
-    let now = crate::store::now();
+    let now = state.store.now();
     let token = LinkToken::generate();
     let info = approver_url(state, &token, &key, approver);
     state
@@ -239,7 +239,7 @@ pub async fn create_sign_urls(
         Contracts::Group(id, _) => Some(id),
         Contracts::Flows(_) => None,
     };
-    let now = crate::store::now();
+    let now = state.store.now();
     let mut links: Vec<NewSignLink> = Vec::new();
     // The link each signer (and, without a group, each contract) already has in this call.
     let mut issued: HashMap<(SignerKey, Option<FlowId>), usize> = HashMap::new();
@@ -353,7 +353,7 @@ pub async fn channel_create_flow_sign_url(
         )
         .map_err(Into::into);
     }
-    let now = crate::store::now();
+    let now = state.store.now();
     let mut links = Vec::with_capacity(queries.len());
     let mut answer = Vec::with_capacity(queries.len());
     for (i, q) in queries.iter().enumerate() {
