@@ -14,6 +14,11 @@ use crate::error::{ApiError, Code};
 use crate::signing::Opened;
 
 fn layout(title: &str, body: Markup) -> Markup {
+    layout_refreshing(title, None, body)
+}
+
+/// `refresh`: seconds after which the page reloads itself (while the signer waits for others).
+fn layout_refreshing(title: &str, refresh: Option<u32>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -21,6 +26,7 @@ fn layout(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover";
                 meta name="robots" content="noindex";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 title { (title) }
                 link rel="stylesheet" href=(asset_url("sign.css"));
                 script type="module" src=(asset_url("sign.js")) {}
@@ -42,6 +48,8 @@ pub fn invalid(title: &str, message: &str) -> Markup {
         },
     )
 }
+
+const WAITING_REFRESH_SECONDS: u32 = 3;
 
 /// The signer's fill components in the contracts due now, one per ComponentName (a name
 /// fills every component of the signer's that bears it), in contract and template order.
@@ -120,8 +128,11 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
     let hold = due_signers.iter().map(|(_, a)| a.page.pre_read_seconds).max().unwrap_or(0);
     let no_refuse = due_signers.iter().any(|(_, a)| a.page.no_refuse);
     let count = mine.len();
-    layout(
+    // Waiting for others (an auto-signer takes a moment): the page looks again by itself.
+    let refresh = (state == "waiting").then_some(WAITING_REFRESH_SECONDS);
+    layout_refreshing(
         &opened.name,
+        refresh,
         html! {
             main.signing data-state=(state) {
                 header.head {
@@ -163,13 +174,11 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
                         @let fills = fill_components(opened, now);
                         @if !fills.is_empty() {
                             fieldset.fields {
-                                legend { "填写信息" }
                                 @for c in fills { (input(c, &sent(&format!("field:{}", c.component_name)))) }
                             }
                         }
                         @if needs(ComponentType::SignSignature) {
                             fieldset.signature {
-                                legend { "签名" }
                                 label { "签名" input name="SignatureText" autocomplete="name" value=(sent("SignatureText")); }
                                 canvas.signature-pad width="600" height="200" aria-label="手写签名" {}
                                 button.clear-pad type="button" { "清除手写" }

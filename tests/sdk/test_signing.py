@@ -3,6 +3,7 @@ auto-sign), signing order and the state machine, through the official SDK and th
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -69,3 +70,13 @@ def test_the_group_is_signed_in_order_through_the_test_helper(signer_server):
     status, body = helper_sign(s, person_url, SignatureText="张三",
                                FormFields=[{"ComponentName": "紧急联系人", "ComponentValue": "李四"}])
     assert (status, body["Error"]["Code"]) == (400, "OperationDenied.FlowStatusForbid"), body
+
+
+def test_an_auto_signer_signs_the_moment_it_is_due(signer_server):
+    s = signer_server
+    auto = {"ApproverType": "ENTERPRISESERVER", "RecipientId": ENT}
+    g = create(s, group(flow(NDA, approvers=[auto, PERSON]), flow(NDA, approvers=[auto, PERSON])))
+    deadline = time.time() + 20
+    while time.time() < deadline and statuses(s, g["FlowGroupId"]) != [("PART", ["ACCEPT", "PENDING"])] * 2:
+        time.sleep(0.2)
+    assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
