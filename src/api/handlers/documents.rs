@@ -50,6 +50,8 @@ pub async fn describe_resource_urls_by_flows(
     let found: Vec<FlowId> = flows.keys().cloned().collect();
     let documents: HashMap<FlowId, Result<Document, String>> =
         found.iter().cloned().zip(state.synthesis.ensure(&caller.app_id, &found).await?).collect();
+    // Signed contracts are served as their latest revision.
+    let latest = state.store.latest_revisions(&caller.app_id, &found).await?;
     let now = state.store.now();
     let mut infos = Vec::with_capacity(ids.len());
     let mut errors = Vec::with_capacity(ids.len());
@@ -61,12 +63,13 @@ pub async fn describe_resource_urls_by_flows(
             continue;
         };
         match documents[flow_id].clone() {
-            Ok(Document { sha256: Some(sha), .. }) => {
+            Ok(Document { sha256: Some(made), .. }) => {
+                let sha = latest.get(flow_id).map_or(made.as_str(), |r| r.sha256.as_str());
                 let file_name = format!("{name}.pdf");
                 infos.push(FlowResourceUrlInfo {
                     flow_id: id.clone(),
                     resource_url_infos: vec![ResourceUrlInfo {
-                        url: state.urls.sign(&urls::blob_path(&sha, &file_name, false), now),
+                        url: state.urls.sign(&urls::blob_path(sha, &file_name, false), now),
                         name: file_name,
                         kind: "PDF".to_owned(),
                     }],
