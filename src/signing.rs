@@ -335,6 +335,8 @@ impl Signing {
             let me: HashSet<SignId> = HashSet::from([sign_id]);
             match self.sign(&app, &scope, &|a: &Approver| me.contains(&a.sign_id), &request, Proof::Trusted).await {
                 Ok(_) => info!(flow_id = flow_id.as_str(), "auto-signed"),
+                // Another node signed it first, or the contract ended meanwhile.
+                Err(Failure::Client(e)) => info!(flow_id = flow_id.as_str(), "not auto-signed: {}", e.message),
                 Err(e) => warn!(flow_id = flow_id.as_str(), "auto-sign failed: {:#}", failure(e)),
             }
         }

@@ -176,13 +176,16 @@ impl Store {
             .collect()
     }
 
-    /// Auto-signers due now, oldest contracts first: (AppId, FlowId, SignId).
+    /// Auto-signers due now, oldest contracts first: (AppId, FlowId, SignId). A contract whose
+    /// document could not be made is left out: there is nothing to sign, and looking again each
+    /// second would only repeat the failure.
     pub async fn due_auto_signers(&self, limit: i64) -> Result<Vec<(ExternalId, FlowId, SignId)>, Failure> {
         sqlx::query(
             "SELECT f.app_id, a.flow_id, a.sign_id FROM flow_approvers a JOIN flows f ON f.flow_id = a.flow_id \
              WHERE a.signer = $1 AND a.status = 'PENDING' AND f.status IN ('INIT', 'PART') \
              AND NOT EXISTS (SELECT 1 FROM flow_approvers b WHERE b.flow_id = a.flow_id \
                  AND b.routing_order < a.routing_order AND b.status <> 'ACCEPT') \
+             AND NOT EXISTS (SELECT 1 FROM flow_documents d WHERE d.flow_id = a.flow_id AND d.state = 'FAILED') \
              ORDER BY a.flow_id LIMIT $2",
         )
         .bind(SignerKind::AutoSign.as_str())

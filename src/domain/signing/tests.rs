@@ -197,7 +197,7 @@ fn nothing_to_sign_says_why() {
     refused[0].flow.status = FlowStatus::Reject;
     let e = plan_sign(&refused, &named("李四"), &[address("北京")], &values(&app)).unwrap_err();
     assert_eq!(e.code, Code::OperationDenied_FlowHasTerminated);
-    let mut late = vec![contract("三", &[("乙", "李四", 1)])];
+    let mut late = [contract("三", &[("乙", "李四", 1)])];
     late[0].flow.deadline = NOW - 1;
     assert_eq!(late[0].standing(&named("李四"), NOW), Standing::Closed);
 }
