@@ -11,6 +11,7 @@ use crate::api::wire::{
     RecipientComponentInfo, ResourceUrlInfo,
 };
 use crate::api::{AppState, Caller, urls};
+use crate::domain::flow::ApproveStatus;
 use crate::domain::id::{FileId, FlowId, TaskId};
 use crate::domain::template::{ComponentType, RecipientType};
 use crate::error::{ApiError, Code, Failure, fail};
@@ -136,6 +137,9 @@ pub async fn channel_describe_flow_components(
             .collect()
     };
     let promoter = template.recipients.iter().find(|r| r.recipient_type == RecipientType::Promoter);
+    let signed = |recipient: &str| {
+        flow.approvers.iter().any(|a| a.recipient_id == recipient && a.status == ApproveStatus::Accept)
+    };
     let mut infos = vec![RecipientComponentInfo {
         recipient_id: promoter.map(|r| r.recipient_id.clone()).unwrap_or_default(),
         // The initiator filled its components when it created the contract.
@@ -147,7 +151,8 @@ pub async fn channel_describe_flow_components(
         let components = components_of(Some(&r.recipient_id));
         infos.push(RecipientComponentInfo {
             recipient_id: r.recipient_id.clone(),
-            recipient_fill_status: if components.is_empty() { "1" } else { "0" }.to_owned(),
+            // A signer fills their components when they sign, all at once.
+            recipient_fill_status: if components.is_empty() || signed(&r.recipient_id) { "1" } else { "0" }.to_owned(),
             is_promoter: false,
             components,
         });
