@@ -25,7 +25,3 @@ ALTER TABLE templates ADD COLUMN snapshot_id TEXT;
 -- The version the contract was made from. NULL only until that same step has pinned contracts
 -- created before them to their template as it is then.
 ALTER TABLE flows ADD COLUMN template_snapshot TEXT;
-
--- So that the step's look for contracts still to pin, at every start, reads an empty index
--- rather than every contract.
-CREATE INDEX flows_without_snapshot ON flows (flow_id) WHERE template_snapshot IS NULL;
