@@ -68,7 +68,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
     /// Connects, creating the SQLite file if needed, brings the schema up to date, seals any
-    /// secret still in plaintext and makes snapshots of templates stored before snapshots existed. Fails if a sealed secret does not open with `master_key`.
+    /// secret still in plaintext and makes snapshots of templates stored before snapshots
+    /// existed. Fails if a sealed secret does not open with `master_key`.
     pub async fn connect(url: &DatabaseUrl, master_key: MasterKey) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
