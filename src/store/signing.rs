@@ -98,7 +98,7 @@ impl Store {
             .rows_affected();
             if written != 1
                 || !approver_moves(&mut tx, &c.flow_id, &c.sign_id, ApproveStatus::Accept, None, origin, now).await?
-                || !flow_moves(&mut tx, &c.flow_id, c.status, None, now).await?
+                || !flow_signed(&mut tx, &c.flow_id, c.status, now).await?
             {
                 return Ok(false);
             }
@@ -341,6 +341,24 @@ async fn approver_moves(
     .bind(message.map(str::to_owned))
     .bind(origin.ip.clone())
     .bind(origin.user_agent.clone())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+/// A live contract `→ to` (`PART` or `ALL`) once its approver has moved; `false` if it was not
+/// live or `to` no longer follows from its approvers. Parallel signers each plan on what they
+/// read, so a plan can miss another's signature that committed meanwhile (it then says `PART`
+/// where the contract is now `ALL`); that plan must look again rather than be written.
+async fn flow_signed(conn: &mut Conn, flow_id: &FlowId, to: FlowStatus, now: i64) -> Result<bool, Failure> {
+    let moved = sqlx::query(
+        "UPDATE flows SET status = $2 WHERE flow_id = $1 AND status IN ('INIT', 'PART') AND deadline >= $3 \
+         AND ($2 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = $1 AND a.status <> 'ACCEPT')",
+    )
+    .bind(flow_id.as_str())
+    .bind(to.as_str())
+    .bind(now)
     .execute(&mut *conn)
     .await?
     .rows_affected();
