@@ -5,15 +5,12 @@
 // Screenshots of every step: tests/browser/results/signing/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import tencentcloud from "tencentcloud-sdk-nodejs";
-import { phone, root, shooter } from "./harness.mjs";
-
-const bin = process.env.QIANSHU_BIN ?? join(root, "target/debug/qianshu");
+import { bin, phone, root, serve, shooter } from "./harness.mjs";
 
 // The demo tenant (examples/demo-tenants.json), its keys and templates.
 const demo = JSON.parse(readFileSync(join(root, "examples/demo-tenants.json"), "utf8")).Applications[0];
@@ -43,17 +40,7 @@ async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), "qianshu-browser-"));
   const applied = spawnSync(bin, ["--data-dir", dataDir, "apply", tenants(dataDir)], { encoding: "utf8" });
   assert.equal(applied.status, 0, applied.stderr);
-  const proc = spawn(bin, ["--data-dir", dataDir, "serve", "--listen", "127.0.0.1:0", "--test-helpers"],
-    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, QIANSHU_LOG: process.env.QIANSHU_LOG ?? "warn" } });
-  const lines = createInterface({ input: proc.stdout });
-  for await (const line of lines) {
-    const m = line.match(/qianshu listening on (http:\/\/\S+)/);
-    if (m) {
-      lines.on("line", () => {});
-      return { proc, base: m[1], address: m[1].slice("http://".length) };
-    }
-  }
-  throw new Error("qianshu did not start");
+  return serve(dataDir, ["--test-helpers"]);
 }
 
 function client(address) {
