@@ -1,5 +1,6 @@
 // The signing page end to end: the real binary (target/debug/qianshu, or QIANSHU_BIN) with the
-// demo tenant and its test helpers, a contract group made through the official Node SDK, the
+// demo tenant's keys and templates (see tenants()) and its test helpers, a contract group of
+// three made through the official Node SDK, the organisation signing by itself, the
 // signer's link opened in Debian's headless Chromium as a 390×844 phone, every step a person
 // takes, the SMS code read from /_qianshu/sms, and the outcome checked through the SDK.
 // Screenshots of every step: tests/browser/results/signing/.
