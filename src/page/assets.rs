@@ -6,12 +6,12 @@
 //! its worker and cMaps by relative URL; it is most of the bytes, and a release that does not
 //! change it leaves it in the phones' caches.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{LazyLock, OnceLock};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,30 +34,31 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 struct Asset {
-    bytes: Cow<'static, [u8]>,
+    bytes: Bytes,
     /// The 8 hex digits in the asset's path.
     version: String,
     /// A strong validator of these bytes, for `If-None-Match` on the unversioned paths.
     etag: String,
     content_type: &'static str,
-    /// Made on first request, for text only (PDF.js is 1.8 MB, 0.5 MB gzipped).
-    gzipped: OnceLock<Vec<u8>>,
+    /// Text only (PDF.js is 1.8 MB, 0.5 MB gzipped); made off the request path once the router
+    /// is built, and until then the bytes are served as they are.
+    gzipped: OnceLock<Bytes>,
 }
 
 static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
     let mut assets = HashMap::new();
     let pdfjs_version = version(PDFJS.iter().flat_map(|(name, bytes)| [name.as_bytes(), bytes]));
     for (name, bytes) in PDFJS {
-        assets.insert(*name, Asset::new(name, Cow::Borrowed(*bytes), pdfjs_version.clone()));
+        assets.insert(*name, Asset::new(name, Bytes::from_static(bytes), pdfjs_version.clone()));
     }
     let pdfjs_url = format!("/assets/{pdfjs_version}/vendor/pdfjs/pdf.min.mjs");
     for (name, bytes) in OWN {
         let bytes = match *name {
             "sign.js" => {
                 let text = std::str::from_utf8(bytes).expect("sign.js is UTF-8");
-                Cow::Owned(text.replace(PDFJS_PATH, &pdfjs_url).into_bytes())
+                Bytes::from(text.replace(PDFJS_PATH, &pdfjs_url))
             }
-            _ => Cow::Borrowed(*bytes),
+            _ => Bytes::from_static(bytes),
         };
         let own_version = version([&*bytes]);
         assets.insert(*name, Asset::new(name, bytes, own_version));
@@ -66,7 +67,7 @@ static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
 });
 
 impl Asset {
-    fn new(name: &str, bytes: Cow<'static, [u8]>, version: String) -> Asset {
+    fn new(name: &str, bytes: Bytes, version: String) -> Asset {
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
         Asset { bytes, version, etag, content_type: content_type(name), gzipped: OnceLock::new() }
     }
@@ -75,11 +76,11 @@ impl Asset {
         self.content_type.starts_with("text/")
     }
 
-    fn gzipped(&self) -> &[u8] {
+    fn gzipped(&self) -> &Bytes {
         self.gzipped.get_or_init(|| {
             let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             encoder.write_all(&self.bytes).expect("writing to memory");
-            encoder.finish().expect("writing to memory")
+            Bytes::from(encoder.finish().expect("writing to memory"))
         })
     }
 }
@@ -117,6 +118,12 @@ pub fn asset_url(name: &str) -> String {
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     // Built now, so that a broken asset stops the server at start-up rather than a request.
     LazyLock::force(&ASSETS);
+    // Compressing takes a second in a debug build: not on a runtime thread.
+    std::thread::spawn(|| {
+        for asset in ASSETS.values().filter(|a| a.compressible()) {
+            asset.gzipped();
+        }
+    });
     Router::new().route("/assets/{*path}", get(serve))
 }
 
@@ -142,11 +149,11 @@ async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, answer).into_response();
     }
     answer.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
-    if asset.compressible() && accepts_gzip(&headers) {
+    if let Some(gzipped) = asset.gzipped.get().filter(|_| accepts_gzip(&headers)) {
         answer.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        return (answer, asset.gzipped().to_vec()).into_response();
+        return (answer, gzipped.clone()).into_response();
     }
-    (answer, asset.bytes.to_vec()).into_response()
+    (answer, asset.bytes.clone()).into_response()
 }
 
 fn is_version(segment: &str) -> bool {
@@ -304,6 +311,12 @@ mod tests {
 
     #[tokio::test]
     async fn text_is_gzipped_for_those_who_take_it() {
+        let (_, headers, body) = get_with(&asset_url("sign.js"), &[("accept-encoding", "gzip")]).await;
+        if ASSETS["sign.js"].gzipped.get().is_none() {
+            // Not compressed yet: served as it is meanwhile.
+            assert_eq!((headers.get(header::CONTENT_ENCODING), body), (None, ASSETS["sign.js"].bytes.to_vec()));
+        }
+        ASSETS["sign.js"].gzipped();
         let (status, headers, body) = get_with(&asset_url("sign.js"), &[("accept-encoding", "br, gzip;q=0.8")]).await;
         assert_eq!((status, &headers[header::CONTENT_ENCODING]), (StatusCode::OK, &"gzip".parse().unwrap()));
         let mut plain = vec![];

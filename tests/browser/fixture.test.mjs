@@ -82,6 +82,11 @@ test("the signer reads each contract, fills the form, signs by hand and confirms
     assert.match(await image.inputValue(), /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
     await page.getByRole("button", { name: "清除手写" }).click();
     assert.equal(await image.inputValue(), "");
+    // A finger's tap is a stroke too (touch pointer events, not scrolling the page).
+    await pad.tap();
+    assert.match(await image.inputValue(), /^data:image\/png;base64,/);
+    await page.getByRole("button", { name: "清除手写" }).click();
+    assert.equal(await image.inputValue(), "");
     await drawSignature(page, pad);
     const drawn = await image.inputValue();
     assert.ok(drawn.length > 1000, "a drawn signature");

@@ -1,13 +1,32 @@
 // What the browser tests share: Debian's Chromium as a phone, screenshots, and the static server
 // that serves tests/browser/fixture.html with the repository's assets.
+import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { join, resolve, normalize, sep } from "node:path";
+import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 export const root = resolve(import.meta.dirname, "../..");
+export const bin = process.env.QIANSHU_BIN ?? join(root, "target/debug/qianshu");
 export const results = join(import.meta.dirname, "results");
 const chromiumPath = process.env.QIANSHU_CHROMIUM ?? "/usr/bin/chromium";
+
+/** `qianshu serve` on a free loopback port over `dataDir`; resolves once it listens. */
+export async function serve(dataDir, args = []) {
+  const proc = spawn(bin, ["--data-dir", dataDir, "serve", "--listen", "127.0.0.1:0", ...args],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, QIANSHU_LOG: process.env.QIANSHU_LOG ?? "warn" } });
+  const lines = createInterface({ input: proc.stdout });
+  for await (const line of lines) {
+    const m = line.match(/qianshu listening on (http:\/\/\S+)/);
+    if (m) {
+      // Keep reading, so the server never blocks on a full pipe.
+      lines.on("line", () => {});
+      return { proc, base: m[1], address: m[1].slice("http://".length) };
+    }
+  }
+  throw new Error(`qianshu did not start (${bin})`);
+}
 
 /** Headless Chromium as a 390×844 phone with a touch screen. */
 export async function phone() {
@@ -77,20 +96,27 @@ const FIXTURE_PDFS = {
 
 /**
  * The fixture page as the server would serve it: /s/FIXTURE_TOKEN, its contracts' PDFs, /assets/
- * from the repository's assets directory, and the form's two endpoints. `codeAnswers` are the
- * answers to successive code requests; each signing POST's fields are pushed to `posts`, and
- * answered 303 to a page in the state the action leads to.
+ * from the repository's assets directory (or relayed from `assetsFrom`, a running qianshu), and
+ * the form's two endpoints. `codeAnswers` are the answers to successive code requests; each
+ * signing POST's fields are pushed to `posts`, and answered 303 to a page in the state the action
+ * leads to.
  */
-export async function fixtureServer(codeAnswers) {
+export async function fixtureServer(codeAnswers, assetsFrom) {
   const posts = [];
   const codeRequests = [];
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://fixture");
     const send = (status, type, body, headers = {}) => {
       res.writeHead(status, { "content-type": type, ...headers });
       res.end(body);
     };
     const base = `/s/${FIXTURE_TOKEN}`;
+    if (req.method === "GET" && url.pathname.startsWith("/assets/") && assetsFrom) {
+      const answer = await fetch(new URL(url.pathname, assetsFrom));
+      const relayed = ["content-type", "cache-control", "x-content-type-options", "etag"]
+        .filter((h) => answer.headers.has(h)).map((h) => [h, answer.headers.get(h)]);
+      return send(answer.status, answer.headers.get("content-type") ?? "text/plain", Buffer.from(await answer.arrayBuffer()), Object.fromEntries(relayed));
+    }
     if (req.method === "GET" && url.pathname.startsWith("/assets/")) {
       const dir = join(root, "assets");
       const path = normalize(join(dir, decodeURIComponent(url.pathname.slice("/assets/".length))));
