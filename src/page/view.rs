@@ -174,11 +174,13 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
                         @let fills = fill_components(opened, now);
                         @if !fills.is_empty() {
                             fieldset.fields {
+                                legend { "填写信息" }
                                 @for c in fills { (input(c, &sent(&format!("field:{}", c.component_name)))) }
                             }
                         }
                         @if needs(ComponentType::SignSignature) {
                             fieldset.signature {
+                                legend { "签名" }
                                 label { "签名" input name="SignatureText" autocomplete="name" value=(sent("SignatureText")); }
                                 canvas.signature-pad width="600" height="200" aria-label="手写签名" {}
                                 button.clear-pad type="button" { "清除手写" }
