@@ -908,9 +908,32 @@ async fn templates_and_contracts_of_an_older_version_get_their_snapshots_at_star
     assert_eq!(dump(db).await, after, "a second start finds nothing to do");
 }
 
+async fn a_snapshot_reads_back_exactly_as_written(db: &TestDb) {
+    let store = Store::connect(&db.url, common::master_key()).await.unwrap();
+    let blobs = BlobStore::local(&db.dir.path().join("blobs")).unwrap();
+    let mut tenants = qianshu::tenants::load(&fixtures().join("tenants.json"), &blobs, &store).await.unwrap();
+    let template = tenants[0].templates.iter_mut().find(|t| t.template_id.as_str() == SECRECY).unwrap();
+    // Positions found by keyword are computed, and may need all 17 digits: serde_json's default
+    // number parsing reads 198.42520000000002 one unit in the last place off.
+    template.components[0].placement.x = 0.1 + 0.2;
+    template.components[0].placement.y = 595.2756 / 3.0;
+    template.snapshot = template.content_id();
+    let applied = template.clone();
+    store.apply_tenants(&tenants).await.unwrap();
+    let stored = store.template(&id(APP_A), &applied.template_id).await.unwrap().unwrap();
+    let pinned = store.template_snapshot(&id(APP_A), &applied.snapshot).await.unwrap().unwrap();
+    for t in [&stored, &pinned] {
+        let p = t.components[0].placement;
+        assert_eq!((p.x.to_bits(), p.y.to_bits()), ((0.1f64 + 0.2).to_bits(), (595.2756f64 / 3.0).to_bits()));
+        assert_eq!((&t.components, &t.recipients), (&applied.components, &applied.recipients));
+        assert_eq!((t.content_id(), &t.snapshot), (applied.snapshot.clone(), &applied.snapshot));
+    }
+}
+
 on_both_backends!(
     a_contract_keeps_the_template_version_it_was_made_from,
     templates_and_contracts_of_an_older_version_get_their_snapshots_at_start,
+    a_snapshot_reads_back_exactly_as_written,
 );
 
 async fn a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract(db: &TestDb) {
