@@ -19,6 +19,9 @@ ALTER TABLE flows ADD COLUMN flow_message TEXT;
 ALTER TABLE flow_approvers ADD COLUMN pre_read_seconds BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE flow_approvers ADD COLUMN no_refuse BIGINT NOT NULL DEFAULT 0;
 
+-- Contracts made before template snapshots, which the start-up step pins (once).
+CREATE INDEX flows_without_snapshot ON flows (flow_id) WHERE template_snapshot IS NULL;
+
 -- Auto-signers still to sign: what the auto-sign sweep looks through.
 CREATE INDEX flow_approvers_auto_sign ON flow_approvers (flow_id) WHERE signer = 'AUTO_SIGN' AND status = 'PENDING';
 

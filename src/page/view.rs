@@ -180,7 +180,7 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
                         }
                         @if needs(ComponentType::SignSignature) {
                             fieldset.signature {
-                                legend { "签名" }
+                                legend { "输入或手写签名" }
                                 label { "签名" input name="SignatureText" autocomplete="name" value=(sent("SignatureText")); }
                                 canvas.signature-pad width="600" height="200" aria-label="手写签名" {}
                                 button.clear-pad type="button" { "清除手写" }
