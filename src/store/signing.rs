@@ -98,7 +98,7 @@ impl Store {
             .rows_affected();
             if written != 1
                 || !approver_moves(&mut tx, &c.flow_id, &c.sign_id, ApproveStatus::Accept, None, origin, now).await?
-                || !flow_signed(&mut tx, &c.flow_id, c.status, now).await?
+                || !flow_moves(&mut tx, &c.flow_id, c.status, None, now).await?
             {
                 return Ok(false);
             }
@@ -218,32 +218,20 @@ impl Store {
             .bind(token_sha256)
             .fetch_optional(&mut *tx)
             .await?;
-        match sent_at {
-            Some(sent) if sent + interval > now => return Ok(Err(sent + interval - now)),
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE sign_codes SET code_sha256 = $2, expires_at = $3, sent_at = $4 WHERE token_sha256 = $1",
-                )
-                .bind(token_sha256)
-                .bind(code_sha256)
-                .bind(now + ttl)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO sign_codes (token_sha256, code_sha256, expires_at, sent_at, failures, locked_until) \
-                     VALUES ($1, $2, $3, $4, 0, 0)",
-                )
-                .bind(token_sha256)
-                .bind(code_sha256)
-                .bind(now + ttl)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+        if let Some(sent) = sent_at.filter(|sent| sent + interval > now) {
+            return Ok(Err(sent + interval - now));
         }
+        sqlx::query(
+            "INSERT INTO sign_codes (token_sha256, code_sha256, expires_at, sent_at, failures, locked_until) \
+             VALUES ($1, $2, $3, $4, 0, 0) \
+             ON CONFLICT (token_sha256) DO UPDATE SET code_sha256 = $2, expires_at = $3, sent_at = $4",
+        )
+        .bind(token_sha256)
+        .bind(code_sha256)
+        .bind(now + ttl)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -347,25 +335,11 @@ async fn approver_moves(
     Ok(moved == 1)
 }
 
-/// A live contract `→ to` (`PART` or `ALL`) once its approver has moved; `false` if it was not
-/// live or `to` no longer follows from its approvers. Parallel signers each plan on what they
-/// read, so a plan can miss another's signature that committed meanwhile (it then says `PART`
-/// where the contract is now `ALL`); that plan must look again rather than be written.
-async fn flow_signed(conn: &mut Conn, flow_id: &FlowId, to: FlowStatus, now: i64) -> Result<bool, Failure> {
-    let moved = sqlx::query(
-        "UPDATE flows SET status = $2 WHERE flow_id = $1 AND status IN ('INIT', 'PART') AND deadline >= $3 \
-         AND ($2 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = $1 AND a.status <> 'ACCEPT')",
-    )
-    .bind(flow_id.as_str())
-    .bind(to.as_str())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(moved == 1)
-}
-
-/// A live contract (`INIT` or `PART`, before its deadline) `→ to`; `false` if it was not live.
+/// A live contract (`INIT` or `PART`, before its deadline) `→ to`, once its approver has moved;
+/// `false` if it was not live or, for a signing, `to` no longer follows from its approvers.
+/// Parallel signers each plan on what they read, so a plan can miss another's signature that
+/// committed meanwhile (it then says `PART` where the contract is now `ALL`); that plan must
+/// look again rather than be written.
 async fn flow_moves(
     conn: &mut Conn,
     flow_id: &FlowId,
@@ -375,7 +349,8 @@ async fn flow_moves(
 ) -> Result<bool, Failure> {
     let moved = sqlx::query(
         "UPDATE flows SET status = $2, flow_message = COALESCE($3, flow_message) \
-         WHERE flow_id = $1 AND status IN ('INIT', 'PART') AND deadline >= $4",
+         WHERE flow_id = $1 AND status IN ('INIT', 'PART') AND deadline >= $4 AND ($2 = 'REJECT' \
+         OR ($2 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = $1 AND a.status <> 'ACCEPT'))",
     )
     .bind(flow_id.as_str())
     .bind(to.as_str())
