@@ -64,7 +64,11 @@ pub fn planned(app: usize, flows: usize, snapshot: &SnapshotId) -> FlowGroup {
         name: Some(name.into()),
         mobile: Some(mobile.into()),
         id_card: None,
+        routing_order: if kind.is_enterprise() { 1 } else { 2 },
+        page: Default::default(),
         status: ApproveStatus::Pending,
+        approve_time: None,
+        approve_message: None,
     };
     FlowGroup {
         app_id: id(&app_id(app)),
@@ -84,6 +88,7 @@ pub fn planned(app: usize, flows: usize, snapshot: &SnapshotId) -> FlowGroup {
                 name: "压测合同".into(),
                 options: FlowOptions::default(),
                 status: FlowStatus::Init,
+                flow_message: None,
                 deadline: now + 365 * 86400,
                 created_on: now,
                 approvers: vec![

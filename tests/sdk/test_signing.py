@@ -80,3 +80,42 @@ def test_an_auto_signer_signs_the_moment_it_is_due(signer_server):
     while time.time() < deadline and statuses(s, g["FlowGroupId"]) != [("PART", ["ACCEPT", "PENDING"])] * 2:
         time.sleep(0.2)
     assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
+
+
+def test_each_signing_draws_its_signer_inside_their_boxes_and_nowhere_else(signer_server, tmp_path):
+    from test_documents import changed_pixels, components, download, inside, text_of
+    s = signer_server
+    g = create(s, group(flow(), flow(NDA)))
+    employment = g["FlowIds"][0]
+    employee_url = link(s, g["FlowGroupId"], {k: EMPLOYEE[k] for k in ("OpenId", "OrganizationOpenId", "ApproverType")})
+    person_url = link(s, g["FlowGroupId"], {"ApproverType": "PERSON", "Name": "张三", "Mobile": "18888888888"})
+    made = download(s, employment, tmp_path / "0")
+    assert helper_sign(s, employee_url, FormFields=[{"ComponentName": "甲方意见", "ComponentValue": "同意录用"}])[0] == 200
+    by_employee = download(s, employment, tmp_path / "1")
+    assert helper_sign(s, person_url, SignatureText="张三",
+                       FormFields=[{"ComponentName": "紧急联系人", "ComponentValue": "李四"}])[0] == 200
+    by_person = download(s, employment, tmp_path / "2")
+
+    # Each revision is the one before plus an incremental update.
+    assert by_employee.read_bytes().startswith(made.read_bytes())
+    assert by_person.read_bytes().startswith(by_employee.read_bytes())
+    text = text_of(by_person)
+    for value in ("同意录用", "李四", "张三", signing_date()):
+        assert value in text, value
+
+    boxes = components(flow()["TemplateId"])
+    for before, after, recipient in ((made, by_employee, ENT), (by_employee, by_person, PERSON["RecipientId"])):
+        mine = [c for c in boxes.values() if c.get("ComponentRecipientId") == recipient]
+        page = mine[0]["ComponentPage"]
+        assert {c["ComponentPage"] for c in mine} == {page}
+        _, changed = changed_pixels(before, after, page)
+        assert [(x, y) for x, y in changed if not any(inside(x, y, c) for c in mine)] == []
+        for c in mine:
+            assert any(inside(x, y, c, margin=0) for x, y in changed), c["ComponentId"]
+
+
+def signing_date():
+    """Today in China, as SIGN_DATE shows it."""
+    import datetime
+    today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8)))
+    return today.strftime("%Y年%m月%d日")
