@@ -89,6 +89,8 @@ def test_each_signing_draws_its_signer_inside_their_boxes_and_nowhere_else(signe
     employment = g["FlowIds"][0]
     employee_url = link(s, g["FlowGroupId"], {k: EMPLOYEE[k] for k in ("OpenId", "OrganizationOpenId", "ApproverType")})
     person_url = link(s, g["FlowGroupId"], {"ApproverType": "PERSON", "Name": "张三", "Mobile": "18888888888"})
+    for step in "012":
+        (tmp_path / step).mkdir()
     made = download(s, employment, tmp_path / "0")
     assert helper_sign(s, employee_url, FormFields=[{"ComponentName": "甲方意见", "ComponentValue": "同意录用"}])[0] == 200
     by_employee = download(s, employment, tmp_path / "1")
