@@ -989,3 +989,125 @@ async fn a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract(db: &
 }
 
 on_both_backends!(a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract);
+
+/// A signing of `flow` by `sign_id` as a plan would hand it to the store.
+fn signed(
+    flow: &FlowId,
+    sign_id: &SignId,
+    status: qianshu::domain::flow::FlowStatus,
+    revision: i64,
+) -> qianshu::store::signing::SignedContract {
+    qianshu::store::signing::SignedContract {
+        flow_id: flow.clone(),
+        sign_id: sign_id.clone(),
+        // Each signer fills a component of their own.
+        values: vec![(format!("S{}", sign_id.as_str()), format!("签{revision}"))],
+        status,
+        revision,
+        sha256: format!("{revision:064}"),
+    }
+}
+
+async fn signings_are_guarded_transitions_that_write_all_or_nothing(db: &TestDb) {
+    use qianshu::domain::flow::{ApproveStatus, FlowStatus};
+    use qianshu::store::documents::Outcome;
+    use qianshu::store::signing::{Origin, Revision};
+    let store = applied(db).await;
+    let mut g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
+    // A second signer of the same order: the two sign in parallel.
+    let mut second = g.flows[0].approvers[0].clone();
+    (second.sign_id, second.name) = (SignId::generate(), Some("吴九".into()));
+    g.flows[0].approvers.push(second);
+    store.create_flow_group(&g).await.unwrap();
+    let flow = &g.flows[0].flow_id;
+    let (a, b) = (&g.flows[0].approvers[0].sign_id, &g.flows[0].approvers[1].sign_id);
+    let lease = store.claim_document(&g.app_id, flow, 60_000).await.unwrap().unwrap();
+    assert!(store.finish_document(&lease, &Outcome::Ready { sha256: format!("{:064}", 0) }).await.unwrap());
+    let (origin, now) = (Origin::default(), 1_800_000_050);
+    let state = || async {
+        let f = store.flow(&g.app_id, flow).await.unwrap().unwrap();
+        let latest = store.latest_revisions(&g.app_id, std::slice::from_ref(flow)).await.unwrap();
+        (f.status, f.approvers.iter().map(|a| a.status).collect::<Vec<_>>(), f.fields, latest[flow].clone())
+    };
+    let made = state().await;
+    assert_eq!(made.3, Revision { number: 0, sha256: format!("{:064}", 0) });
+
+    assert!(store.record_signing(&[signed(flow, a, FlowStatus::Part, 1)], None, &origin, now).await.unwrap());
+    let after_a = state().await;
+    assert_eq!((after_a.0, &after_a.1[..]), (FlowStatus::Part, &[ApproveStatus::Accept, ApproveStatus::Pending][..]));
+    assert_eq!(after_a.3, Revision { number: 1, sha256: format!("{:064}", 1) });
+    assert!(after_a.2.contains(&(format!("S{}", a.as_str()), "签1".into())));
+
+    // The same signer again, on the next revision or the same one: nothing is written.
+    for revision in [2, 1] {
+        assert!(
+            !store.record_signing(&[signed(flow, a, FlowStatus::Part, revision)], None, &origin, now).await.unwrap()
+        );
+        assert_eq!(state().await, after_a);
+    }
+    // The other signer on the revision already taken, or planned on a stale read (PART where
+    // the contract is now complete): nothing is written.
+    assert!(!store.record_signing(&[signed(flow, b, FlowStatus::All, 1)], None, &origin, now).await.unwrap());
+    assert!(!store.record_signing(&[signed(flow, b, FlowStatus::Part, 2)], None, &origin, now).await.unwrap());
+    assert_eq!(state().await, after_a);
+    // Past the deadline nothing moves either.
+    assert!(!store.record_signing(&[signed(flow, b, FlowStatus::All, 2)], None, &origin, now + 100).await.unwrap());
+    assert_eq!(state().await, after_a);
+
+    assert!(store.record_signing(&[signed(flow, b, FlowStatus::All, 2)], None, &origin, now).await.unwrap());
+    let done = state().await;
+    assert_eq!((done.0, &done.1[..]), (FlowStatus::All, &[ApproveStatus::Accept, ApproveStatus::Accept][..]));
+    assert_eq!(done.3.number, 2);
+    // A finished contract cannot be refused.
+    assert!(!store.record_rejection(&[(flow.clone(), b.clone())], "晚了", None, &origin, now).await.unwrap());
+    assert_eq!(state().await, done);
+}
+
+async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
+    use qianshu::store::signing::{CODE_LOCK_SECONDS, CodeCheck, CodeUse, Origin};
+    let store = applied(db).await;
+    let g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
+    store.create_flow_group(&g).await.unwrap();
+    let (token, code, now) = ("t".repeat(64), "c".repeat(64), 1_800_000_010);
+    assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Missing);
+    assert_eq!(store.issue_code(&token, &code, now, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.issue_code(&token, &code, now + 59, 300, 60).await.unwrap(), Err(1));
+    assert_eq!(store.check_code(&token, &code, now + 300).await.unwrap(), CodeCheck::Valid);
+    assert_eq!(store.check_code(&token, &code, now + 301).await.unwrap(), CodeCheck::Missing);
+    assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Valid);
+
+    // The signing that uses the code consumes it; a second use writes nothing.
+    let flow = &g.flows[0].flow_id;
+    let sign_id = &g.flows[0].approvers[0].sign_id;
+    let lease = store.claim_document(&g.app_id, flow, 60_000).await.unwrap().unwrap();
+    let outcome = qianshu::store::documents::Outcome::Ready { sha256: format!("{:064}", 0) };
+    assert!(store.finish_document(&lease, &outcome).await.unwrap());
+    let use_it = || Some(CodeUse { token_sha256: &token, code_sha256: &code });
+    let contract = signed(flow, sign_id, qianshu::domain::flow::FlowStatus::All, 1);
+    assert!(
+        !store.record_signing(std::slice::from_ref(&contract), use_it(), &Origin::default(), now + 301).await.unwrap()
+    );
+    assert!(store.record_signing(std::slice::from_ref(&contract), use_it(), &Origin::default(), now).await.unwrap());
+    assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Missing);
+
+    let now = now + 60;
+    assert_eq!(store.issue_code(&token, &code, now, 300, 60).await.unwrap(), Ok(()));
+    let wrong = "w".repeat(64);
+    for left in (1..5).rev() {
+        assert_eq!(store.check_code(&token, &wrong, now).await.unwrap(), CodeCheck::Wrong { left });
+    }
+    let until = now + CODE_LOCK_SECONDS;
+    assert_eq!(store.check_code(&token, &wrong, now).await.unwrap(), CodeCheck::Locked { until });
+    assert_eq!(store.check_code(&token, &code, now + 1).await.unwrap(), CodeCheck::Locked { until });
+    assert_eq!(store.code_lock(&token, now + 1).await.unwrap(), Some(until));
+    assert_eq!(store.code_lock(&token, until).await.unwrap(), None);
+    // The lock voided the code; a new one starts with a clean count.
+    assert_eq!(store.check_code(&token, &code, until).await.unwrap(), CodeCheck::Missing);
+    assert_eq!(store.issue_code(&token, &code, until, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.check_code(&token, &wrong, until).await.unwrap(), CodeCheck::Wrong { left: 4 });
+}
+
+on_both_backends!(
+    signings_are_guarded_transitions_that_write_all_or_nothing,
+    a_one_time_code_is_used_once_and_five_wrong_ones_lock,
+);
