@@ -157,9 +157,7 @@ impl Signing {
             let now = self.store.now();
             let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
             let files = Default::default();
-            let fonts = self.synthesis.fonts();
-            let metrics = fonts.any().then_some(&**fonts as &(dyn crate::domain::document::Metrics + Sync));
-            let values = Values { app_id: app, files: &files, metrics, now };
+            let values = Values { app_id: app, files: &files, metrics: self.synthesis.fonts().metrics(), now };
             let plan = plan_sign(&contracts, is_signer, &request.fields, &values)?;
             let ids: Vec<FlowId> = plan.iter().map(|s| s.flow_id.clone()).collect();
             self.documents(app, &ids).await?;

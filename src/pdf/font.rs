@@ -212,6 +212,12 @@ impl Fonts {
     pub fn any(&self) -> bool {
         self.by_family[0].is_some()
     }
+
+    /// What measures text for the checks of values, `None` without a font (documents then fail
+    /// at synthesis, naming the setting).
+    pub fn metrics(&self) -> Option<&(dyn crate::domain::document::Metrics + Sync)> {
+        self.any().then_some(self as &(dyn crate::domain::document::Metrics + Sync))
+    }
 }
 
 impl Metrics for Fonts {

@@ -95,7 +95,7 @@ pub async fn create_flow_group_by_templates(
         organizations: &organizations,
         operators: &operators,
         files: &files,
-        metrics: fonts.any().then_some(&**fonts as &(dyn crate::domain::document::Metrics + Sync)),
+        metrics: fonts.metrics(),
         now: state.store.now(),
     };
     let group = flow::plan(request, &ctx)?;
