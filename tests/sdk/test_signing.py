@@ -488,3 +488,19 @@ def test_an_auto_signer_left_pending_by_a_stopped_node_is_signed_after_the_resta
         assert statuses(second, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
     finally:
         second.stop()
+
+
+def test_a_contract_past_its_deadline_is_signed_by_nobody(signer_server):
+    s = signer_server
+    g = create(s, group(flow(), flow(NDA)))
+    url = call(s.client(), "ChannelCreateBatchQuickSignUrl",
+               {"Agent": AGENT_A, "FlowGroupId": g["FlowGroupId"], "FlowApproverInfo": EMPLOYEE_LINK,
+                "ExpiredOn": 7776000})["FlowApproverUrlInfo"]["SignUrl"]
+    deadline = detail(s, FlowGroupId=g["FlowGroupId"])["FlowInfo"][0]["DeadLine"]
+    now = advance(s, 0)
+    advance(s, deadline - now + 1)
+    code, message = error(helper_sign(s, url))
+    assert code == "OperationDenied.FlowHasTerminated", message
+    status, page = http(s, "GET", urllib.parse.urlparse(url).path)
+    assert status == 200 and 'data-state="closed"' in page and "全部签署" not in page
+    assert [a for _, a in statuses(s, g["FlowGroupId"])] == [["PENDING", "PENDING"]] * 2

@@ -4,6 +4,7 @@ outbox) and `POST /s/{token}/sign`, on both backends. The business clock stands 
 
 import json
 import re
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -166,3 +167,25 @@ def test_codes_are_sent_only_for_links_that_open(signer_server):
     assert request(s, "POST", path_of(url) + "/code")[0] == 404
     assert request(s, "POST", path_of(url) + "/sign", {"Action": "sign", "Code": "000000"})[0] == 410
     assert outbox(s) == []
+
+
+def test_two_tabs_sending_the_same_code_at_once_sign_once(signer_server):
+    s = signer_server
+    g, url = person_due(s)
+    code = new_code(s, url)
+    barrier, answers = threading.Barrier(2), [None, None]
+
+    def tab(i):
+        barrier.wait()
+        answers[i] = submit(s, url, code)
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a[0] for a in answers) == [200, 303], [a[0] for a in answers]
+    refused = next(a for a in answers if a[0] == 200)
+    assert alert(refused) in (WRONG, "您已签署全部合同。")
+    assert 'data-state="signed"' in refused[2]
+    assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
