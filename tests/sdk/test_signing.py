@@ -228,6 +228,22 @@ def test_equal_routing_orders_sign_in_parallel(parallel_server):
     assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
 
 
+def test_a_signer_signs_what_is_due_and_the_rest_when_it_becomes_due(parallel_server):
+    s = parallel_server
+    g = create(s, group(flow(), flow(NDA)))
+    employment, nda = g["FlowIds"]
+    person_url = link(s, g["FlowGroupId"], PERSON_LINK)
+    employee_url = link(s, g["FlowGroupId"], EMPLOYEE_LINK)
+    # The NDA is due for the person at once, the employment contract after the employee.
+    assert helper_sign(s, person_url, SignatureText="张三") == (200, {"FlowIds": [nda]})
+    assert statuses(s, g["FlowGroupId"]) == [("INIT", ["PENDING", "PENDING"]), ("PART", ["PENDING", "ACCEPT"])]
+    assert helper_sign(s, employee_url) == (200, {"FlowIds": [employment, nda]})
+    assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"]), ("ALL", ["ACCEPT", "ACCEPT"])]
+    # The employment contract's own component is asked for only now that it is due.
+    assert helper_sign(s, person_url, SignatureText="张三", FormFields=CONTACT) == (200, {"FlowIds": [employment]})
+    assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
+
+
 def test_parallel_signers_at_once_both_sign_on_one_chain_of_revisions(parallel_server):
     s = parallel_server
     g = create(s, group(flow(NDA), flow(NDA)))
