@@ -228,6 +228,22 @@ def test_equal_routing_orders_sign_in_parallel(parallel_server):
     assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
 
 
+def test_a_signer_signs_what_is_due_and_the_rest_when_it_becomes_due(parallel_server):
+    s = parallel_server
+    g = create(s, group(flow(), flow(NDA)))
+    employment, nda = g["FlowIds"]
+    person_url = link(s, g["FlowGroupId"], PERSON_LINK)
+    employee_url = link(s, g["FlowGroupId"], EMPLOYEE_LINK)
+    # The NDA is due for the person at once, the employment contract after the employee.
+    assert helper_sign(s, person_url, SignatureText="张三") == (200, {"FlowIds": [nda]})
+    assert statuses(s, g["FlowGroupId"]) == [("INIT", ["PENDING", "PENDING"]), ("PART", ["PENDING", "ACCEPT"])]
+    assert helper_sign(s, employee_url) == (200, {"FlowIds": [employment, nda]})
+    assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"]), ("ALL", ["ACCEPT", "ACCEPT"])]
+    # The employment contract's own component is asked for only now that it is due.
+    assert helper_sign(s, person_url, SignatureText="张三", FormFields=CONTACT) == (200, {"FlowIds": [employment]})
+    assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
+
+
 def test_parallel_signers_at_once_both_sign_on_one_chain_of_revisions(parallel_server):
     s = parallel_server
     g = create(s, group(flow(NDA), flow(NDA)))
@@ -488,3 +504,19 @@ def test_an_auto_signer_left_pending_by_a_stopped_node_is_signed_after_the_resta
         assert statuses(second, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
     finally:
         second.stop()
+
+
+def test_a_contract_past_its_deadline_is_signed_by_nobody(signer_server):
+    s = signer_server
+    g = create(s, group(flow(), flow(NDA)))
+    url = call(s.client(), "ChannelCreateBatchQuickSignUrl",
+               {"Agent": AGENT_A, "FlowGroupId": g["FlowGroupId"], "FlowApproverInfo": EMPLOYEE_LINK,
+                "ExpiredOn": 7776000})["FlowApproverUrlInfo"]["SignUrl"]
+    deadline = detail(s, FlowGroupId=g["FlowGroupId"])["FlowInfo"][0]["DeadLine"]
+    now = advance(s, 0)
+    advance(s, deadline - now + 1)
+    code, message = error(helper_sign(s, url))
+    assert code == "OperationDenied.FlowHasTerminated", message
+    status, page = http(s, "GET", urllib.parse.urlparse(url).path)
+    assert status == 200 and 'data-state="closed"' in page and "全部签署" not in page
+    assert [a for _, a in statuses(s, g["FlowGroupId"])] == [["PENDING", "PENDING"]] * 2

@@ -2,13 +2,18 @@
 `GET /s/{token}`, `POST /s/{token}/code` (the one-time code, read back from the test helpers'
 outbox) and `POST /s/{token}/sign`, on both backends. The business clock stands in for waiting."""
 
+import base64
 import json
 import re
+import subprocess
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from test_signing import CONTACT, EMPLOYEE_LINK, PERSON_LINK, advance, helper_sign, link, signer_server, statuses  # noqa: F401
+from test_documents import png
+from test_signing import (  # noqa: F401 (signer_server is a fixture)
+    CONTACT, EMPLOYEE_LINK, PERSON_LINK, advance, document, helper_sign, link, signer_server, statuses)
 from test_flow_groups import NDA, create, flow, group
 
 ALERT = re.compile(r'<p class="error" role="alert">([^<]*)</p>')
@@ -31,9 +36,9 @@ def request(server, method, path, form=None):
     req = urllib.request.Request(f"http://{server.address}{path}", data=data, method=method, headers=headers)
     try:
         with OPENER.open(req, timeout=60) as r:
-            return r.status, r.headers, r.read().decode()
+            return r.status, r.headers, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read().decode()
+        return e.code, e.headers, e.read().decode(errors="replace")
 
 
 def path_of(url):
@@ -77,7 +82,7 @@ def alert(answer):
     return found[0]
 
 
-def signed_through_the_page(server, url, group_id, flow_ids, answer):
+def signed_through_the_page(server, url, group_id, answer):
     status, headers, _ = answer
     assert (status, headers["Location"]) == (303, path_of(url))
     status, _, page = request(server, "GET", path_of(url))
@@ -105,7 +110,7 @@ def test_the_page_signs_with_the_code_from_the_outbox(signer_server):
     # A right code with something else wrong keeps the code for the corrected form.
     assert alert(submit(s, url, code, SignatureText="")) == "请输入签名或手写签名。"
     assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
-    signed_through_the_page(s, url, g["FlowGroupId"], g["FlowIds"], submit(s, url, code))
+    signed_through_the_page(s, url, g["FlowGroupId"], submit(s, url, code))
     # Used once: the page now says it is signed, and the helper's second try is refused.
     assert helper_sign(s, url, SignatureText="张三", FormFields=CONTACT)[1]["Error"]["Code"] == \
         "OperationDenied.FlowStatusForbid"
@@ -128,7 +133,7 @@ def test_five_wrong_codes_lock_the_link_for_ten_minutes(signer_server):
     assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
     advance(s, 600)
     code = new_code(s, url)
-    signed_through_the_page(s, url, g["FlowGroupId"], g["FlowIds"], submit(s, url, code))
+    signed_through_the_page(s, url, g["FlowGroupId"], submit(s, url, code))
 
 
 def test_a_code_lasts_five_minutes(signer_server):
@@ -139,7 +144,7 @@ def test_a_code_lasts_five_minutes(signer_server):
     assert alert(submit(s, url, code)) == WRONG
     assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
     code = new_code(s, url)
-    signed_through_the_page(s, url, g["FlowGroupId"], g["FlowIds"], submit(s, url, code))
+    signed_through_the_page(s, url, g["FlowGroupId"], submit(s, url, code))
 
 
 def test_refusing_through_the_page_needs_a_reason_and_the_code(signer_server):
@@ -166,3 +171,60 @@ def test_codes_are_sent_only_for_links_that_open(signer_server):
     assert request(s, "POST", path_of(url) + "/code")[0] == 404
     assert request(s, "POST", path_of(url) + "/sign", {"Action": "sign", "Code": "000000"})[0] == 410
     assert outbox(s) == []
+
+
+def test_two_tabs_sending_the_same_code_at_once_sign_once(signer_server):
+    s = signer_server
+    g, url = person_due(s)
+    code = new_code(s, url)
+    barrier, answers = threading.Barrier(2), [None, None]
+
+    def tab(i):
+        barrier.wait()
+        answers[i] = submit(s, url, code)
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a[0] for a in answers) == [200, 303], [a[0] for a in answers]
+    refused = next(a for a in answers if a[0] == 200)
+    assert alert(refused) in (WRONG, "您已签署全部合同。")
+    assert 'data-state="signed"' in refused[2]
+    assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
+
+
+def images_in(tmp_path, data):
+    path = tmp_path / "images.pdf"
+    path.write_bytes(data)
+    r = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()[2:]
+
+
+def test_a_drawn_signature_is_drawn_and_the_page_serves_the_latest_revision(signer_server, tmp_path):
+    s = signer_server
+    g, url = person_due(s)
+    contract = path_of(url) + f"/flows/{g['FlowIds'][0]}.pdf"
+    status, headers, _ = request(s, "GET", contract)
+    assert (status, headers["Content-Type"], headers["Cache-Control"]) == (200, "application/pdf", "no-store")
+    before = document(s, g["FlowIds"][0])
+    code = new_code(s, url)
+    assert alert(submit(s, url, code, SignatureText="", SignatureImage="data:image/png;base64,!!")) == \
+        "The drawn signature (SignatureImage) is not base64."
+    assert alert(submit(s, url, code, SignatureText="", SignatureImage="data:image/jpeg;base64,AAAA")) == \
+        "The drawn signature (SignatureImage) must be a PNG data URL."
+    drawn = "data:image/png;base64," + base64.b64encode(png(120, 40, (10, 10, 120))).decode()
+    signed_through_the_page(s, url, g["FlowGroupId"], submit(s, url, code, SignatureText="", SignatureImage=drawn))
+    after = document(s, g["FlowIds"][0])
+    assert after.startswith(before) and len(images_in(tmp_path, after)) == len(images_in(tmp_path, before)) + 1
+    # The page's viewer gets what the API serves: the latest revision.
+    req = urllib.request.Request(f"http://{s.address}{contract}")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert r.read() == after
+    # Only the link's own contracts, and only for a link that opens.
+    other = create(s, group(flow(), flow(NDA)))
+    assert request(s, "GET", path_of(url) + f"/flows/{other['FlowIds'][0]}.pdf")[0] == 404
+    assert request(s, "GET", "/s/" + "A" * 43 + f"/flows/{g['FlowIds'][0]}.pdf")[0] == 404
+    assert request(s, "GET", path_of(url) + "/flows/nothing.pdf")[0] == 404
