@@ -23,7 +23,7 @@ use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure};
 use crate::pdf::image::{ImageXObject, image_xobject};
 use crate::store::Store;
-use crate::store::signing::{CodeCheck, CodeUse, Origin, SignedContract};
+use crate::store::signing::{CodeCheck, CodeUse, Origin, Recorded, SignedContract};
 use crate::synthesis::{Signature, SignatureAppearance, Synthesis};
 
 /// How often the state is re-read when another door keeps winning, before giving up.
@@ -192,9 +192,13 @@ impl Signing {
             }
             let signed = futures::future::try_join_all(revisions).await?;
             let code = code.as_ref().map(|(token_sha256, code_sha256)| CodeUse { token_sha256, code_sha256 });
-            if self.store.record_signing(&signed, code, &request.origin, now).await? {
-                self.auto_sign.notify_one();
-                return Ok(ids);
+            match self.store.record_signing(&signed, code, &request.origin, now).await? {
+                Recorded::Done => {
+                    self.auto_sign.notify_one();
+                    return Ok(ids);
+                }
+                Recorded::Changed => {}
+                Recorded::CodeUnusable => return Err(no_code().into()),
             }
         }
         Err(contended())
@@ -216,8 +220,10 @@ impl Signing {
             let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
             let refusals = plan_reject(&contracts, is_signer, now)?;
             let code = code.as_ref().map(|(token_sha256, code_sha256)| CodeUse { token_sha256, code_sha256 });
-            if self.store.record_rejection(&refusals, reason, code, origin, now).await? {
-                return Ok(refusals.into_iter().map(|(flow, _)| flow).collect());
+            match self.store.record_rejection(&refusals, reason, code, origin, now).await? {
+                Recorded::Done => return Ok(refusals.into_iter().map(|(flow, _)| flow).collect()),
+                Recorded::Changed => {}
+                Recorded::CodeUnusable => return Err(no_code().into()),
             }
         }
         Err(contended())
@@ -234,11 +240,7 @@ impl Signing {
                 format!("The one-time code (Code) is wrong; {left} more tries before the link locks."),
             )
             .into()),
-            CodeCheck::Missing => Err(ApiError::new(
-                Code::FailedOperation_AuthFail,
-                "No valid one-time code (Code): get a new one; a code lasts 5 minutes and is used once.",
-            )
-            .into()),
+            CodeCheck::Missing => Err(no_code().into()),
             CodeCheck::Locked { until } => Err(locked(until - self.store.now()).into()),
         }
     }
@@ -347,6 +349,13 @@ fn failure(e: Failure) -> anyhow::Error {
         Failure::Client(e) => anyhow!("{}: {}", e.code.as_str(), e.message),
         Failure::Internal(e) => e,
     }
+}
+
+fn no_code() -> ApiError {
+    ApiError::new(
+        Code::FailedOperation_AuthFail,
+        "No valid one-time code (Code): get a new one; a code lasts 5 minutes and is used once.",
+    )
 }
 
 fn no_contracts() -> Failure {

@@ -1011,7 +1011,7 @@ fn signed(
 async fn signings_are_guarded_transitions_that_write_all_or_nothing(db: &TestDb) {
     use qianshu::domain::flow::{ApproveStatus, FlowStatus};
     use qianshu::store::documents::Outcome;
-    use qianshu::store::signing::{Origin, Revision};
+    use qianshu::store::signing::{Origin, Recorded, Revision};
     let store = applied(db).await;
     let mut g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
     // A second signer of the same order: the two sign in parallel.
@@ -1032,7 +1032,10 @@ async fn signings_are_guarded_transitions_that_write_all_or_nothing(db: &TestDb)
     let made = state().await;
     assert_eq!(made.3, Revision { number: 0, sha256: format!("{:064}", 0) });
 
-    assert!(store.record_signing(&[signed(flow, a, FlowStatus::Part, 1)], None, &origin, now).await.unwrap());
+    assert_eq!(
+        store.record_signing(&[signed(flow, a, FlowStatus::Part, 1)], None, &origin, now).await.unwrap(),
+        Recorded::Done
+    );
     let after_a = state().await;
     assert_eq!((after_a.0, &after_a.1[..]), (FlowStatus::Part, &[ApproveStatus::Accept, ApproveStatus::Pending][..]));
     assert_eq!(after_a.3, Revision { number: 1, sha256: format!("{:064}", 1) });
@@ -1040,31 +1043,47 @@ async fn signings_are_guarded_transitions_that_write_all_or_nothing(db: &TestDb)
 
     // The same signer again, on the next revision or the same one: nothing is written.
     for revision in [2, 1] {
-        assert!(
-            !store.record_signing(&[signed(flow, a, FlowStatus::Part, revision)], None, &origin, now).await.unwrap()
+        assert_eq!(
+            store.record_signing(&[signed(flow, a, FlowStatus::Part, revision)], None, &origin, now).await.unwrap(),
+            Recorded::Changed
         );
         assert_eq!(state().await, after_a);
     }
     // The other signer on the revision already taken, or planned on a stale read (PART where
     // the contract is now complete): nothing is written.
-    assert!(!store.record_signing(&[signed(flow, b, FlowStatus::All, 1)], None, &origin, now).await.unwrap());
-    assert!(!store.record_signing(&[signed(flow, b, FlowStatus::Part, 2)], None, &origin, now).await.unwrap());
+    assert_eq!(
+        store.record_signing(&[signed(flow, b, FlowStatus::All, 1)], None, &origin, now).await.unwrap(),
+        Recorded::Changed
+    );
+    assert_eq!(
+        store.record_signing(&[signed(flow, b, FlowStatus::Part, 2)], None, &origin, now).await.unwrap(),
+        Recorded::Changed
+    );
     assert_eq!(state().await, after_a);
     // Past the deadline nothing moves either.
-    assert!(!store.record_signing(&[signed(flow, b, FlowStatus::All, 2)], None, &origin, now + 100).await.unwrap());
+    assert_eq!(
+        store.record_signing(&[signed(flow, b, FlowStatus::All, 2)], None, &origin, now + 100).await.unwrap(),
+        Recorded::Changed
+    );
     assert_eq!(state().await, after_a);
 
-    assert!(store.record_signing(&[signed(flow, b, FlowStatus::All, 2)], None, &origin, now).await.unwrap());
+    assert_eq!(
+        store.record_signing(&[signed(flow, b, FlowStatus::All, 2)], None, &origin, now).await.unwrap(),
+        Recorded::Done
+    );
     let done = state().await;
     assert_eq!((done.0, &done.1[..]), (FlowStatus::All, &[ApproveStatus::Accept, ApproveStatus::Accept][..]));
     assert_eq!(done.3.number, 2);
     // A finished contract cannot be refused.
-    assert!(!store.record_rejection(&[(flow.clone(), b.clone())], "晚了", None, &origin, now).await.unwrap());
+    assert_eq!(
+        store.record_rejection(&[(flow.clone(), b.clone())], "晚了", None, &origin, now).await.unwrap(),
+        Recorded::Changed
+    );
     assert_eq!(state().await, done);
 }
 
 async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
-    use qianshu::store::signing::{CODE_LOCK_SECONDS, CodeCheck, CodeUse, Origin};
+    use qianshu::store::signing::{CODE_LOCK_SECONDS, CodeCheck, CodeUse, Origin, Recorded};
     let store = applied(db).await;
     let g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
     store.create_flow_group(&g).await.unwrap();
@@ -1084,10 +1103,14 @@ async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
     assert!(store.finish_document(&lease, &outcome).await.unwrap());
     let use_it = || Some(CodeUse { token_sha256: &token, code_sha256: &code });
     let contract = signed(flow, sign_id, qianshu::domain::flow::FlowStatus::All, 1);
-    assert!(
-        !store.record_signing(std::slice::from_ref(&contract), use_it(), &Origin::default(), now + 301).await.unwrap()
+    assert_eq!(
+        store.record_signing(std::slice::from_ref(&contract), use_it(), &Origin::default(), now + 301).await.unwrap(),
+        Recorded::CodeUnusable
     );
-    assert!(store.record_signing(std::slice::from_ref(&contract), use_it(), &Origin::default(), now).await.unwrap());
+    assert_eq!(
+        store.record_signing(std::slice::from_ref(&contract), use_it(), &Origin::default(), now).await.unwrap(),
+        Recorded::Done
+    );
     assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Missing);
 
     let now = now + 60;

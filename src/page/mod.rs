@@ -229,12 +229,17 @@ async fn submit(
             Redirect::to(&format!("/s/{token}")).into_response()
         }
         Err(Failure::Client(e)) => {
+            let now = state.store.now();
+            let lock = match e.code {
+                Code::LimitExceeded_CallTimes => state.store.code_lock(&opened.token_sha256, now).await.ok().flatten(),
+                _ => None,
+            };
+            let message = lock.map_or_else(|| view::chinese_error(&e), |until| lock_message(until - now));
             // Shown over the state as it is now (a signature another tab made, say).
             match state.signing.open(&token).await {
-                Ok(Ok(now_opened)) => html(
-                    StatusCode::OK,
-                    view::page(&now_opened, &token, state.store.now(), Some((&view::chinese_error(&e), &form))),
-                ),
+                Ok(Ok(now_opened)) => {
+                    html(StatusCode::OK, view::page(&now_opened, &token, now, Some((&message, &form))))
+                }
                 Ok(Err(problem)) => invalid(problem),
                 Err(e) => internal(e),
             }

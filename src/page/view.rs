@@ -249,7 +249,8 @@ fn input(c: &Component, sent: &str) -> Markup {
 pub fn chinese_error(e: &ApiError) -> String {
     match e.code {
         Code::FailedOperation_AuthFail => "验证码错误或已失效，请重新输入或重新获取。".into(),
-        Code::LimitExceeded_CallTimes => "验证码错误次数过多，链接已锁定，请 10 分钟后再试。".into(),
+        Code::LimitExceeded_CallTimes => "验证码错误次数过多，链接已锁定，请稍后再试。".into(),
+        Code::OperationDenied_NoFlowPermission => "预览链接只能查看合同，不能签署或拒签。".into(),
         Code::InvalidParameter_Unordered => "还未轮到您签署，请等待前序签署人完成。".into(),
         Code::OperationDenied_FlowStatusForbid => "您已签署全部合同。".into(),
         Code::OperationDenied_FlowHasTerminated => "合同已结束签署（已被拒签或已过期）。".into(),

@@ -36,6 +36,17 @@ pub struct SignedContract {
     pub sha256: String,
 }
 
+/// What recording a signing or a refusal came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Done,
+    /// Something changed since the caller looked (another door won, another signer wrote the
+    /// next revision, the contract ended): nothing was written; look again.
+    Changed,
+    /// The one-time code was used, replaced or ran out meanwhile: nothing was written.
+    CodeUnusable,
+}
+
 /// A contract's latest revision: 0 is the document as made, without signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {
@@ -65,21 +76,19 @@ pub const CODE_LOCK_SECONDS: i64 = 600;
 
 impl Store {
     /// Records a signing: each approver `PENDING → ACCEPT`, each contract `INIT|PART →` its new
-    /// status, their values and revisions, and the code used, in one transaction. `false` when
-    /// anything had changed since the caller looked (another door won, another signer wrote the
-    /// next revision, the code was used): nothing is written and the caller looks again.
+    /// status, their values and revisions, and the code used, in one transaction, or nothing.
     pub async fn record_signing(
         &self,
         contracts: &[SignedContract],
         code: Option<CodeUse<'_>>,
         origin: &Origin,
         now: i64,
-    ) -> Result<bool, Failure> {
+    ) -> Result<Recorded, Failure> {
         let mut tx = self.begin_write().await?;
         if let Some(code) = code
             && !consume_code(&mut tx, &code, now).await?
         {
-            return Ok(false);
+            return Ok(Recorded::CodeUnusable);
         }
         for c in contracts {
             // The revision first: on PostgreSQL a second signer of the same contract waits here
@@ -100,7 +109,7 @@ impl Store {
                 || !approver_moves(&mut tx, &c.flow_id, &c.sign_id, ApproveStatus::Accept, None, origin, now).await?
                 || !flow_moves(&mut tx, &c.flow_id, c.status, None, now).await?
             {
-                return Ok(false);
+                return Ok(Recorded::Changed);
             }
             for (component_id, value) in &c.values {
                 sqlx::query("INSERT INTO flow_fields (flow_id, component_id, value) VALUES ($1, $2, $3)")
@@ -112,11 +121,11 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Recorded::Done)
     }
 
     /// Records a refusal: each approver `PENDING → REJECT` and each contract `→ REJECT` with the
-    /// reason, in one transaction; `false` (nothing written) when anything had changed.
+    /// reason, in one transaction, or nothing.
     pub async fn record_rejection(
         &self,
         refusals: &[(FlowId, SignId)],
@@ -124,22 +133,22 @@ impl Store {
         code: Option<CodeUse<'_>>,
         origin: &Origin,
         now: i64,
-    ) -> Result<bool, Failure> {
+    ) -> Result<Recorded, Failure> {
         let mut tx = self.begin_write().await?;
         if let Some(code) = code
             && !consume_code(&mut tx, &code, now).await?
         {
-            return Ok(false);
+            return Ok(Recorded::CodeUnusable);
         }
         for (flow_id, sign_id) in refusals {
             if !approver_moves(&mut tx, flow_id, sign_id, ApproveStatus::Reject, Some(reason), origin, now).await?
                 || !flow_moves(&mut tx, flow_id, FlowStatus::Reject, Some(reason), now).await?
             {
-                return Ok(false);
+                return Ok(Recorded::Changed);
             }
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Recorded::Done)
     }
 
     /// The latest revision of each of `flows` that has a document (a flow whose document is not
