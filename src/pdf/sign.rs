@@ -50,7 +50,7 @@ pub fn fitted_line(text: &str, rect: Placement, style: TextStyle, fonts: &dyn Me
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
     use std::process::Command;
@@ -67,7 +67,7 @@ pub(crate) mod tests {
     const TEMPLATE: &str = "examples/templates/employment-contract.pdf";
 
     /// The system's Noto CJK fonts and the PDF tools, or `None` (outside CI) to skip.
-    pub(crate) fn fonts_and_tools() -> Option<Fonts> {
+    fn fonts_and_tools() -> Option<Fonts> {
         let fonts = Fonts::load(&Default::default()).unwrap();
         let tools = ["qpdf", "pdftotext", "pdftoppm"]
             .iter()
@@ -81,7 +81,7 @@ pub(crate) mod tests {
     }
 
     /// The employment contract's components as the demo tenants file places them.
-    pub(crate) fn components() -> Vec<Component> {
+    fn components() -> Vec<Component> {
         let file: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string("examples/demo-tenants.json").unwrap()).unwrap();
         let template = &file["Applications"][0]["Templates"][0];
@@ -113,7 +113,7 @@ pub(crate) mod tests {
         components.iter().filter(|c| c.recipient_id.as_deref() == recipient).cloned().collect()
     }
 
-    pub(crate) fn placement(components: &[Component], id: &str) -> Placement {
+    fn placement(components: &[Component], id: &str) -> Placement {
         components.iter().find(|c| c.component_id == id).unwrap().placement
     }
 
@@ -122,7 +122,7 @@ pub(crate) mod tests {
     }
 
     /// What a signing page's `<canvas>` sends: a transparent PNG with a dark stroke across it.
-    pub(crate) fn canvas_png(width: u32, height: u32) -> Vec<u8> {
+    fn canvas_png(width: u32, height: u32) -> Vec<u8> {
         let mut pixels = vec![0u8; (width * height * 4) as usize];
         for x in 0..width {
             let t = f64::from(x) / f64::from(width);
@@ -165,7 +165,7 @@ pub(crate) mod tests {
     }
 
     /// A page rendered in colour at `dpi`: width, height and RGB pixels.
-    pub(crate) fn rendered(pdf: &Path, page: u32, dpi: u32) -> (usize, usize, Vec<u8>) {
+    fn rendered(pdf: &Path, page: u32, dpi: u32) -> (usize, usize, Vec<u8>) {
         let (page, dpi) = (page.to_string(), dpi.to_string());
         let out = run("pdftoppm", &["-r", &dpi, "-f", &page, "-l", &page, pdf.to_str().unwrap()]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
