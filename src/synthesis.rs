@@ -380,10 +380,9 @@ impl Synthesis {
         let fonts = self.fonts.clone();
         let pdf = self
             .on_render_thread(move || {
-                let prepared = PreparedTemplate::new(bytes)?;
                 let s = signature;
                 let marks = signing_marks(&s.components, &s.values, &HashMap::new(), &s.appearances, s.date, &fonts)?;
-                compose(&prepared, &marks, &fonts)
+                crate::pdf::sign::next_revision(bytes, &marks, &fonts)
             })
             .await?;
         self.blobs.put(Bytes::from(pdf)).await
