@@ -127,6 +127,15 @@ fn html(status: StatusCode, markup: maud::Markup) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Only qianshu's own script runs on a page that can sign contracts; PDF.js needs its worker
+    // and draws fonts from data, the signature pad hints with a data image.
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
     response
 }
 

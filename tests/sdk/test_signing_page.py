@@ -102,6 +102,9 @@ def test_the_page_signs_with_the_code_from_the_outbox(signer_server):
     g, url = person_due(s)
     status, headers, page = request(s, "GET", path_of(url))
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert (headers["Cache-Control"], headers["Referrer-Policy"]) == ("no-store", "no-referrer")
+    assert headers["Content-Security-Policy"].startswith("default-src 'self';")
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert 'data-state="open"' in page and "全部签署" in page and "紧急联系人" in page and "2023年张三入职合同组合" in page
     code = new_code(s, url)
     again = send_code(s, url)
