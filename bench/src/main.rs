@@ -3,28 +3,29 @@
 //! rows written by a bare loop of the store's transactions on a database of the same kind.
 //! See bench/README.md.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use bytes::Bytes;
+use anyhow::bail;
 use clap::Parser;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use qianshu::api::tc3;
-use qianshu::config::DatabaseUrl;
 use qianshu::store::Store;
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod common;
 mod fixtures;
-use fixtures::{ENT, IND, TEMPLATE, app_id, planned, tenants};
+use common::{HttpClient, Outcome, Server, fresh_database, signed};
+use fixtures::{ENT, IND, TEMPLATE, app_id, tenants};
+use qianshu::domain::ExternalId;
+use qianshu::domain::flow::{
+    ApproveStatus, Approver, Flow, FlowGroup, FlowGroupName, FlowOptions, FlowStatus, SignerKind,
+};
+use qianshu::domain::id::{FlowGroupId, FlowId, SignId, TemplateId};
+use qianshu::domain::template::SnapshotId;
 
 #[derive(Parser, Clone)]
 struct Args {
@@ -67,181 +68,12 @@ fn request_body(app: usize, flows: usize) -> Vec<u8> {
     serde_json::to_vec(&body).expect("JSON")
 }
 
-/// A signed request, exactly as the official SDKs build it.
-fn signed(address: &str, app: usize, body: Vec<u8>) -> hyper::Request<Full<Bytes>> {
-    let ts = qianshu::store::now();
-    let date = tc3::scope_date(ts).expect("date");
-    let header = |name: &str| match name {
-        "content-type" => Some("application/json"),
-        "host" => Some(address),
-        _ => None,
-    };
-    let parts = tc3::SignedParts { method: "POST", query: "", header: &header, body: &body };
-    let signed_headers = ["content-type".to_owned(), "host".to_owned()];
-    let canonical = tc3::canonical_request(&parts, &signed_headers, tc3::HostForm::AsSent).expect("canonical");
-    let to_sign = tc3::string_to_sign(&ts.to_string(), &date, tc3::SERVICE, &canonical);
-    let signature = tc3::signature(&format!("benchSecretKey{app:020}"), &date, tc3::SERVICE, &to_sign);
-    hyper::Request::post(format!("http://{address}/"))
-        .header("content-type", "application/json")
-        .header("host", address)
-        .header("x-tc-action", "ChannelCreateFlowGroupByTemplates")
-        .header("x-tc-version", "2021-05-26")
-        .header("x-tc-timestamp", ts.to_string())
-        .header(
-            "authorization",
-            format!(
-                "TC3-HMAC-SHA256 Credential=AKIDbench{app}/{date}/essbasic/tc3_request, SignedHeaders=content-type;host, Signature={signature}"
-            ),
-        )
-        .body(Full::new(Bytes::from(body)))
-        .expect("request")
-}
-
-struct Database {
-    url: DatabaseUrl,
-    admin: Option<(String, String)>,
-}
-
-async fn fresh_database(kind: &str, dir: &Path, postgres: Option<&str>) -> anyhow::Result<Database> {
-    if kind == "sqlite" {
-        return Ok(Database {
-            url: DatabaseUrl::new(format!("sqlite://{}", dir.join("bench.db").display())),
-            admin: None,
-        });
-    }
-    let admin = postgres.context("no PostgreSQL URL")?.to_owned();
-    let name = format!("qianshu_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).context("URL")?;
-    Ok(Database { url: DatabaseUrl::new(format!("{base}/{name}")), admin: Some((admin, name)) })
-}
-
-impl Database {
-    async fn drop(self) {
-        if let Some((admin, name)) = self.admin
-            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await
-        {
-            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
-        }
-    }
-}
-
-struct Server {
-    child: tokio::process::Child,
-    address: String,
-}
-
-impl Server {
-    async fn start(args: &Args, db: &Database, dir: &Path) -> anyhow::Result<Server> {
-        let tenants_file = dir.join("tenants.json");
-        std::fs::write(&tenants_file, serde_json::to_vec(&tenants(args.apps))?)?;
-        let base = |cmd: &mut tokio::process::Command| {
-            cmd.arg("--data-dir").arg(dir).arg("--database-url").arg(db.url.expose()).env("QIANSHU_LOG", "warn");
-        };
-        let mut apply = tokio::process::Command::new(&args.server);
-        base(&mut apply);
-        let out = apply.arg("apply").arg(&tenants_file).output().await.context("running qianshu apply")?;
-        if !out.status.success() {
-            bail!("apply failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let mut serve = tokio::process::Command::new(&args.server);
-        base(&mut serve);
-        let mut child = serve
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "1000000"])
-            .args(args.synthesis_workers.map(|n| format!("--synthesis-workers={n}")))
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-        while let Some(line) = lines.next_line().await? {
-            if let Some(rest) = line.strip_prefix("qianshu listening on http://") {
-                let address = rest.split_whitespace().next().context("address")?.to_owned();
-                return Ok(Server { child, address });
-            }
-        }
-        bail!("qianshu did not start")
-    }
-
-    /// CPU seconds the server's synthesis threads (`synthesis-N`) have used so far.
-    fn synthesis_cpu_seconds(&self) -> f64 {
-        let tasks = format!("/proc/{}/task", self.child.id().unwrap_or(0));
-        let ticks: u64 = std::fs::read_dir(tasks)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|task| {
-                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-                // `pid (comm) state …`: utime and stime are fields 14 and 15, so 11 and 12 after
-                // the comm; in clock ticks, 100 a second on Linux.
-                let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-                if !comm.starts_with("synthesis") {
-                    return None;
-                }
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-            })
-            .sum();
-        ticks as f64 / 100.0
-    }
-
-    fn peak_rss_mb(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id().unwrap_or(0))).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-}
-
-#[derive(Default)]
-struct Outcome {
-    latencies: Vec<Duration>,
-    errors: usize,
-    first_error: Option<String>,
-    elapsed: Duration,
-}
-
-impl Outcome {
-    fn record(&mut self, result: Result<Duration, String>) {
-        match result {
-            Ok(d) => self.latencies.push(d),
-            Err(e) => {
-                self.errors += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Outcome) {
-        self.latencies.extend(other.latencies);
-        self.errors += other.errors;
-        if self.first_error.is_none() {
-            self.first_error = other.first_error;
-        }
-    }
-
-    fn per_second(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile_ms(&mut self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return f64::NAN;
-        }
-        self.latencies.sort();
-        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len()) - 1;
-        self.latencies[i].as_secs_f64() * 1000.0
-    }
-}
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
 async fn one(client: &HttpClient, address: &str, app: usize, body: Vec<u8>) -> Result<Duration, String> {
     let start = Instant::now();
-    let response = client.request(signed(address, app, body)).await.map_err(|e| e.to_string())?;
+    let response = client
+        .request(signed(address, app, "ChannelCreateFlowGroupByTemplates", body))
+        .await
+        .map_err(|e| e.to_string())?;
     let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
     let elapsed = start.elapsed();
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
@@ -365,7 +197,9 @@ async fn main() -> anyhow::Result<()> {
     for kind in kinds {
         let dir = tempfile::tempdir()?;
         let db = fresh_database(kind, dir.path(), args.postgres.as_deref()).await?;
-        let server = Server::start(&args, &db, dir.path()).await?;
+        let extra: Vec<String> =
+            args.synthesis_workers.map(|n| format!("--synthesis-workers={n}")).into_iter().collect();
+        let server = Server::start(&args.server, &tenants(args.apps), &db, dir.path(), &extra).await?;
         let client: HttpClient =
             Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency * 2).build_http();
         // Warm up connections, caches and prepared statements.
@@ -409,9 +243,63 @@ async fn main() -> anyhow::Result<()> {
         if let Some(e) = o.first_error {
             println!("          first error: {e}");
         }
-        println!("          synthesis threads: {:.1} CPU s", server.synthesis_cpu_seconds());
+        println!("          synthesis threads: {:.1} CPU s", server.cpu_seconds("synthesis"));
         drop(server);
         db.drop().await;
     }
     Ok(())
+}
+
+/// A group as the server would plan it, for the storage floor.
+pub fn planned(app: usize, flows: usize, snapshot: &SnapshotId) -> FlowGroup {
+    let now = qianshu::store::now();
+    let id = |s: &str| ExternalId::parse(Some(s), "id").expect("id");
+    let approver = |recipient: &str, kind: SignerKind, org: Option<&str>, name: &str, mobile: &str| Approver {
+        recipient_id: recipient.into(),
+        sign_id: SignId::generate(),
+        signer: kind,
+        role_name: if kind.is_enterprise() { "甲方" } else { "乙方" }.into(),
+        custom_role_name: None,
+        organization_open_id: org.map(Into::into),
+        organization_name: org.map(|_| "压测企业".into()),
+        open_id: org.map(|_| "bench_op".into()),
+        name: Some(name.into()),
+        mobile: Some(mobile.into()),
+        id_card: None,
+        routing_order: if kind.is_enterprise() { 1 } else { 2 },
+        page: Default::default(),
+        status: ApproveStatus::Pending,
+        approve_time: None,
+        approve_message: None,
+    };
+    FlowGroup {
+        app_id: id(&app_id(app)),
+        flow_group_id: FlowGroupId::generate(),
+        name: FlowGroupName::parse(Some("压测合同组"), "n").expect("name"),
+        organization_open_id: id("bench_org"),
+        operator_open_id: id("bench_op"),
+        created_on: now,
+        flows: (0..flows)
+            .map(|_| Flow {
+                flow_id: FlowId::generate(),
+                group: None,
+                organization_open_id: "bench_org".into(),
+                operator_open_id: "bench_op".into(),
+                template_id: TemplateId::parse(Some(TEMPLATE), "t").expect("template"),
+                template_snapshot: snapshot.clone(),
+                name: "压测合同".into(),
+                options: FlowOptions::default(),
+                status: FlowStatus::Init,
+                flow_message: None,
+                deadline: now + 365 * 86400,
+                created_on: now,
+                approvers: vec![
+                    approver(ENT, SignerKind::ChannelEmployee, Some("bench_org"), "压测员", "13800000000"),
+                    approver(IND, SignerKind::Person, None, "张三", "18888888888"),
+                ],
+                fields: vec![("PartyA".into(), "压测企业".into()), ("PartyB".into(), "张三".into())],
+                document_task: None,
+            })
+            .collect(),
+    }
 }
