@@ -3,7 +3,9 @@
 //! the durable queue in the database. Whoever needs a document that is not made yet makes it on
 //! the spot. Every render, the workers' and the on-demand ones, runs on the node's render
 //! threads: at the lowest CPU priority, so that API calls keep the cores, and no more at once
-//! than there are threads, so that memory is bounded by what that many documents need.
+//! than there are threads, so that memory is bounded by what that many documents need. A
+//! signer's revisions are the API call itself, drawn while the signer waits: they run on
+//! signing threads of their own, at normal priority, one per core.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -47,6 +49,9 @@ pub struct Synthesis {
     renderer: Renderer,
     /// Where templates are parsed, images decoded and documents rendered.
     render_threads: rayon::ThreadPool,
+    /// Where signers' revisions are drawn: a group's contracts in parallel, and neither behind
+    /// background renders nor at their priority (a busy machine starves nice 19 for seconds).
+    signing_threads: rayon::ThreadPool,
     /// On-demand jobs claimed at once: as many as there are render threads, so that a claimed
     /// job waits for a render thread behind at most that many others and not past its lease.
     on_demand: Semaphore,
@@ -93,6 +98,7 @@ impl Synthesis {
             .thread_name(|i| format!("render-{i}"))
             .start_handler(|_| lowest_priority())
             .build()?;
+        let signing_threads = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("signing-{i}")).build()?;
         Ok(Arc::new(Synthesis {
             store,
             blobs,
@@ -101,6 +107,7 @@ impl Synthesis {
             images: moka::sync::Cache::builder().max_capacity(256).build(),
             renderer,
             render_threads: pool,
+            signing_threads,
             on_demand: Semaphore::new(render_threads),
             wake: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),
@@ -126,13 +133,7 @@ impl Synthesis {
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        self.render_threads.spawn(move || {
-            let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
-        });
-        result
-            .await?
-            .unwrap_or_else(|panic| Err(anyhow!("panicked: {}", crate::untrusted::panic_message(panic.as_ref()))))
+        on_thread_of(&self.render_threads, work).await
     }
 
     /// Reads what a flow's document is made from.
@@ -340,6 +341,19 @@ impl Synthesis {
     }
 }
 
+/// Runs `work` on one of `pool`'s threads; a panic in it is an error like any other, so that one
+/// poisonous input fails its own job and nothing else.
+async fn on_thread_of<T: Send + 'static>(
+    pool: &rayon::ThreadPool,
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    pool.spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
+    });
+    result.await?.unwrap_or_else(|panic| Err(anyhow!("panicked: {}", crate::untrusted::panic_message(panic.as_ref()))))
+}
+
 /// Synthesis must not take CPU from API calls: its threads run at nice 19. (A thread cannot
 /// raise its priority again without privileges, so renders get threads of their own rather
 /// than borrowing and lowering tokio's.)
@@ -378,13 +392,12 @@ impl Synthesis {
     pub async fn revise(&self, base: &str, signature: Signature) -> anyhow::Result<String> {
         let bytes = self.blobs.get(base).await?;
         let fonts = self.fonts.clone();
-        let pdf = self
-            .on_render_thread(move || {
-                let s = signature;
-                let marks = signing_marks(&s.components, &s.values, &HashMap::new(), &s.appearances, s.date, &fonts)?;
-                crate::pdf::sign::next_revision(bytes, &marks, &fonts)
-            })
-            .await?;
+        let pdf = on_thread_of(&self.signing_threads, move || {
+            let s = signature;
+            let marks = signing_marks(&s.components, &s.values, &HashMap::new(), &s.appearances, s.date, &fonts)?;
+            crate::pdf::sign::next_revision(bytes, &marks, &fonts)
+        })
+        .await?;
         self.blobs.put(Bytes::from(pdf)).await
     }
 }
@@ -674,6 +687,26 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         RENDERING.fetch_sub(1, Ordering::SeqCst);
         Ok(b"%PDF-1.7 made".to_vec())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn signers_revisions_are_drawn_on_threads_of_their_own_at_the_priority_of_api_calls() {
+        let (_dir, _store, _group, synthesis) = queued(&["1"], 1, (render, WAIT)).await;
+        // SAFETY: getpriority only reads its arguments; who = 0 names the calling thread.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS as _, 0) };
+        let caller = nice();
+        let (drawn_at, thread) = on_thread_of(&synthesis.signing_threads, move || {
+            Ok((nice(), std::thread::current().name().map(String::from)))
+        })
+        .await
+        .unwrap();
+        assert_eq!(drawn_at, caller);
+        assert!(thread.is_some_and(|name| name.starts_with("signing-")));
+        assert_eq!(
+            synthesis.signing_threads.current_num_threads(),
+            std::thread::available_parallelism().unwrap().get()
+        );
     }
 
     #[cfg(target_os = "linux")]
