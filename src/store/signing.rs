@@ -90,35 +90,8 @@ impl Store {
         {
             return Ok(Recorded::CodeUnusable);
         }
-        for c in contracts {
-            // The revision first: on PostgreSQL a second signer of the same contract waits here
-            // for the first to commit, then finds the revision taken and looks again.
-            let written = sqlx::query(
-                "INSERT INTO flow_revisions (flow_id, revision, sha256, sign_id, created_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (flow_id, revision) DO NOTHING",
-            )
-            .bind(c.flow_id.as_str())
-            .bind(c.revision)
-            .bind(&c.sha256)
-            .bind(c.sign_id.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if written != 1
-                || !approver_moves(&mut tx, &c.flow_id, &c.sign_id, ApproveStatus::Accept, None, origin, now).await?
-                || !flow_moves(&mut tx, &c.flow_id, c.status, None, now).await?
-            {
-                return Ok(Recorded::Changed);
-            }
-            for (component_id, value) in &c.values {
-                sqlx::query("INSERT INTO flow_fields (flow_id, component_id, value) VALUES ($1, $2, $3)")
-                    .bind(c.flow_id.as_str())
-                    .bind(component_id)
-                    .bind(value)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        if !contracts.is_empty() && !signing_writes(&mut tx, contracts, origin, now).await? {
+            return Ok(Recorded::Changed);
         }
         tx.commit().await?;
         Ok(Recorded::Done)
@@ -315,6 +288,98 @@ async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<b
     .await?
     .rows_affected();
     Ok(used == 1)
+}
+
+/// A signing's rows, a few multi-row statements for all its contracts rather than four round
+/// trips per contract: `false` if any contract or approver had moved meanwhile.
+async fn signing_writes(
+    conn: &mut Conn,
+    contracts: &[SignedContract],
+    origin: &Origin,
+    now: i64,
+) -> Result<bool, Failure> {
+    let n = contracts.len() as u64;
+    // The revisions first: on PostgreSQL a second signer of the same contract waits here for
+    // the first to commit, then finds the revision taken and looks again.
+    let rows = (0..contracts.len()).map(|i| {
+        let p = 5 * i;
+        format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+    });
+    let sql = format!(
+        "INSERT INTO flow_revisions (flow_id, revision, sha256, sign_id, created_at) VALUES {} \
+         ON CONFLICT (flow_id, revision) DO NOTHING",
+        rows.collect::<Vec<_>>().join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for c in contracts {
+        q = q.bind(c.flow_id.as_str()).bind(c.revision).bind(&c.sha256).bind(c.sign_id.as_str()).bind(now);
+    }
+    if q.execute(&mut *conn).await?.rows_affected() != n {
+        return Ok(false);
+    }
+
+    let pairs = (0..contracts.len()).map(|i| format!("(flow_id = ${} AND sign_id = ${})", 2 * i + 4, 2 * i + 5));
+    let sql = format!(
+        "UPDATE flow_approvers SET status = 'ACCEPT', approve_time = $1, approve_message = NULL, sign_ip = $2, \
+         sign_user_agent = $3 WHERE status = 'PENDING' AND ({})",
+        pairs.collect::<Vec<_>>().join(" OR ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(origin.ip.clone()).bind(origin.user_agent.clone());
+    for c in contracts {
+        q = q.bind(c.flow_id.as_str()).bind(c.sign_id.as_str());
+    }
+    if q.execute(&mut *conn).await?.rows_affected() != n {
+        return Ok(false);
+    }
+
+    // One statement per status the contracts move to (PART or ALL), each guarded as
+    // `flow_moves` is: a plan that says PART where another signer's commit made it ALL (or
+    // the reverse) moves nothing, and the whole signing looks again.
+    let mut statuses: Vec<FlowStatus> = Vec::new();
+    for c in contracts {
+        if !statuses.contains(&c.status) {
+            statuses.push(c.status);
+        }
+    }
+    let mut moved = 0;
+    for status in statuses {
+        let ids: Vec<&str> = contracts.iter().filter(|c| c.status == status).map(|c| c.flow_id.as_str()).collect();
+        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 3));
+        let sql = format!(
+            "UPDATE flows SET status = $1 WHERE status IN ('INIT', 'PART') AND deadline >= $2 AND flow_id IN ({}) \
+             AND ($1 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = flows.flow_id \
+             AND a.status <> 'ACCEPT')",
+            placeholders.collect::<Vec<_>>().join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).bind(now);
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        moved += q.execute(&mut *conn).await?.rows_affected();
+    }
+    if moved != n {
+        return Ok(false);
+    }
+
+    let values: Vec<(&str, &str, &str)> = contracts
+        .iter()
+        .flat_map(|c| {
+            c.values.iter().map(|(component, value)| (c.flow_id.as_str(), component.as_str(), value.as_str()))
+        })
+        .collect();
+    if !values.is_empty() {
+        let rows = (0..values.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
+        let sql = format!(
+            "INSERT INTO flow_fields (flow_id, component_id, value) VALUES {}",
+            rows.collect::<Vec<_>>().join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (flow_id, component, value) in values {
+            q = q.bind(flow_id).bind(component).bind(value);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(true)
 }
 
 /// `PENDING → to` for one approver; `false` if it was not pending any more.
