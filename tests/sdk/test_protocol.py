@@ -181,16 +181,27 @@ def test_both_keys_of_an_application_work(server):
 
 def test_a_burst_of_45_calls_is_limited_for_that_account_only(server):
     client_a, client_b = server.client("A"), server.client("B")
-    codes = []
-    start = time.time()
-    for _ in range(45):
-        try:
-            call(client_a, "DescribeTemplates", {"Agent": AGENT_A, "ContentType": 1})
-            codes.append("ok")
-        except Exception as e:  # noqa: BLE001 - the code is what we check
-            codes.append(e.code)
-    elapsed = time.time() - start
-    assert elapsed < 1.0, "the burst must fit in one second for this test to mean anything"
+
+    def burst():
+        codes = []
+        start = time.time()
+        for _ in range(45):
+            try:
+                call(client_a, "DescribeTemplates", {"Agent": AGENT_A, "ContentType": 1})
+                codes.append("ok")
+            except Exception as e:  # noqa: BLE001 - the code is what we check
+                codes.append(e.code)
+        return codes, time.time() - start
+
+    # The burst must fit in one second for the test to mean anything; on a machine too busy for
+    # that, the bucket refills and the burst is tried again.
+    for attempt in range(3):
+        if attempt:
+            time.sleep(1.5)
+        codes, elapsed = burst()
+        if elapsed < 1.0:
+            break
+    assert elapsed < 1.0, f"three bursts took {elapsed:.2f} s or more: the machine is too busy for this test"
     assert set(codes) == {"ok", "RequestLimitExceeded"}
     # 20 at once, then one more every 50 ms.
     assert 20 <= codes.count("ok") <= 21 + int(20 * elapsed)
