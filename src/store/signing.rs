@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::Store;
+use super::flows::{insert_rows, row};
+use super::{Backend, Store};
 use crate::domain::ExternalId;
 use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, SignId};
@@ -90,7 +91,7 @@ impl Store {
         {
             return Ok(Recorded::CodeUnusable);
         }
-        if !contracts.is_empty() && !signing_writes(&mut tx, contracts, origin, now).await? {
+        if !contracts.is_empty() && !signing_writes(&mut tx, self.backend, contracts, origin, now).await? {
             return Ok(Recorded::Changed);
         }
         tx.commit().await?;
@@ -294,6 +295,7 @@ async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<b
 /// trips per contract: `false` if any contract or approver had moved meanwhile.
 async fn signing_writes(
     conn: &mut Conn,
+    backend: Backend,
     contracts: &[SignedContract],
     origin: &Origin,
     now: i64,
@@ -361,24 +363,15 @@ async fn signing_writes(
         return Ok(false);
     }
 
-    let values: Vec<(&str, &str, &str)> = contracts
+    let values = contracts
         .iter()
         .flat_map(|c| {
-            c.values.iter().map(|(component, value)| (c.flow_id.as_str(), component.as_str(), value.as_str()))
+            c.values.iter().map(|(component, value)| {
+                row! { "flow_id" => c.flow_id.as_str(), "component_id" => component.as_str(), "value" => value.as_str() }
+            })
         })
         .collect();
-    if !values.is_empty() {
-        let rows = (0..values.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
-        let sql = format!(
-            "INSERT INTO flow_fields (flow_id, component_id, value) VALUES {}",
-            rows.collect::<Vec<_>>().join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (flow_id, component, value) in values {
-            q = q.bind(flow_id).bind(component).bind(value);
-        }
-        q.execute(&mut *conn).await?;
-    }
+    insert_rows(conn, backend, "flow_fields", values).await?;
     Ok(true)
 }
 
