@@ -114,12 +114,13 @@ impl Store {
         {
             return Ok(Recorded::CodeUnusable);
         }
-        for (flow_id, sign_id) in refusals {
-            if !approver_moves(&mut tx, flow_id, sign_id, ApproveStatus::Reject, Some(reason), origin, now).await?
-                || !flow_moves(&mut tx, flow_id, FlowStatus::Reject, Some(reason), now).await?
-            {
-                return Ok(Recorded::Changed);
-            }
+        let approvers: Vec<(&FlowId, &SignId)> = refusals.iter().map(|(f, a)| (f, a)).collect();
+        let flows: Vec<&FlowId> = refusals.iter().map(|(f, _)| f).collect();
+        if !refusals.is_empty()
+            && (!approvers_move(&mut tx, &approvers, ApproveStatus::Reject, Some(reason), origin, now).await?
+                || !flows_move(&mut tx, &flows, FlowStatus::Reject, Some(reason), now).await?)
+        {
+            return Ok(Recorded::Changed);
         }
         tx.commit().await?;
         Ok(Recorded::Done)
@@ -320,47 +321,22 @@ async fn signing_writes(
         return Ok(false);
     }
 
-    let pairs = (0..contracts.len()).map(|i| format!("(flow_id = ${} AND sign_id = ${})", 2 * i + 4, 2 * i + 5));
-    let sql = format!(
-        "UPDATE flow_approvers SET status = 'ACCEPT', approve_time = $1, approve_message = NULL, sign_ip = $2, \
-         sign_user_agent = $3 WHERE status = 'PENDING' AND ({})",
-        pairs.collect::<Vec<_>>().join(" OR ")
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(origin.ip.clone()).bind(origin.user_agent.clone());
-    for c in contracts {
-        q = q.bind(c.flow_id.as_str()).bind(c.sign_id.as_str());
-    }
-    if q.execute(&mut *conn).await?.rows_affected() != n {
+    let approvers: Vec<(&FlowId, &SignId)> = contracts.iter().map(|c| (&c.flow_id, &c.sign_id)).collect();
+    if !approvers_move(conn, &approvers, ApproveStatus::Accept, None, origin, now).await? {
         return Ok(false);
     }
-
-    // One statement per status the contracts move to (PART or ALL), each guarded as
-    // `flow_moves` is: a plan that says PART where another signer's commit made it ALL (or
-    // the reverse) moves nothing, and the whole signing looks again.
+    // One statement per status the contracts move to (PART or ALL).
     let mut statuses: Vec<FlowStatus> = Vec::new();
     for c in contracts {
         if !statuses.contains(&c.status) {
             statuses.push(c.status);
         }
     }
-    let mut moved = 0;
     for status in statuses {
-        let ids: Vec<&str> = contracts.iter().filter(|c| c.status == status).map(|c| c.flow_id.as_str()).collect();
-        let placeholders = (0..ids.len()).map(|i| format!("${}", i + 3));
-        let sql = format!(
-            "UPDATE flows SET status = $1 WHERE status IN ('INIT', 'PART') AND deadline >= $2 AND flow_id IN ({}) \
-             AND ($1 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = flows.flow_id \
-             AND a.status <> 'ACCEPT')",
-            placeholders.collect::<Vec<_>>().join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).bind(now);
-        for id in &ids {
-            q = q.bind(*id);
+        let flows: Vec<&FlowId> = contracts.iter().filter(|c| c.status == status).map(|c| &c.flow_id).collect();
+        if !flows_move(conn, &flows, status, None, now).await? {
+            return Ok(false);
         }
-        moved += q.execute(&mut *conn).await?.rows_affected();
-    }
-    if moved != n {
-        return Ok(false);
     }
 
     let values = contracts
@@ -375,56 +351,57 @@ async fn signing_writes(
     Ok(true)
 }
 
-/// `PENDING → to` for one approver; `false` if it was not pending any more.
-async fn approver_moves(
+/// `PENDING → to` for each of `approvers` (FlowId, SignId); `false` if any was not pending any
+/// more (the caller then writes nothing).
+async fn approvers_move(
     conn: &mut Conn,
-    flow_id: &FlowId,
-    sign_id: &SignId,
+    approvers: &[(&FlowId, &SignId)],
     to: ApproveStatus,
     message: Option<&str>,
     origin: &Origin,
     now: i64,
 ) -> Result<bool, Failure> {
-    let moved = sqlx::query(
-        "UPDATE flow_approvers SET status = $3, approve_time = $4, approve_message = $5, sign_ip = $6, \
-         sign_user_agent = $7 WHERE flow_id = $1 AND sign_id = $2 AND status = 'PENDING'",
-    )
-    .bind(flow_id.as_str())
-    .bind(sign_id.as_str())
-    .bind(to.as_str())
-    .bind(now)
-    .bind(message.map(str::to_owned))
-    .bind(origin.ip.clone())
-    .bind(origin.user_agent.clone())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(moved == 1)
+    let pairs = (0..approvers.len()).map(|i| format!("(flow_id = ${} AND sign_id = ${})", 2 * i + 6, 2 * i + 7));
+    let sql = format!(
+        "UPDATE flow_approvers SET status = $1, approve_time = $2, approve_message = $3, sign_ip = $4, \
+         sign_user_agent = $5 WHERE status = 'PENDING' AND ({})",
+        pairs.collect::<Vec<_>>().join(" OR ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to.as_str())
+        .bind(now)
+        .bind(message.map(str::to_owned))
+        .bind(origin.ip.clone())
+        .bind(origin.user_agent.clone());
+    for (flow_id, sign_id) in approvers {
+        q = q.bind(flow_id.as_str()).bind(sign_id.as_str());
+    }
+    Ok(q.execute(&mut *conn).await?.rows_affected() == approvers.len() as u64)
 }
 
-/// A live contract (`INIT` or `PART`, before its deadline) `→ to`, once its approver has moved;
-/// `false` if it was not live or, for a signing, `to` no longer follows from its approvers.
-/// Parallel signers each plan on what they read, so a plan can miss another's signature that
-/// committed meanwhile (it then says `PART` where the contract is now `ALL`); that plan must
-/// look again rather than be written.
-async fn flow_moves(
+/// Each of the live contracts `flows` (`INIT` or `PART`, before its deadline) `→ to`, once
+/// their approvers have moved; `false` if any was not live or, for a signing, `to` no longer
+/// follows from its approvers. Parallel signers each plan on what they read, so a plan can miss
+/// another's signature that committed meanwhile (it then says `PART` where the contract is now
+/// `ALL`); that plan must look again rather than be written.
+async fn flows_move(
     conn: &mut Conn,
-    flow_id: &FlowId,
+    flows: &[&FlowId],
     to: FlowStatus,
     message: Option<&str>,
     now: i64,
 ) -> Result<bool, Failure> {
-    let moved = sqlx::query(
-        "UPDATE flows SET status = $2, flow_message = COALESCE($3, flow_message) \
-         WHERE flow_id = $1 AND status IN ('INIT', 'PART') AND deadline >= $4 AND ($2 = 'REJECT' \
-         OR ($2 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = $1 AND a.status <> 'ACCEPT'))",
-    )
-    .bind(flow_id.as_str())
-    .bind(to.as_str())
-    .bind(message.map(str::to_owned))
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(moved == 1)
+    let placeholders = (0..flows.len()).map(|i| format!("${}", i + 4));
+    let sql = format!(
+        "UPDATE flows SET status = $1, flow_message = COALESCE($2, flow_message) \
+         WHERE status IN ('INIT', 'PART') AND deadline >= $3 AND flow_id IN ({}) AND ($1 = 'REJECT' \
+         OR ($1 = 'ALL') = NOT EXISTS (SELECT 1 FROM flow_approvers a WHERE a.flow_id = flows.flow_id \
+         AND a.status <> 'ACCEPT'))",
+        placeholders.collect::<Vec<_>>().join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.as_str()).bind(message.map(str::to_owned)).bind(now);
+    for flow_id in flows {
+        q = q.bind(flow_id.as_str());
+    }
+    Ok(q.execute(&mut *conn).await?.rows_affected() == flows.len() as u64)
 }
