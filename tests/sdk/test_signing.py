@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import AGENT_A, ROOT, Server, call
+from test_documents import wait_until
 from test_flow_groups import EMPLOYEE, EMPLOYMENT, ENT, NDA, PERSON, create, detail, flow, group
 
 HELPERS = {"QIANSHU_TEST_HELPERS": "true"}
@@ -24,14 +25,11 @@ def signer_server(start):
     return start("--rate-limit", "1000", env=HELPERS)
 
 
-def http(server, method, path, body=None, form=None):
+def http(server, method, path, body=None):
     """(status, parsed JSON or text) of a plain HTTP call."""
     data, headers = None, {}
     if body is not None:
         data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
-    if form is not None:
-        from urllib.parse import urlencode
-        data, headers = urlencode(form).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
     req = urllib.request.Request(f"http://{server.address}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
@@ -76,16 +74,6 @@ def test_the_group_is_signed_in_order_through_the_test_helper(signer_server):
     assert (status, body["Error"]["Code"]) == (400, "OperationDenied.FlowStatusForbid"), body
 
 
-def test_an_auto_signer_signs_the_moment_it_is_due(signer_server):
-    s = signer_server
-    auto = {"ApproverType": "ENTERPRISESERVER", "RecipientId": ENT}
-    g = create(s, group(flow(NDA, approvers=[auto, PERSON]), flow(NDA, approvers=[auto, PERSON])))
-    deadline = time.time() + 20
-    while time.time() < deadline and statuses(s, g["FlowGroupId"]) != [("PART", ["ACCEPT", "PENDING"])] * 2:
-        time.sleep(0.2)
-    assert statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2
-
-
 def test_each_signing_draws_its_signer_inside_their_boxes_and_nowhere_else(signer_server, tmp_path):
     from test_documents import changed_pixels, components, download, inside, text_of
     s = signer_server
@@ -120,11 +108,9 @@ def test_each_signing_draws_its_signer_inside_their_boxes_and_nowhere_else(signe
             assert any(inside(x, y, c, margin=0) for x, y in changed), c["ComponentId"]
 
 
-def signing_date():
-    """Today in China, as SIGN_DATE shows it."""
-    import datetime
-    today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8)))
-    return today.strftime("%Y年%m月%d日")
+def signing_date(now=None):
+    """The day in China (UTC+8) at `now` (Unix seconds, the wall clock by default), as SIGN_DATE shows it."""
+    return time.strftime("%Y年%m月%d日", time.gmtime((time.time() if now is None else now) + 8 * 3600))
 
 
 # ---- helpers for the tests below ----
@@ -292,7 +278,7 @@ def test_one_call_signs_every_due_contract_and_each_revision_extends_the_last(si
         assert middle.startswith(before) and after.startswith(middle)
         assert (middle.count(b"%%EOF"), after.count(b"%%EOF")) == (before.count(b"%%EOF") + 1, before.count(b"%%EOF") + 2)
         qpdf_check(tmp_path, after)
-    date = time.strftime("%Y年%m月%d日", time.gmtime(now + 8 * 3600))
+    date = signing_date(now)
     employment_before, employment = pdf_text(tmp_path, made[0]), pdf_text(tmp_path, full[0])
     for value in ("同意录用", "李四", date):
         assert value not in employment_before and value in employment, value
@@ -468,19 +454,10 @@ def auto_group(server):
     return create(server, group(flow(NDA, approvers=[AUTO, PERSON]), flow(NDA, approvers=[AUTO, PERSON])))
 
 
-def wait_for(what, check, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_an_auto_signer_signs_by_itself_then_the_person_completes(signer_server, tmp_path):
     s = signer_server
     g = auto_group(s)
-    wait_for("the auto-signer", lambda: statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2)
+    wait_until("the auto-signer", lambda: statuses(s, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2, timeout=20)
     person_url = link(s, g["FlowGroupId"], PERSON_LINK)
     assert helper_sign(s, person_url, SignatureText="张三") == (200, {"FlowIds": g["FlowIds"]})
     assert statuses(s, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
@@ -498,7 +475,9 @@ def test_an_auto_signer_left_pending_by_a_stopped_node_is_signed_after_the_resta
     first.proc.wait()
     second = Server(db, tmp_path, flags, HELPERS)
     try:
-        wait_for("the auto-signer", lambda: statuses(second, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2)
+        wait_until(
+            "the auto-signer", lambda: statuses(second, g["FlowGroupId"]) == [("PART", ["ACCEPT", "PENDING"])] * 2, timeout=20
+        )
         person_url = link(second, g["FlowGroupId"], PERSON_LINK)
         assert helper_sign(second, person_url, SignatureText="张三") == (200, {"FlowIds": g["FlowIds"]})
         assert statuses(second, g["FlowGroupId"]) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
