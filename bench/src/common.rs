@@ -56,6 +56,20 @@ pub struct Database {
 
 /// A new database of `kind`: a file in `dir`, or a database of its own on the PostgreSQL server
 /// at `postgres` (dropped by [`Database::drop`]).
+/// The backends a run measures: SQLite always, PostgreSQL when a server is given; fails early
+/// when the server binary to measure is not built.
+pub fn backends(server: &Path, postgres: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
+    if !server.exists() {
+        bail!("{} not found: run `cargo build --release` first", server.display());
+    }
+    if postgres.is_some() {
+        Ok(vec!["sqlite", "postgres"])
+    } else {
+        println!("(no --postgres URL: PostgreSQL not measured)");
+        Ok(vec!["sqlite"])
+    }
+}
+
 pub async fn fresh_database(kind: &str, dir: &Path, postgres: Option<&str>) -> anyhow::Result<Database> {
     if kind == "sqlite" {
         return Ok(Database {

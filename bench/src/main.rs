@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
 use clap::Parser;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 
 mod common;
 mod fixtures;
-use common::{HttpClient, Outcome, Server, fresh_database, signed};
+use common::{HttpClient, Outcome, Server, backends, fresh_database, signed};
 use fixtures::{ENT, IND, TEMPLATE, app_id, tenants};
 use qianshu::domain::ExternalId;
 use qianshu::domain::flow::{
@@ -172,15 +171,7 @@ async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if !args.server.exists() {
-        bail!("{} not found: run `cargo build --release` first", args.server.display());
-    }
-    let mut kinds = vec!["sqlite"];
-    if args.postgres.is_some() {
-        kinds.push("postgres");
-    } else {
-        println!("(no --postgres URL: PostgreSQL not measured)");
-    }
+    let kinds = backends(&args.server, args.postgres.as_deref())?;
     println!(
         "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, synthesis workers {}, {} cores",
         args.seconds,

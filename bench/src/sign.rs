@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 mod common;
 mod fixtures;
-use common::{HttpClient, Outcome, Server, fresh_database, signed};
+use common::{HttpClient, Outcome, Server, backends, fresh_database, signed};
 use fixtures::{ENT, IND, SIGN_TEMPLATE, SIGNER_FIELD, app_id, tenants};
 
 #[derive(Parser, Clone)]
@@ -160,15 +160,7 @@ async fn links(client: &HttpClient, address: &str, args: &Args, group_id: &str) 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if !args.server.exists() {
-        bail!("{} not found: run `cargo build --release` first", args.server.display());
-    }
-    let mut kinds = vec!["sqlite"];
-    if args.postgres.is_some() {
-        kinds.push("postgres");
-    } else {
-        println!("(no --postgres URL: PostgreSQL not measured)");
-    }
+    let kinds = backends(&args.server, args.postgres.as_deref())?;
     println!(
         "qianshu-sign-bench: {} groups signed one after the other per size, links for {} s with {} in flight, synthesis workers {}, {} cores",
         args.groups,
