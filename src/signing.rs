@@ -5,7 +5,7 @@
 //! signer wrote the next revision), it plans again on the new state, which then either goes
 //! through or says why not. Nothing is signed twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure};
 use crate::pdf::image::{ImageXObject, image_xobject};
 use crate::store::Store;
-use crate::store::signing::{CodeCheck, CodeUse, Origin, Recorded, SignedContract};
+use crate::store::signing::{CodeCheck, CodeUse, Origin, Recorded, Revision, SignedContract};
 use crate::synthesis::{Signature, SignatureAppearance, Synthesis};
 
 /// How often the state is re-read when another door keeps winning, before giving up.
@@ -160,8 +160,7 @@ impl Signing {
             let values = Values { app_id: app, files: &files, metrics: self.synthesis.fonts().metrics(), now };
             let plan = plan_sign(&contracts, is_signer, &request.fields, &values)?;
             let ids: Vec<FlowId> = plan.iter().map(|s| s.flow_id.clone()).collect();
-            self.documents(app, &ids).await?;
-            let latest = self.store.latest_revisions(app, &ids).await?;
+            let latest = self.latest_revisions(app, &ids).await?;
             let date = china_date(now);
             let mut revisions = Vec::with_capacity(plan.len());
             for s in plan {
@@ -245,14 +244,19 @@ impl Signing {
         }
     }
 
-    /// Makes the documents not made yet; signing draws on them.
-    async fn documents(&self, app: &ExternalId, ids: &[FlowId]) -> Result<(), Failure> {
+    /// The latest revision of each of `ids`, making the documents not made yet: what signing
+    /// draws on and what the page shows.
+    pub async fn latest_revisions(
+        &self,
+        app: &ExternalId,
+        ids: &[FlowId],
+    ) -> Result<HashMap<FlowId, Revision>, Failure> {
         for (id, made) in ids.iter().zip(self.synthesis.ensure(app, ids).await?) {
             if let Err(why) = made {
                 return Err(anyhow!("the document of flow {} is not available: {why}", id.as_str()).into());
             }
         }
-        Ok(())
+        self.store.latest_revisions(app, ids).await
     }
 
     /// What the signer's signing components in `contract` show: their signature, drawn or

@@ -316,12 +316,7 @@ async fn contract_pdf(State(state): State<Arc<AppState>>, Path((token, file)): P
     }
     let app = &opened.link.app_id;
     let latest = async {
-        for (_, made) in
-            std::iter::once(&flow_id).zip(state.synthesis.ensure(app, std::slice::from_ref(&flow_id)).await?)
-        {
-            made.map_err(|why| anyhow::anyhow!("document of {flow_id}: {why}"))?;
-        }
-        let revisions = state.store.latest_revisions(app, std::slice::from_ref(&flow_id)).await?;
+        let revisions = state.signing.latest_revisions(app, std::slice::from_ref(&flow_id)).await?;
         let revision = revisions.get(&flow_id).ok_or_else(|| anyhow::anyhow!("no document for {flow_id}"))?;
         Ok::<_, Failure>(state.blobs.get(&revision.sha256).await?)
     };
