@@ -6,12 +6,12 @@
 pub mod assets;
 mod view;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -40,21 +40,20 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/s/{token}", get(page))
         .route("/s/{token}/code", post(send_code))
-        .route("/s/{token}/sign", post(submit).layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .route("/s/{token}/sign", post(submit))
         .route("/s/{token}/flows/{file}", get(contract_pdf))
 }
 
 /// Where a request came from, as evidence: the peer, or the first `X-Forwarded-For` hop when
-/// a proxy in front says so.
+/// a proxy in front says so and it is an IP address.
 pub fn origin(headers: &HeaderMap, peer: Option<SocketAddr>) -> Origin {
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
     Origin {
-        ip: forwarded.or_else(|| peer.map(|p| p.ip().to_string())),
+        ip: forwarded.or_else(|| peer.map(|p| p.ip())).map(|ip| ip.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -332,5 +331,32 @@ async fn contract_pdf(State(state): State<Arc<AppState>>, Path((token, file)): P
         )
             .into_response(),
         Err(e) => internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(forwarded: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(forwarded).unwrap());
+        h.insert(header::USER_AGENT, HeaderValue::from_str(&"U".repeat(600)).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_origin_is_the_first_forwarded_ip_else_the_peer() {
+        let peer = Some("192.0.2.7:5000".parse().unwrap());
+        let o = origin(&headers(" 2001:db8::1 , 10.0.0.1"), peer);
+        assert_eq!((o.ip.as_deref(), o.user_agent.map(|u| u.len())), (Some("2001:db8::1"), Some(500)));
+        assert_eq!(origin(&headers("<script>, 10.0.0.1"), peer).ip.as_deref(), Some("192.0.2.7"));
+        assert_eq!(origin(&headers("not an address"), None).ip, None);
+    }
+
+    #[test]
+    fn dates_from_a_date_input_are_written_as_the_api_writes_them() {
+        assert_eq!(iso_to_chinese_date("2026-12-02").as_deref(), Some("2026年12月02日"));
+        assert_eq!(iso_to_chinese_date("2026-1-2"), None);
     }
 }
