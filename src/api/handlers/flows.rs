@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::agent_operator;
+use super::{agent_operator, created_group};
 use crate::api::wire::{
     ApproverItem, ChannelCreateFlowGroupByTemplatesRequest, ChannelCreateFlowGroupByTemplatesResponse,
     DescribeFlowDetailInfoRequest, DescribeFlowDetailInfoResponse, FlowApproverDetail, FlowApproverInfo,
@@ -375,15 +375,7 @@ pub async fn describe_flow_detail_info(
         flow_group_name: group.map(|(_, name)| name).unwrap_or_default(),
     };
     if let Some(group_id) = req.flow_group_id.filter(|g| !g.is_empty()) {
-        let not_found = || {
-            ApiError::new(
-                Code::ResourceNotFound_FlowGroup,
-                format!("The contract group `{group_id}` (FlowGroupId) does not exist."),
-            )
-        };
-        let id = FlowGroupId::parse(Some(&group_id), "FlowGroupId").map_err(|_| not_found())?;
-        let (name, flows) =
-            state.store.flow_group(&caller.app_id, &organization.open_id, &id).await?.ok_or_else(not_found)?;
+        let (id, name, flows) = created_group(state, &caller.app_id, &organization.open_id, &group_id).await?;
         return Ok(respond(flows, Some((id, name))));
     }
     let ids = req.flow_ids.unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{agent_operator, agent_organization};
+use super::{agent_operator, agent_organization, created_group};
 use crate::api::urls::sign_path;
 use crate::api::wire::{
     ChannelCreateBatchQuickSignUrlRequest, ChannelCreateBatchQuickSignUrlResponse, ChannelCreateFlowSignUrlRequest,
@@ -58,14 +58,7 @@ async fn contracts(
         )
         .map_err(Into::into),
         (Some(group), true) => {
-            let not_found = || {
-                ApiError::new(
-                    Code::ResourceNotFound_FlowGroup,
-                    format!("The contract group `{group}` (FlowGroupId) does not exist."),
-                )
-            };
-            let id = FlowGroupId::parse(Some(&group), "FlowGroupId").map_err(|_| not_found())?;
-            let (_, flows) = state.store.flow_group(app, organization, &id).await?.ok_or_else(not_found)?;
+            let (id, _, flows) = created_group(state, app, organization, &group).await?;
             Ok(Contracts::Group(id, flows))
         }
         (None, false) => {

@@ -16,6 +16,8 @@ use super::schema::Schema;
 use super::wire::Agent;
 use super::{AppState, Caller, envelope};
 use crate::domain::ExternalId;
+use crate::domain::flow::Flow;
+use crate::domain::id::FlowGroupId;
 use crate::domain::tenancy::{Operator, Organization};
 use crate::error::{ApiError, Code, Failure, fail};
 
@@ -110,6 +112,25 @@ fn agent_organization_id<'a>(
         "Agent.ProxyOrganizationOpenId",
     )?;
     Ok((app_id, open_id))
+}
+
+/// The contract group `FlowGroupId` (as sent) names, of those `organization` of `app` created:
+/// its id, name and contracts; any other is `ResourceNotFound.FlowGroup`.
+async fn created_group(
+    state: &AppState,
+    app: &ExternalId,
+    organization: &ExternalId,
+    group: &str,
+) -> Result<(FlowGroupId, String, Vec<Flow>), Failure> {
+    let not_found = || {
+        ApiError::new(
+            Code::ResourceNotFound_FlowGroup,
+            format!("The contract group `{group}` (FlowGroupId) does not exist."),
+        )
+    };
+    let id = FlowGroupId::parse(Some(group), "FlowGroupId").map_err(|_| not_found())?;
+    let (name, flows) = state.store.flow_group(app, organization, &id).await?.ok_or_else(not_found)?;
+    Ok((id, name, flows))
 }
 
 /// The sub-organisation `Agent.ProxyOrganizationOpenId` names, which must exist.
