@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -40,7 +42,7 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(with_peer(&router, peer)));
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(with_peer(router.clone(), peer)));
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -51,8 +53,15 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
-/// The router for one connection, which tells handlers who is at the other end (the signing
-/// page keeps it as evidence).
-fn with_peer(router: &Router, peer: std::net::SocketAddr) -> Router {
-    router.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)))
+/// The router for one connection, which tells each request who is at the other end (the
+/// signing page keeps it as evidence): a closure per connection, where layering the router
+/// would rebuild every route for each connection.
+fn with_peer(
+    router: Router,
+    peer: std::net::SocketAddr,
+) -> tower::util::MapRequest<Router, impl FnMut(Request<Incoming>) -> Request<Incoming> + Clone> {
+    tower::ServiceExt::map_request(router, move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        request
+    })
 }

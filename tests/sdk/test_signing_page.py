@@ -11,7 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from test_documents import png
+from test_documents import png, sql
 from test_signing import (  # noqa: F401 (signer_server is a fixture)
     CONTACT, EMPLOYEE_LINK, PERSON_LINK, advance, document, helper_sign, link, signer_server, statuses)
 from test_flow_groups import NDA, create, flow, group
@@ -88,6 +88,9 @@ def signed_through_the_page(server, url, group_id, answer):
     status, _, page = request(server, "GET", path_of(url))
     assert status == 200 and 'data-state="signed"' in page and "签署完成" in page and not ALERT.search(page)
     assert statuses(server, group_id) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
+    # The page keeps where the signature came from: the peer of the connection, and its browser.
+    origins = sql(server, "SELECT sign_ip, sign_user_agent FROM flow_approvers WHERE sign_ip IS NOT NULL")
+    assert {row[0] for row in origins} == {"127.0.0.1"} and len(origins) == 2, origins
 
 
 def person_due(server):
