@@ -18,6 +18,7 @@ use crate::domain::ExternalId;
 use crate::domain::flow::{Approver, Values};
 use crate::domain::id::{FlowId, SignId};
 use crate::domain::link::{LinkTarget, LinkToken, SignLink};
+use crate::domain::review::{ReviewResult, ReviewTarget};
 use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, status_after};
 use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure};
@@ -223,6 +224,41 @@ impl Signing {
                 Recorded::Done => return Ok(refusals.into_iter().map(|(flow, _)| flow).collect()),
                 Recorded::Changed => {}
                 Recorded::CodeUnusable => return Err(no_code().into()),
+            }
+        }
+        Err(contended())
+    }
+
+    /// A sign review's `SIGN_REJECT`: refuses for the signer exactly as they would refuse
+    /// themselves (every live contract of `scope` they have not signed), the review's reason
+    /// as theirs, and records the review's result for each of them in the same transaction.
+    pub async fn reject_on_review(
+        &self,
+        app: &ExternalId,
+        scope: &LinkTarget,
+        is_signer: &(dyn Fn(&Approver) -> bool + Sync),
+        review: &ReviewResult,
+    ) -> Result<Vec<FlowId>, Failure> {
+        let reason = review.message.as_deref().unwrap_or_default();
+        let origin = Origin { ip: None, user_agent: Some("qianshu sign review".into()) };
+        for _ in 0..ATTEMPTS {
+            let now = self.store.now();
+            let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
+            let refusals = plan_reject(&contracts, is_signer, now)?;
+            let targets: Vec<ReviewTarget> = refusals
+                .iter()
+                .map(|(flow_id, sign_id)| ReviewTarget {
+                    flow_id: flow_id.clone(),
+                    recipient_id: contracts
+                        .iter()
+                        .find(|c| &c.flow.flow_id == flow_id)
+                        .and_then(|c| c.flow.approvers.iter().find(|a| &a.sign_id == sign_id))
+                        .map(|a| a.recipient_id.clone()),
+                })
+                .collect();
+            match self.store.record_review_rejection(&refusals, (&targets, review), reason, &origin, now).await? {
+                Recorded::Done => return Ok(refusals.into_iter().map(|(flow, _)| flow).collect()),
+                Recorded::Changed | Recorded::CodeUnusable => {}
             }
         }
         Err(contended())

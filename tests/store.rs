@@ -478,6 +478,7 @@ async fn planned_group(store: &Store, app: &str, flows: usize, created_on: i64) 
                     status: ApproveStatus::Pending,
                     approve_time: None,
                     approve_message: None,
+                    review: qianshu::domain::review::SignReview::NotNeeded,
                 }],
                 fields: vec![("F1".into(), format!("值{i}"))],
                 document_task: None,
@@ -702,6 +703,7 @@ async fn secrecy_group(store: &Store) -> qianshu::domain::flow::FlowGroup {
         status: ApproveStatus::Pending,
         approve_time: None,
         approve_message: None,
+        review: qianshu::domain::review::SignReview::NotNeeded,
     };
     let now = qianshu::store::now();
     FlowGroup {
@@ -1130,7 +1132,68 @@ async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
     assert_eq!(store.check_code(&token, &wrong, until).await.unwrap(), CodeCheck::Wrong { left: 4 });
 }
 
+async fn a_signing_waiting_for_a_review_is_recorded_only_after_the_latest_result_passed(db: &TestDb) {
+    use qianshu::domain::flow::{ApproveStatus, FlowStatus};
+    use qianshu::domain::review::{ReviewResult, ReviewTarget, ReviewType, SignReview};
+    use qianshu::store::documents::Outcome;
+    use qianshu::store::signing::{Origin, Recorded};
+    let store = applied(db).await;
+    let mut g = planned_group(&store, APP_B, 1, 1_800_000_000).await;
+    g.flows[0].approvers[0].review = SignReview::Awaiting;
+    store.create_flow_group(&g).await.unwrap();
+    let flow = &g.flows[0].flow_id;
+    let a = &g.flows[0].approvers[0].sign_id;
+    let lease = store.claim_document(&g.app_id, flow, 60_000).await.unwrap().unwrap();
+    assert!(store.finish_document(&lease, &Outcome::Ready { sha256: format!("{:064}", 0) }).await.unwrap());
+    let (origin, now) = (Origin::default(), 1_800_000_050);
+    let review = |kind: ReviewType| ReviewResult { kind, message: Some(format!("{kind:?}")) };
+    let target =
+        |recipient: Option<&str>| ReviewTarget { flow_id: flow.clone(), recipient_id: recipient.map(Into::into) };
+    let signing = [signed(flow, a, FlowStatus::All, 1)];
+    let sign = || store.record_signing(&signing, None, &origin, now);
+    let state = || async {
+        let f = store.flow(&g.app_id, flow).await.unwrap().unwrap();
+        (f.status, f.approvers[0].status, f.approvers[0].review.clone())
+    };
+    assert_eq!(state().await, (FlowStatus::Init, ApproveStatus::Pending, SignReview::Awaiting));
+    // No review yet: the signing, planned on a stale read, writes nothing.
+    assert_eq!(sign().await.unwrap(), Recorded::Changed);
+
+    // The last result wins, whether it names the signer or the whole contract.
+    for (recipient, kind) in [(Some("bRecipient1"), ReviewType::Pass), (None, ReviewType::Reject)] {
+        assert!(store.record_reviews(&[target(recipient)], &review(kind), now).await.unwrap());
+    }
+    assert_eq!(state().await.2, SignReview::Rejected("Reject".into()));
+    assert_eq!(sign().await.unwrap(), Recorded::Changed);
+    assert!(store.record_reviews(&[target(Some("bRecipient1"))], &review(ReviewType::Pass), now).await.unwrap());
+    assert_eq!(state().await, (FlowStatus::Init, ApproveStatus::Pending, SignReview::Passed));
+    assert_eq!(sign().await.unwrap(), Recorded::Done);
+    assert_eq!(state().await.0, FlowStatus::All);
+    // A finished contract, or a signer who signed, takes no review.
+    assert!(!store.record_reviews(&[target(None)], &review(ReviewType::Reject), now).await.unwrap());
+}
+
+async fn a_signer_is_reminded_once_per_contract(db: &TestDb) {
+    let store = applied(db).await;
+    let g = planned_group(&store, APP_B, 2, 1_800_000_000).await;
+    store.create_flow_group(&g).await.unwrap();
+    let signer = |i: usize| (g.flows[i].flow_id.clone(), g.flows[i].approvers[0].sign_id.clone());
+    let now = 1_800_000_010;
+    assert_eq!(store.record_reminders(&[signer(0)], now).await.unwrap(), [true]);
+    assert_eq!(store.record_reminders(&[signer(0), signer(1)], now).await.unwrap(), [false, true]);
+    // Two nodes at once: one of them reminds.
+    let fresh = planned_group(&store, APP_B, 1, 1_800_000_000).await;
+    store.create_flow_group(&fresh).await.unwrap();
+    let both = [(fresh.flows[0].flow_id.clone(), fresh.flows[0].approvers[0].sign_id.clone())];
+    let (x, y) = tokio::join!(store.record_reminders(&both, now), store.record_reminders(&both, now));
+    let mut outcomes = [x.unwrap()[0], y.unwrap()[0]];
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, [false, true]);
+}
+
 on_both_backends!(
     signings_are_guarded_transitions_that_write_all_or_nothing,
     a_one_time_code_is_used_once_and_five_wrong_ones_lock,
+    a_signing_waiting_for_a_review_is_recorded_only_after_the_latest_result_passed,
+    a_signer_is_reminded_once_per_contract,
 );

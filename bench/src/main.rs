@@ -262,6 +262,7 @@ pub fn planned(app: usize, flows: usize, snapshot: &SnapshotId) -> FlowGroup {
         status: ApproveStatus::Pending,
         approve_time: None,
         approve_message: None,
+        review: qianshu::domain::review::SignReview::NotNeeded,
     };
     FlowGroup {
         app_id: id(&app_id(app)),

@@ -200,6 +200,7 @@ pub struct FlowApproverInfo {
     pub approver_option: Option<ApproverOption>,
     pub notify_type: Option<String>,
     pub approver_role_name: Option<String>,
+    pub approver_need_sign_review: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -624,4 +625,61 @@ mod tests {
         );
         assert_eq!(rendered(&body, "6f4198d9-2e9a-4ff7-a4f6-3ea8bd3f79ae"), expected);
     }
+}
+
+// ---- Sign reviews: ChannelCreateFlowSignReview, CreateFlowGroupSignReview ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowSignReviewRequest {
+    pub agent: Option<Agent>,
+    pub flow_id: Option<String>,
+    pub review_type: Option<String>,
+    pub review_message: Option<String>,
+    pub recipient_id: Option<String>,
+    pub operate_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFlowGroupSignReviewRequest {
+    pub agent: Option<Agent>,
+    pub flow_group_id: Option<String>,
+    pub review_type: Option<String>,
+    pub approver_info: Option<NeedReviewApproverInfo>,
+    pub review_message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NeedReviewApproverInfo {
+    pub approver_type: Option<String>,
+    pub approver_name: Option<String>,
+    pub approver_mobile: Option<String>,
+    pub approver_id_card_type: Option<String>,
+    pub approver_id_card_number: Option<String>,
+    pub organization_name: Option<String>,
+}
+
+// ---- ChannelCreateFlowReminds ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowRemindsRequest {
+    pub agent: Option<Agent>,
+    pub flow_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowRemindsResponse {
+    pub remind_flow_records: Vec<RemindFlowRecords>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemindFlowRecords {
+    pub can_remind: bool,
+    pub flow_id: String,
+    pub remind_message: String,
 }

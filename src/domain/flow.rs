@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::document::{DynamicTable, ImageFit, Metrics, TextStyle, selector_options, set_text};
 use super::file::StoredFile;
 use super::id::{FileId, FlowGroupId, FlowId, SignId, TaskId, TemplateId};
+use super::review::{SignReview, needs_review};
 use super::template::{Component, ComponentType, Recipient, RecipientType, SnapshotId, Template};
 use super::tenancy::{Application, Feature, Operator, Organization, OrganizationName};
 use super::{ExternalId, IdCard, Mobile, PersonName, at_most, name_chars, required};
@@ -209,6 +210,8 @@ pub struct ApproverRequest {
     /// `ApproverRoleName`, the caller's own label for the role.
     pub custom_role_name: Option<String>,
     pub page: PageOptions,
+    /// `ApproverNeedSignReview`: their signing waits for the initiator's review.
+    pub need_sign_review: bool,
 }
 
 /// How the signing page treats an approver.
@@ -348,6 +351,8 @@ pub struct Approver {
     /// When the approver signed or refused (Unix seconds), and the reason given for refusing.
     pub approve_time: Option<i64>,
     pub approve_message: Option<String>,
+    /// Whether their signing waits for the initiator's review, and the latest result.
+    pub review: SignReview,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -456,7 +461,11 @@ fn plan_flow(f: FlowRequest, i: usize, ctx: &Context) -> Result<Flow, ApiError> 
 
     let mut approvers = Vec::with_capacity(f.approvers.len());
     for (j, (a, r)) in f.approvers.iter().zip(&template.recipients).enumerate() {
-        approvers.push(plan_approver(a, r, template, &at(&format!("FlowApprovers.{j}")), ctx)?);
+        let mut approver = plan_approver(a, r, template, &at(&format!("FlowApprovers.{j}")), ctx)?;
+        if needs_review(&approver, a.need_sign_review, f.options.need_sign_review, ctx.organization.open_id.as_str()) {
+            approver.review = SignReview::Awaiting;
+        }
+        approvers.push(approver);
     }
     if let Some(map) = &f.options.custom_show_map {
         check_custom_show_map(map, approvers.len(), &at("CustomShowMap"))?;
@@ -576,6 +585,7 @@ fn plan_approver(
         status: ApproveStatus::Pending,
         approve_time: None,
         approve_message: None,
+        review: SignReview::NotNeeded,
     };
     match &a.signer {
         Signer::AutoSign => {

@@ -7,6 +7,8 @@ pub mod file;
 pub mod flow;
 pub mod id;
 pub mod link;
+pub mod remind;
+pub mod review;
 pub mod signing;
 pub mod template;
 pub mod tenancy;

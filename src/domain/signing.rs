@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::flow::{ApproveStatus, Approver, Flow, FlowStatus, Values, check_value};
 use super::id::{FlowId, SignId};
+use super::review::SignReview;
 use super::template::{Component, Template};
 use crate::error::{ApiError, Code, fail};
 
@@ -25,6 +26,9 @@ pub enum Standing {
     Due,
     /// Others sign first: their names (or role names when not known yet).
     Waiting(Vec<String>),
+    /// It is the signer's turn, but their signing waits for the initiator's review to pass:
+    /// the reason of the latest review that refused, if one did.
+    AwaitingReview(Option<String>),
     /// The signer signed; the contract waits for others.
     Signed,
     /// Everyone signed.
@@ -60,7 +64,12 @@ impl Contract {
                         a.name.clone().or_else(|| a.organization_name.clone()).unwrap_or_else(|| a.role_name.clone())
                     })
                     .collect();
-                if before.is_empty() { Standing::Due } else { Standing::Waiting(before) }
+                match &me.review {
+                    _ if !before.is_empty() => Standing::Waiting(before),
+                    SignReview::Awaiting => Standing::AwaitingReview(None),
+                    SignReview::Rejected(reason) => Standing::AwaitingReview(Some(reason.clone())),
+                    SignReview::NotNeeded | SignReview::Passed => Standing::Due,
+                }
             }
         }
     }
@@ -154,7 +163,7 @@ pub fn plan_reject(
     let refused: Vec<(FlowId, SignId)> = contracts
         .iter()
         .zip(&standings)
-        .filter(|(_, s)| matches!(s, Standing::Due | Standing::Waiting(_)))
+        .filter(|(_, s)| matches!(s, Standing::Due | Standing::Waiting(_) | Standing::AwaitingReview(_)))
         .map(|(c, _)| (c.flow.flow_id.clone(), c.approver(is_signer).expect("the signer").sign_id.clone()))
         .collect();
     if refused.is_empty() {
@@ -172,6 +181,21 @@ fn nothing_to_sign(contracts: &[Contract], standings: &[Standing]) -> ApiError {
         return ApiError::new(
             Code::ResourceNotFound_FlowApprover,
             "This signer is not an approver of these contracts.",
+        );
+    }
+    let reviewed: Vec<String> = contracts
+        .iter()
+        .zip(standings)
+        .filter_map(|(c, s)| match s {
+            Standing::AwaitingReview(None) => Some(format!("{} (no review result yet)", c.flow.name)),
+            Standing::AwaitingReview(Some(reason)) => Some(format!("{} (review refused: {reason})", c.flow.name)),
+            _ => None,
+        })
+        .collect();
+    if !reviewed.is_empty() {
+        return ApiError::new(
+            Code::OperationDenied_Forbid,
+            format!("Signing waits for the initiator's sign review to pass (NeedSignReview): {}.", reviewed.join("; ")),
         );
     }
     let waiting: Vec<String> = standings

@@ -71,6 +71,7 @@ fn badge(standing: &Standing) -> (&'static str, &'static str) {
     match standing {
         Standing::Due => ("todo", "待签署"),
         Standing::Waiting(_) => ("waiting", "等待他人"),
+        Standing::AwaitingReview(_) => ("review", "待审核"),
         Standing::Signed => ("signed", "已签署"),
         Standing::Complete => ("done", "已完成"),
         Standing::Rejected => ("rejected", "已拒签"),
@@ -92,6 +93,8 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
         "signed"
     } else if mine.iter().any(|s| **s == Standing::Due) {
         "open"
+    } else if mine.iter().any(|s| matches!(s, Standing::AwaitingReview(_))) {
+        "review"
     } else if mine.iter().any(|s| matches!(s, Standing::Waiting(_))) {
         "waiting"
     } else {
@@ -128,8 +131,9 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
     let hold = due_signers.iter().map(|(_, a)| a.page.pre_read_seconds).max().unwrap_or(0);
     let no_refuse = due_signers.iter().any(|(_, a)| a.page.no_refuse);
     let count = mine.len();
-    // Waiting for others (an auto-signer takes a moment): the page looks again by itself.
-    let refresh = (state == "waiting").then_some(WAITING_REFRESH_SECONDS);
+    // Waiting for others (an auto-signer takes a moment) or for a review: the page looks again
+    // by itself.
+    let refresh = matches!(state, "waiting" | "review").then_some(WAITING_REFRESH_SECONDS);
     layout_refreshing(
         &opened.name,
         refresh,
@@ -141,6 +145,7 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
                 }
                 @match state {
                     "waiting" => p.notice role="status" { "等待 " (waiting.join("、")) " 签署后，您才能签署。" },
+                    "review" => p.notice role="status" { "合同正在等待发起方审核，审核通过后您才能签署。" },
                     "preview" => p.notice role="status" { "预览链接：仅供查看，不能签署。" },
                     "closed" => p.notice role="status" { "合同已结束签署。" },
                     "open" => p.notice role="status" { "请阅读以下 " (count) " 份合同，确认无误后全部签署。" },
@@ -253,6 +258,7 @@ pub fn chinese_error(e: &ApiError) -> String {
         Code::OperationDenied_NoFlowPermission => "预览链接只能查看合同，不能签署或拒签。".into(),
         Code::InvalidParameter_Unordered => "还未轮到您签署，请等待前序签署人完成。".into(),
         Code::OperationDenied_FlowStatusForbid => "您已签署全部合同。".into(),
+        Code::OperationDenied_Forbid => "合同正在等待发起方审核，审核通过后您才能签署。".into(),
         Code::OperationDenied_FlowHasTerminated => "合同已结束签署（已被拒签或已过期）。".into(),
         Code::OperationDenied_RequiredComponentNotFill => {
             format!("请填写必填项：{}", e.message.split('`').nth(1).unwrap_or_default())

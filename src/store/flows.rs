@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::reviews::latest_review;
 use super::{Backend, Store, corrupt, flag};
 use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowGroup, FlowOptions, FlowStatus, PageOptions, SignerKind};
 use crate::domain::id::{FlowGroupId, FlowId, SignId, TaskId, TemplateId};
+use crate::domain::review::{ReviewType, SignReview};
 use crate::domain::template::SnapshotId;
 use crate::domain::{ExternalId, IdCard, IdCardType};
 use crate::error::{ApiError, Code, Failure};
@@ -238,6 +240,7 @@ impl Store {
                         "id_card_number" => a.id_card.as_ref().map(|c| c.number.clone()),
                         "routing_order" => a.routing_order,
                         "pre_read_seconds" => a.page.pre_read_seconds,
+                        "need_sign_review" => flag(a.review.is_needed()),
                         "no_refuse" => flag(a.page.no_refuse),
                         "status" => a.status.as_str(),
                     });
@@ -400,8 +403,10 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
     let approver_rows = bind_all(format!(
         "SELECT flow_id, recipient_id, sign_id, signer, role_name, custom_role_name, organization_open_id, \
          organization_name, open_id, name, mobile, id_card_type, id_card_number, routing_order, pre_read_seconds, no_refuse, status, approve_time, \
-         approve_message FROM flow_approvers \
+         approve_message, need_sign_review, {} AS review_type, {} AS review_message FROM flow_approvers a \
          WHERE flow_id IN ({}) ORDER BY flow_id, position",
+        latest_review("review_type", "a"),
+        latest_review("review_message", "a"),
         placeholders.join(", ")
     ))
     .fetch_all(&mut *conn)
@@ -447,6 +452,16 @@ async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result
             status: ApproveStatus::parse(&status).ok_or_else(|| corrupt("approve status", &status))?,
             approve_time: r.try_get("approve_time")?,
             approve_message: r.try_get("approve_message")?,
+            review: SignReview::from_stored(
+                r.try_get::<i64, _>("need_sign_review")? != 0,
+                match r.try_get::<Option<String>, _>("review_type")? {
+                    Some(t) => Some((
+                        ReviewType::from_stored(&t).ok_or_else(|| corrupt("review type", &t))?,
+                        r.try_get("review_message")?,
+                    )),
+                    None => None,
+                },
+            ),
         });
     }
     let mut fields: HashMap<String, Vec<(String, String)>> = HashMap::new();

@@ -8,6 +8,7 @@ mod files;
 mod flows;
 mod group_commit;
 mod links;
+pub mod reviews;
 mod sealed;
 pub mod signing;
 mod snapshots;

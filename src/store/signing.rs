@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::flows::{insert_rows, row};
+use super::reviews::{insert_reviews, latest_review};
 use super::{Backend, Store};
 use crate::domain::ExternalId;
 use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, SignId};
+use crate::domain::review::{ReviewResult, ReviewTarget};
 use crate::error::Failure;
 
 /// Where a signature or a refusal came from, kept as evidence.
@@ -114,14 +116,28 @@ impl Store {
         {
             return Ok(Recorded::CodeUnusable);
         }
-        let approvers: Vec<(&FlowId, &SignId)> = refusals.iter().map(|(f, a)| (f, a)).collect();
-        let flows: Vec<&FlowId> = refusals.iter().map(|(f, _)| f).collect();
-        if !refusals.is_empty()
-            && (!approvers_move(&mut tx, &approvers, ApproveStatus::Reject, Some(reason), origin, now).await?
-                || !flows_move(&mut tx, &flows, FlowStatus::Reject, Some(reason), now).await?)
-        {
+        if !rejection_writes(&mut tx, refusals, reason, origin, now).await? {
             return Ok(Recorded::Changed);
         }
+        tx.commit().await?;
+        Ok(Recorded::Done)
+    }
+
+    /// Records a refusal a sign review made for the signers (`SIGN_REJECT`), as a signer's own
+    /// refusal is recorded, together with the review's result, in one transaction, or nothing.
+    pub async fn record_review_rejection(
+        &self,
+        refusals: &[(FlowId, SignId)],
+        review: (&[ReviewTarget], &ReviewResult),
+        reason: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> Result<Recorded, Failure> {
+        let mut tx = self.begin_write().await?;
+        if !rejection_writes(&mut tx, refusals, reason, origin, now).await? {
+            return Ok(Recorded::Changed);
+        }
+        insert_reviews(&mut tx, review.0, review.1, now).await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
@@ -162,29 +178,33 @@ impl Store {
 
     /// Auto-signers due now, oldest contracts first: (AppId, FlowId, SignId). A contract whose
     /// document could not be made is left out: there is nothing to sign, and looking again each
-    /// second would only repeat the failure.
+    /// second would only repeat the failure. So is an auto-signer whose review has not passed:
+    /// the review's PASS wakes the sweep.
     pub async fn due_auto_signers(&self, limit: i64) -> Result<Vec<(ExternalId, FlowId, SignId)>, Failure> {
-        sqlx::query(
+        let sql = format!(
             "SELECT f.app_id, a.flow_id, a.sign_id FROM flow_approvers a JOIN flows f ON f.flow_id = a.flow_id \
              WHERE a.signer = $1 AND a.status = 'PENDING' AND f.status IN ('INIT', 'PART') \
              AND NOT EXISTS (SELECT 1 FROM flow_approvers b WHERE b.flow_id = a.flow_id \
                  AND b.routing_order < a.routing_order AND b.status <> 'ACCEPT') \
              AND NOT EXISTS (SELECT 1 FROM flow_documents d WHERE d.flow_id = a.flow_id AND d.state = 'FAILED') \
+             AND (a.need_sign_review = 0 OR {} = 'PASS') \
              ORDER BY a.flow_id LIMIT $2",
-        )
-        .bind(SignerKind::AutoSign.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                ExternalId::from_stored(r.try_get("app_id")?),
-                FlowId::from_stored(r.try_get("flow_id")?),
-                SignId::from_stored(r.try_get("sign_id")?),
-            ))
-        })
-        .collect()
+            latest_review("review_type", "a")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(SignerKind::AutoSign.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    ExternalId::from_stored(r.try_get("app_id")?),
+                    FlowId::from_stored(r.try_get("flow_id")?),
+                    SignId::from_stored(r.try_get("sign_id")?),
+                ))
+            })
+            .collect()
     }
 
     /// Stores a new code for a link unless one was sent less than `interval` seconds ago;
@@ -292,6 +312,23 @@ async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<b
     Ok(used == 1)
 }
 
+/// A refusal's changes: `false` if any approver or contract had moved meanwhile.
+async fn rejection_writes(
+    conn: &mut Conn,
+    refusals: &[(FlowId, SignId)],
+    reason: &str,
+    origin: &Origin,
+    now: i64,
+) -> Result<bool, Failure> {
+    if refusals.is_empty() {
+        return Ok(true);
+    }
+    let approvers: Vec<(&FlowId, &SignId)> = refusals.iter().map(|(f, a)| (f, a)).collect();
+    let flows: Vec<&FlowId> = refusals.iter().map(|(f, _)| f).collect();
+    Ok(approvers_move(conn, &approvers, ApproveStatus::Reject, Some(reason), origin, now).await?
+        && flows_move(conn, &flows, FlowStatus::Reject, Some(reason), now).await?)
+}
+
 /// A signing's rows, a few multi-row statements for all its contracts rather than four round
 /// trips per contract: `false` if any contract or approver had moved meanwhile.
 async fn signing_writes(
@@ -338,6 +375,11 @@ async fn signing_writes(
             return Ok(false);
         }
     }
+    // The contracts are locked now (their rows updated), so a review recorded before this
+    // statement is seen and one recorded after it waits for this signing to end.
+    if !reviews_allow(conn, &approvers).await? {
+        return Ok(false);
+    }
 
     let values = contracts
         .iter()
@@ -349,6 +391,23 @@ async fn signing_writes(
         .collect();
     insert_rows(conn, backend, "flow_fields", values).await?;
     Ok(true)
+}
+
+/// Whether every approver of `approvers` that needs a sign review has one whose latest result
+/// passed.
+async fn reviews_allow(conn: &mut Conn, approvers: &[(&FlowId, &SignId)]) -> Result<bool, Failure> {
+    let pairs = (0..approvers.len()).map(|i| format!("(a.flow_id = ${} AND a.sign_id = ${})", 2 * i + 1, 2 * i + 2));
+    let sql = format!(
+        "SELECT COUNT(*) FROM flow_approvers a WHERE a.need_sign_review = 1 \
+         AND COALESCE({}, '') <> 'PASS' AND ({})",
+        latest_review("review_type", "a"),
+        pairs.collect::<Vec<_>>().join(" OR ")
+    );
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+    for (flow_id, sign_id) in approvers {
+        q = q.bind(flow_id.as_str()).bind(sign_id.as_str());
+    }
+    Ok(q.fetch_one(&mut *conn).await? == 0)
 }
 
 /// `PENDING → to` for each of `approvers` (FlowId, SignId); `false` if any was not pending any

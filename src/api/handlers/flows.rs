@@ -358,7 +358,8 @@ fn approver_request(a: &FlowApproverInfo, at: &str, initiator: &ExternalId) -> R
         pre_read_seconds: a.pre_read_time.unwrap_or(0),
         no_refuse: a.approver_option.as_ref().and_then(|o| o.no_refuse).unwrap_or(false),
     };
-    Ok(ApproverRequest { recipient_id, signer, custom_role_name, page })
+    let need_sign_review = a.approver_need_sign_review.unwrap_or(false);
+    Ok(ApproverRequest { recipient_id, signer, custom_role_name, page, need_sign_review })
 }
 
 pub async fn describe_flow_detail_info(

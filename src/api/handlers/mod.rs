@@ -5,6 +5,7 @@ mod documents;
 mod files;
 mod flows;
 mod links;
+mod reviews;
 mod templates;
 mod tenancy;
 
@@ -71,9 +72,12 @@ macro_rules! implemented_actions {
 implemented_actions! {
     ChannelCreateBatchQuickSignUrl(ChannelCreateBatchQuickSignUrlRequest) => links::channel_create_batch_quick_sign_url,
     ChannelCreateFlowGroupByTemplates(ChannelCreateFlowGroupByTemplatesRequest) => flows::create_flow_group_by_templates,
+    ChannelCreateFlowReminds(ChannelCreateFlowRemindsRequest) => reviews::channel_create_flow_reminds,
+    ChannelCreateFlowSignReview(ChannelCreateFlowSignReviewRequest) => reviews::channel_create_flow_sign_review,
     ChannelCreateFlowSignUrl(ChannelCreateFlowSignUrlRequest) => links::channel_create_flow_sign_url,
     ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
     ChannelGetTaskResultApi(ChannelGetTaskResultApiRequest) => documents::channel_get_task_result_api,
+    CreateFlowGroupSignReview(CreateFlowGroupSignReviewRequest) => reviews::create_flow_group_sign_review,
     CreateSignUrls(CreateSignUrlsRequest) => links::create_sign_urls,
     DescribeFileConvertTask(DescribeFileConvertTaskRequest) => documents::describe_file_convert_task,
     DescribeResourceUrlsByFlows(DescribeResourceUrlsByFlowsRequest) => documents::describe_resource_urls_by_flows,

@@ -135,6 +135,7 @@ fn employee() -> ApproverRequest {
         },
         custom_role_name: None,
         page: PageOptions::default(),
+        need_sign_review: false,
     }
 }
 
@@ -148,6 +149,7 @@ fn person() -> ApproverRequest {
         },
         custom_role_name: None,
         page: PageOptions::default(),
+        need_sign_review: false,
     }
 }
 
@@ -313,6 +315,7 @@ fn a_dynamic_signer_needs_the_dynamic_signer_feature() {
         signer: Signer::DynamicOrganization { organization_open_id: None },
         custom_role_name: None,
         page: PageOptions::default(),
+        need_sign_review: false,
     };
     let w = world(&[]);
     let e = refused(&w, vec![flow(FILLED, vec![dynamic(), person()], vec![field("Company", "x")]), good_flow()]);
@@ -332,6 +335,7 @@ fn auto_sign_needs_the_auto_sign_feature() {
         signer: Signer::AutoSign,
         custom_role_name: None,
         page: PageOptions::default(),
+        need_sign_review: false,
     };
     let w = world(&[]);
     let e = refused(&w, vec![flow(BARE, vec![auto.clone(), person()], vec![]), good_flow()]);
@@ -350,6 +354,7 @@ fn auto_sign_is_refused_for_a_recipient_with_fill_components() {
         signer: Signer::AutoSign,
         custom_role_name: None,
         page: PageOptions::default(),
+        need_sign_review: false,
     };
     let e = refused(&w, vec![flow(FILLED, vec![auto, person()], vec![field("Company", "x")]), good_flow()]);
     assert_eq!(e.code, Code::OperationDenied);
@@ -370,6 +375,7 @@ fn an_employee_of_an_unknown_organization_needs_its_name_and_theirs() {
         },
         custom_role_name: None,
         page: PageOptions::default(),
+        need_sign_review: false,
     };
     let e = refused(&w, vec![flow(FILLED, vec![stranger(None), person()], vec![field("Company", "x")]), good_flow()]);
     assert_eq!(e.code, Code::MissingParameter);
@@ -478,4 +484,20 @@ fn a_custom_show_map_may_only_name_existing_signers() {
     assert!(plan(group(vec![f.clone(), good_flow()]), &ctx(&w)).is_ok());
     f.options.custom_show_map = Some("{签署方3姓名}".into());
     assert_eq!(refused(&w, vec![f, good_flow()]).code, Code::InvalidParameter_CustomShowMap);
+}
+
+#[test]
+fn need_sign_review_holds_the_initiators_signers_and_approver_need_sign_review_its_signer() {
+    let w = world(&[]);
+    let mut reviewed = good_flow();
+    reviewed.options.need_sign_review = true;
+    let mut asked = person();
+    asked.need_sign_review = true;
+    let g =
+        plan(group(vec![reviewed, flow(FILLED, vec![employee(), asked], vec![field("Company", "甲公司")])]), &ctx(&w))
+            .unwrap();
+    let reviews = |i: usize| g.flows[i].approvers.iter().map(|a| a.review.clone()).collect::<Vec<_>>();
+    // NeedSignReview concerns the initiating organisation's signers only.
+    assert_eq!(reviews(0), [SignReview::Awaiting, SignReview::NotNeeded]);
+    assert_eq!(reviews(1), [SignReview::NotNeeded, SignReview::Awaiting]);
 }

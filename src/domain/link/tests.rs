@@ -27,6 +27,7 @@ fn approver(kind: SignerKind, recipient: &str, identity: [Option<&str>; 5]) -> A
         status: ApproveStatus::Pending,
         approve_time: None,
         approve_message: None,
+        review: crate::domain::review::SignReview::NotNeeded,
     }
 }
 

@@ -77,6 +77,7 @@ fn contract(name: &str, approvers: &[(&str, &str, i64)]) -> Contract {
                 status: ApproveStatus::Pending,
                 approve_time: None,
                 approve_message: None,
+                review: SignReview::NotNeeded,
             })
             .collect(),
         fields: Vec::new(),
@@ -218,4 +219,42 @@ fn refusing_takes_every_live_contract_due_or_not() {
             (cs[1].flow.flow_id.clone(), cs[1].flow.approvers[0].sign_id.clone()),
         ]
     );
+}
+
+fn reviewed(contract: &mut Contract, who: &str, review: SignReview) {
+    for a in &mut contract.flow.approvers {
+        if a.name.as_deref() == Some(who) {
+            a.review = review.clone();
+        }
+    }
+}
+
+#[test]
+fn a_signer_whose_review_has_not_passed_awaits_it_once_due() {
+    let mut cs = vec![contract("一", &[("甲", "张三", 1), ("乙", "李四", 2)])];
+    reviewed(&mut cs[0], "李四", SignReview::Awaiting);
+    // Not their turn yet: waiting for others comes first.
+    assert_eq!(cs[0].standing(&named("李四"), NOW), Standing::Waiting(vec!["张三".into()]));
+    sign(&mut cs, "张三");
+    assert_eq!(cs[0].standing(&named("李四"), NOW), Standing::AwaitingReview(None));
+    let app = app();
+    let e = plan_sign(&cs, &named("李四"), &[address("北京")], &values(&app)).unwrap_err();
+    assert_eq!(e.code, Code::OperationDenied_Forbid);
+    assert!(e.message.contains("no review result yet"), "{}", e.message);
+
+    reviewed(&mut cs[0], "李四", SignReview::Rejected("资料不全".into()));
+    assert_eq!(cs[0].standing(&named("李四"), NOW), Standing::AwaitingReview(Some("资料不全".into())));
+    let e = plan_sign(&cs, &named("李四"), &[address("北京")], &values(&app)).unwrap_err();
+    assert!(e.message.contains("资料不全"), "{}", e.message);
+
+    reviewed(&mut cs[0], "李四", SignReview::Passed);
+    assert_eq!(cs[0].standing(&named("李四"), NOW), Standing::Due);
+    assert_eq!(plan_sign(&cs, &named("李四"), &[address("北京")], &values(&app)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_signer_awaiting_review_may_still_refuse() {
+    let mut cs = vec![contract("一", &[("甲", "张三", 1)])];
+    reviewed(&mut cs[0], "张三", SignReview::Awaiting);
+    assert_eq!(plan_reject(&cs, &named("张三"), NOW).unwrap().len(), 1);
 }
