@@ -19,6 +19,8 @@ from test_signing import (  # noqa: F401 (signer_server is a fixture)
 )
 
 ORG = AGENT_A["ProxyOrganizationOpenId"]
+# Another sub-organization of application A.
+AGENT_9 = {"AppId": APP_A, "ProxyOrganizationOpenId": "kev_open_organization_9", "ProxyOperator": {"OpenId": "kev_9"}}
 NOT_CANCELLABLE = "合同当前状态不支持撤销"
 NOT_FOUND = "合同信息不存在或非本企业发起的合同"
 
@@ -140,6 +142,8 @@ def test_an_expired_contract_keeps_its_unit_and_cannot_be_cancelled(signer_serve
     assert code == "OperationDenied.FlowHasTerminated" and "deadline" in message, message
     code, message = error(helper_sign(s, employee_url))
     assert code == "OperationDenied.FlowHasTerminated" and "past its deadline" in message, message
+    status, page = http(s, "GET", urllib.parse.urlparse(employee_url).path)
+    assert status == 200 and 'data-state="closed"' in page and "已过签署截止时间" in page and "已过期" in page
     assert used(s) == 2
 
 
@@ -286,6 +290,10 @@ def test_the_bill_and_usage_are_the_ledger(signer_server):
     groups = [create(s, group()) for _ in range(3)]
     cancel(s, groups[0]["FlowIds"][0])
     batch(s, groups[1]["FlowIds"])
+    other = create(s, group(agent=AGENT_9))
+    # Only the organization that created a contract cancels it.
+    assert refuse_cancel(s, other["FlowIds"][1])[0] == "ResourceNotFound.Flow"
+    call(s.client(), "ChannelCancelFlow", {"Agent": AGENT_9, "FlowId": other["FlowIds"][1]})
     r = bill(s)
     assert r["Total"] == 6 + 3 and len(r["Details"]) == 9
     charge = next(d for d in r["Details"] if d["CostType"] == 1)
@@ -296,14 +304,16 @@ def test_the_bill_and_usage_are_the_ledger(signer_server):
     assert charge["OperatorName"] != ""
     assert (refund["UseCount"], refund["FlowStatus"]) == (-1, "CANCEL")
     assert abs(refund["CostTime"] - time.time()) < 120
-    assert sum(d["UseCount"] for d in r["Details"]) == used(s) == 3
+    assert sum(d["UseCount"] for d in r["Details"]) == 3
     # Pages count from 0.
     pages = [bill(s, Limit=4, Offset=i)["Details"] for i in range(3)]
     assert [len(p) for p in pages] == [4, 4, 1] and sum(pages, []) == r["Details"]
     assert bill(s, QuotaType="CloudEnterprise")["Total"] == 9
     assert (bill(s, QuotaType="SignFace")["Total"], bill(s, QuotaType="SignFace")["Details"]) == (0, [])
     # One sub-organization, or the whole application.
-    assert bill(s, agent={"AppId": APP_A})["Total"] == 9
+    assert bill(s, agent={"AppId": APP_A})["Total"] == 9 + 3
+    assert sorted((d["CreateOrganizationName"], d["UseCount"]) for d in bill(s, agent=AGENT_9)["Details"]) == [
+        ("典子谦合作企业", -1), ("典子谦合作企业", 1), ("典子谦合作企业", 1)]
     assert bill(s, agent={"AppId": APP_A, "ProxyOrganizationOpenId": "another_org"})["Total"] == 0
     yesterday = china_day(time.time() - 86400)
     if yesterday[:6] == china_day()[:6]:
@@ -311,12 +321,21 @@ def test_the_bill_and_usage_are_the_ledger(signer_server):
 
     today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
     usage = call(s.client(), "DescribeUsage", {"Agent": AGENT_A, "StartDate": today, "EndDate": today})
-    assert usage["Total"] == 1
-    assert usage["Details"] == [{"ProxyOrganizationOpenId": ORG, "ProxyOrganizationName": "典子谦示例企业", "Date": today,
-                                 "Usage": 6, "Cancel": 3, "FlowChannel": "企业版"}]
+    assert usage["Total"] == 2
+    assert usage["Details"] == [
+        {"ProxyOrganizationOpenId": ORG, "ProxyOrganizationName": "典子谦示例企业", "Date": today,
+         "Usage": 6, "Cancel": 3, "FlowChannel": "企业版"},
+        {"ProxyOrganizationOpenId": "kev_open_organization_9", "ProxyOrganizationName": "典子谦合作企业", "Date": today,
+         "Usage": 2, "Cancel": 1, "FlowChannel": "企业版"}]
     aggregated = call(s.client(), "DescribeUsage",
                       {"Agent": {"AppId": APP_A}, "StartDate": today, "EndDate": today, "NeedAggregate": True})
-    assert [(d["Date"], d["Usage"], d["Cancel"]) for d in aggregated["Details"]] == [("1970-01-01", 6, 3)]
+    assert [(d["Date"], d["Usage"], d["Cancel"]) for d in aggregated["Details"]] == [("1970-01-01", 6, 3), ("1970-01-01", 2, 1)]
+    second_page = call(s.client(), "DescribeUsage",
+                       {"Agent": AGENT_A, "StartDate": today, "EndDate": today, "Limit": 1, "Offset": 1})
+    assert (second_page["Total"], second_page["Details"]) == (2, usage["Details"][1:])
+    # The bill and usage are the same ledger.
+    every = bill(s, agent={"AppId": APP_A})["Details"]
+    assert sum(d["UseCount"] for d in every) == sum(d["Usage"] - d["Cancel"] for d in usage["Details"]) == used(s) == 4
 
 
 def test_bill_and_usage_rules(signer_server):
