@@ -132,7 +132,7 @@ pub fn bill_period(start: Option<&str>, end: Option<&str>, now: i64) -> Result<P
         ApiError::new(Code::InvalidParameterValue_InvalidTime, format!("The parameter `{field}` {why}."))
     };
     let parse = |value: Option<&str>, field: &str| -> Result<Date, ApiError> {
-        let v = super::required(value, field)?;
+        let v = value.filter(|v| !v.trim().is_empty()).ok_or_else(|| bad(field, "is required"))?;
         compact_date(v).ok_or_else(|| bad(field, "must be a date written yyyyMMdd"))
     };
     let (from, to) = (parse(start, "StartTime")?, parse(end, "EndTime")?);
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(code("20230901", "20231002", 0), Code::InvalidParameterValue_InvalidTime);
         assert!(bill_period(Some("20230915"), Some("20231010"), 0).is_ok());
         assert_eq!(code("20230915", "20231010", NOW), Code::InvalidParameterValue_InvalidTime);
-        assert_eq!(bill_period(None, Some("20230930"), 0).unwrap_err().code, Code::MissingParameter);
+        assert_eq!(bill_period(None, Some("20230930"), 0).unwrap_err().code, Code::InvalidParameterValue_InvalidTime);
     }
 
     #[test]

@@ -74,8 +74,10 @@ pub async fn channel_batch_cancel_flows(
 ) -> Result<ChannelBatchCancelFlowsResponse, Failure> {
     let (organization, _) = agent_operator(state, caller, req.agent.as_ref()).await?;
     let ids = req.flow_ids.unwrap_or_default();
+    // This action's documented codes have no MissingParameter or CancelReason: its parameter
+    // errors are all InvalidParameter.ParamError.
     if ids.is_empty() {
-        return fail(Code::MissingParameter, "The parameter `FlowIds` is required.").map_err(Into::into);
+        return fail(Code::InvalidParameter_ParamError, "The parameter `FlowIds` is required.").map_err(Into::into);
     }
     if ids.len() > MAX_CANCEL_FLOWS {
         return fail(
@@ -84,7 +86,8 @@ pub async fn channel_batch_cancel_flows(
         )
         .map_err(Into::into);
     }
-    let message = CancelMessage::parse(req.cancel_message.as_deref(), "CancelMessage")?
+    let message = CancelMessage::parse(req.cancel_message.as_deref(), "CancelMessage")
+        .map_err(|e| ApiError::new(Code::InvalidParameter_ParamError, e.message))?
         .unwrap_or_else(CancelMessage::default_for_batch);
     cancel_message_format(req.cancel_message_format, "CancelMessageFormat")?;
     let now = state.store.now();
@@ -130,7 +133,8 @@ pub async fn describe_cancel_flows_task(
     req: DescribeCancelFlowsTaskRequest,
 ) -> Result<DescribeCancelFlowsTaskResponse, Failure> {
     let (organization, _) = agent_operator(state, caller, req.agent.as_ref()).await?;
-    let given = required(req.task_id.as_deref(), "TaskId")?;
+    let given = required(req.task_id.as_deref(), "TaskId")
+        .map_err(|e| ApiError::new(Code::InvalidParameter_ParamError, e.message))?;
     let not_found = || {
         ApiError::new(Code::InvalidParameter_ParamError, format!("The cancel task `{given}` (TaskId) does not exist."))
     };
