@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod lifecycle;
 pub mod page;
 pub mod pdf;
 pub mod ratelimit;

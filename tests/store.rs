@@ -1197,3 +1197,104 @@ on_both_backends!(
     a_signing_waiting_for_a_review_is_recorded_only_after_the_latest_result_passed,
     a_signer_is_reminded_once_per_contract,
 );
+
+async fn a_cancel_and_a_signing_racing_have_one_winner(db: &TestDb) {
+    use qianshu::domain::flow::{ApproveStatus, FlowStatus};
+    use qianshu::store::lifecycle::Cancelled;
+    use qianshu::store::signing::{Origin, Recorded};
+    let store = applied(db).await;
+    let now = 1_800_000_050;
+    let mut groups = Vec::new();
+    for _ in 0..4 {
+        let g = planned_group(&store, APP_B, 2, 1_800_000_000).await;
+        store.create_flow_group(&g).await.unwrap();
+        groups.push(g);
+    }
+    let flows: Vec<_> = groups.iter().flat_map(|g| g.flows.iter()).collect();
+    let races: Vec<_> = flows
+        .iter()
+        .map(|f| {
+            let (store, flow, sign_id) = (store.clone(), f.flow_id.clone(), f.approvers[0].sign_id.clone());
+            let signing = {
+                let (store, flow) = (store.clone(), flow.clone());
+                tokio::spawn(async move {
+                    store
+                        .record_signing(&[signed(&flow, &sign_id, FlowStatus::All, 1)], None, &Origin::default(), now)
+                        .await
+                })
+            };
+            let cancel =
+                tokio::spawn(
+                    async move { store.cancel_flow(&id(APP_B), &id("b_org"), &flow, Some("撤销"), now).await },
+                );
+            (signing, cancel)
+        })
+        .collect();
+    let mut refunds = 0;
+    for ((signing, cancel), f) in races.into_iter().zip(&flows) {
+        let (signing, cancel) = (signing.await.unwrap().unwrap(), cancel.await.unwrap().unwrap());
+        let stored = store.flow(&id(APP_B), &f.flow_id).await.unwrap().unwrap();
+        let approver = stored.approvers[0].status;
+        match (signing, cancel) {
+            (Recorded::Done, Cancelled::Ended { status: FlowStatus::All, .. }) => {
+                assert_eq!((stored.status, approver), (FlowStatus::All, ApproveStatus::Accept));
+            }
+            (Recorded::Changed, Cancelled::Done { refunded: true, .. }) => {
+                assert_eq!((stored.status, approver), (FlowStatus::Cancel, ApproveStatus::Cancel));
+                assert_eq!(stored.flow_message.as_deref(), Some("撤销"));
+                refunds += 1;
+            }
+            other => panic!("both or neither won: {other:?}"),
+        }
+    }
+    let (left, used) = store.quota_left(&id(APP_B)).await.unwrap();
+    assert_eq!((left, used), (2 + refunds, 8 - refunds));
+}
+
+async fn a_cancel_refunds_once_and_an_expiry_never(db: &TestDb) {
+    use qianshu::domain::flow::{ApproveStatus, FlowStatus};
+    use qianshu::store::lifecycle::Cancelled;
+    let store = applied(db).await;
+    let g = planned_group(&store, APP_B, 3, 1_800_000_000).await;
+    store.create_flow_group(&g).await.unwrap();
+    let (app, org) = (id(APP_B), id("b_org"));
+    let [first, second, third] = [0, 1, 2].map(|i| g.flows[i].flow_id.clone());
+    let (now, deadline) = (1_800_000_050, 1_800_000_100);
+    let cancelled = store.cancel_flow(&app, &org, &first, None, now).await.unwrap();
+    assert_eq!(cancelled, Cancelled::Done { name: "合同0".into(), refunded: true });
+    assert_eq!(
+        store.cancel_flow(&app, &org, &first, None, now).await.unwrap(),
+        Cancelled::Ended { name: "合同0".into(), status: FlowStatus::Cancel }
+    );
+    assert_eq!(store.quota_left(&app).await.unwrap(), (8, 2));
+    // Another organisation's contract, or another application's, is not found.
+    assert_eq!(store.cancel_flow(&app, &id("other"), &second, None, now).await.unwrap(), Cancelled::NotFound);
+    assert_eq!(store.cancel_flow(&id(APP_A), &org, &second, None, now).await.unwrap(), Cancelled::NotFound);
+
+    // At its deadline a contract is live; past it, it cannot be cancelled even before the sweep.
+    assert!(store.expired_flows(deadline, 10).await.unwrap().is_empty());
+    assert!(!store.expire_flow(&second, deadline).await.unwrap());
+    assert_eq!(
+        store.cancel_flow(&app, &org, &second, None, deadline + 1).await.unwrap(),
+        Cancelled::Ended { name: "合同1".into(), status: FlowStatus::Deadline }
+    );
+    assert_eq!(store.expired_flows(deadline + 1, 10).await.unwrap(), [second.clone(), third.clone()]);
+    // Two nodes sweeping at once: one expires each contract.
+    let sweeps: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, second) = (store.clone(), second.clone());
+            tokio::spawn(async move { store.expire_flow(&second, deadline + 1).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for s in sweeps {
+        won += i32::from(s.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let expired = store.flow(&app, &second).await.unwrap().unwrap();
+    assert_eq!((expired.status, expired.approvers[0].status), (FlowStatus::Deadline, ApproveStatus::Deadline));
+    assert_eq!(store.expired_flows(deadline + 1, 10).await.unwrap(), [third]);
+    assert_eq!(store.quota_left(&app).await.unwrap(), (8, 2));
+}
+
+on_both_backends!(a_cancel_and_a_signing_racing_have_one_winner, a_cancel_refunds_once_and_an_expiry_never);

@@ -19,16 +19,22 @@ pub fn into_every_request(params: &Value) {
         };
     }
     deserialize! {
+        ChannelBatchCancelFlows => ChannelBatchCancelFlowsRequest,
+        ChannelCancelFlow => ChannelCancelFlowRequest,
         ChannelCreateBatchQuickSignUrl => ChannelCreateBatchQuickSignUrlRequest,
         ChannelCreateFlowGroupByTemplates => ChannelCreateFlowGroupByTemplatesRequest,
         ChannelCreateFlowSignUrl => ChannelCreateFlowSignUrlRequest,
+        ChannelDescribeBillUsageDetail => ChannelDescribeBillUsageDetailRequest,
         ChannelDescribeFlowComponents => ChannelDescribeFlowComponentsRequest,
         ChannelGetTaskResultApi => ChannelGetTaskResultApiRequest,
         CreateSignUrls => CreateSignUrlsRequest,
+        DescribeCancelFlowsTask => DescribeCancelFlowsTaskRequest,
         DescribeFileConvertTask => DescribeFileConvertTaskRequest,
         DescribeResourceUrlsByFlows => DescribeResourceUrlsByFlowsRequest,
         DescribeFlowDetailInfo => DescribeFlowDetailInfoRequest,
         DescribeTemplates => DescribeTemplatesRequest,
+        DescribeUsage => DescribeUsageRequest,
+        ModifyFlowDeadline => ModifyFlowDeadlineRequest,
         SyncProxyOrganization => SyncProxyOrganizationRequest,
         SyncProxyOrganizationOperators => SyncProxyOrganizationOperatorsRequest,
         UploadFiles => UploadFilesRequest,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub synthesis: Arc<crate::synthesis::Synthesis>,
     /// Signs and refuses contracts, whatever the door; auto-signs in the background.
     pub signing: Arc<crate::signing::Signing>,
+    /// Moves contracts past their deadline to `DEADLINE` in the background.
+    pub expiry: Arc<crate::lifecycle::Expiry>,
     pub limits: RateLimits,
     pub edge: EdgeLimits,
     /// Sends text messages (signing codes) and keeps those sent for the test helpers.
@@ -84,6 +86,7 @@ impl AppState {
             urls: urls::UrlSigner::new(&url_key, public_url),
             groups: GroupWriter::spawn(store.clone()),
             signing: crate::signing::Signing::new(store.clone(), synthesis.clone()),
+            expiry: crate::lifecycle::Expiry::new(store.clone()),
             sms: crate::sms::Sms::new(&settings.sms_sender, store.clock().clone())?,
             test_helpers: settings.test_helpers,
             store,

@@ -154,7 +154,10 @@ async fn clock(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             format!("The body must be {{\"AdvanceSeconds\": N}}, N a whole number of seconds from 0 to {}.", u32::MAX),
         );
     };
-    json(StatusCode::OK, &Now { now: state.store.clock().advance(seconds) })
+    let now = state.store.clock().advance(seconds);
+    // Deadlines the move passed expire now rather than at the next sweep.
+    state.expiry.wake();
+    json(StatusCode::OK, &Now { now })
 }
 
 fn advance_seconds(body: &[u8]) -> Option<u32> {

@@ -683,3 +683,131 @@ pub struct RemindFlowRecords {
     pub flow_id: String,
     pub remind_message: String,
 }
+
+// ---- ChannelCancelFlow, ChannelBatchCancelFlows, DescribeCancelFlowsTask ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCancelFlowRequest {
+    pub flow_id: Option<String>,
+    pub agent: Option<Agent>,
+    pub cancel_message: Option<String>,
+    pub cancel_message_format: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelBatchCancelFlowsRequest {
+    pub agent: Option<Agent>,
+    pub flow_ids: Option<Vec<String>>,
+    pub cancel_message: Option<String>,
+    pub cancel_message_format: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelBatchCancelFlowsResponse {
+    pub fail_messages: Vec<String>,
+    pub task_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeCancelFlowsTaskRequest {
+    pub agent: Option<Agent>,
+    pub task_id: Option<String>,
+    pub cancel_type: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeCancelFlowsTaskResponse {
+    pub task_id: String,
+    pub task_status: String,
+    pub success_flow_ids: Vec<String>,
+    pub failure_flows: Vec<CancelFailureFlow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancelFailureFlow {
+    pub flow_id: String,
+    pub reason: String,
+    pub flow_name: String,
+}
+
+// ---- ModifyFlowDeadline ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyFlowDeadlineRequest {
+    pub agent: Option<Agent>,
+    pub flow_id: Option<String>,
+    pub deadline: Option<i64>,
+    pub recipient_id: Option<String>,
+}
+
+// ---- ChannelDescribeBillUsageDetail, DescribeUsage ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelDescribeBillUsageDetailRequest {
+    pub agent: Option<Agent>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub quota_type: Option<String>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelDescribeBillUsageDetailResponse {
+    pub total: i64,
+    pub details: Vec<ChannelBillUsageDetail>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelBillUsageDetail {
+    pub flow_id: String,
+    pub operator_name: String,
+    pub create_organization_name: String,
+    pub flow_name: String,
+    pub flow_status: String,
+    pub quota_type: String,
+    pub use_count: i64,
+    pub cost_time: i64,
+    pub quota_name: String,
+    pub cost_type: i64,
+    pub remark: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeUsageRequest {
+    pub agent: Option<Agent>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub need_aggregate: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeUsageResponse {
+    pub total: i64,
+    pub details: Vec<UsageDetail>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UsageDetail {
+    pub proxy_organization_open_id: String,
+    pub proxy_organization_name: String,
+    pub date: String,
+    pub usage: i64,
+    pub cancel: i64,
+    pub flow_channel: String,
+}

@@ -273,17 +273,27 @@ pub struct FlowGroupRequest {
 }
 
 /// Lifecycle of a flow (`FlowDetailInfo.FlowStatus`): `INIT` until someone signs, `PART` while
-/// some have, `ALL` when everyone has; `REJECT` when a signer refused.
+/// some have, `ALL` when everyone has; `REJECT` when a signer refused, `CANCEL` when the
+/// initiator cancelled it, `DEADLINE` when its deadline passed before it was complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowStatus {
     Init,
     Part,
     All,
     Reject,
+    Cancel,
+    Deadline,
 }
 
 impl FlowStatus {
-    const ALL: [FlowStatus; 4] = [FlowStatus::Init, FlowStatus::Part, FlowStatus::All, FlowStatus::Reject];
+    const ALL: [FlowStatus; 6] = [
+        FlowStatus::Init,
+        FlowStatus::Part,
+        FlowStatus::All,
+        FlowStatus::Reject,
+        FlowStatus::Cancel,
+        FlowStatus::Deadline,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -291,6 +301,8 @@ impl FlowStatus {
             FlowStatus::Part => "PART",
             FlowStatus::All => "ALL",
             FlowStatus::Reject => "REJECT",
+            FlowStatus::Cancel => "CANCEL",
+            FlowStatus::Deadline => "DEADLINE",
         }
     }
 
@@ -298,28 +310,39 @@ impl FlowStatus {
         FlowStatus::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
-    /// Still being signed: signers may sign or refuse.
+    /// Still being signed: signers may sign or refuse, the initiator may cancel.
     pub fn is_live(self) -> bool {
         matches!(self, FlowStatus::Init | FlowStatus::Part)
     }
 }
 
-/// `FlowApproverDetail.ApproveStatus`.
+/// `FlowApproverDetail.ApproveStatus`: what a pending approver becomes when the contract ends
+/// without them is the contract's end (`CANCEL`, `DEADLINE`: "流程已撤回", "过期没人处理").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApproveStatus {
     Pending,
     Accept,
     Reject,
+    Cancel,
+    Deadline,
 }
 
 impl ApproveStatus {
-    const ALL: [ApproveStatus; 3] = [ApproveStatus::Pending, ApproveStatus::Accept, ApproveStatus::Reject];
+    const ALL: [ApproveStatus; 5] = [
+        ApproveStatus::Pending,
+        ApproveStatus::Accept,
+        ApproveStatus::Reject,
+        ApproveStatus::Cancel,
+        ApproveStatus::Deadline,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ApproveStatus::Pending => "PENDING",
             ApproveStatus::Accept => "ACCEPT",
             ApproveStatus::Reject => "REJECT",
+            ApproveStatus::Cancel => "CANCEL",
+            ApproveStatus::Deadline => "DEADLINE",
         }
     }
 
@@ -369,7 +392,7 @@ pub struct Flow {
     pub name: String,
     pub options: FlowOptions,
     pub status: FlowStatus,
-    /// Why the flow ended when a signer refused it (`FlowMessage`).
+    /// Why the flow ended when a signer refused it or the initiator cancelled it (`FlowMessage`).
     pub flow_message: Option<String>,
     pub deadline: i64,
     pub created_on: i64,

@@ -6,6 +6,7 @@ pub mod document;
 pub mod file;
 pub mod flow;
 pub mod id;
+pub mod lifecycle;
 pub mod link;
 pub mod remind;
 pub mod review;

@@ -35,8 +35,8 @@ pub enum Standing {
     Complete,
     /// The signer refused it.
     Rejected,
-    /// It ended without this signer: refused by another signer, or past its deadline.
-    Closed,
+    /// It ended without this signer, or before it was complete: why.
+    Closed(Ending),
     /// The signer has no part in it.
     NotASigner,
 }
@@ -49,11 +49,18 @@ impl Contract {
 
     pub fn standing(&self, is_signer: &dyn Fn(&Approver) -> bool, now: i64) -> Standing {
         let Some(me) = self.approver(is_signer) else { return Standing::NotASigner };
+        // A cancelled or expired contract is closed even for those who signed it: it will
+        // never be complete. One refused by this signer stays theirs.
         match (me.status, self.flow.status) {
             (ApproveStatus::Reject, _) => Standing::Rejected,
             (_, FlowStatus::All) => Standing::Complete,
+            (_, FlowStatus::Cancel) => Standing::Closed(Ending::Cancelled(self.flow.flow_message.clone())),
+            (_, FlowStatus::Deadline) => Standing::Closed(Ending::Expired),
             (ApproveStatus::Accept, _) => Standing::Signed,
-            (ApproveStatus::Pending, status) if !status.is_live() || self.flow.deadline < now => Standing::Closed,
+            (_, FlowStatus::Reject) => Standing::Closed(Ending::Refused),
+            (_, _) if self.flow.deadline < now => Standing::Closed(Ending::Expired),
+            (ApproveStatus::Cancel, _) => Standing::Closed(Ending::Cancelled(None)),
+            (ApproveStatus::Deadline, _) => Standing::Closed(Ending::Expired),
             (ApproveStatus::Pending, _) => {
                 let before: Vec<String> = self
                     .flow
@@ -77,6 +84,28 @@ impl Contract {
     /// The components a signer fills or signs in this contract.
     pub fn components_of<'a>(&'a self, approver: &'a Approver) -> impl Iterator<Item = &'a Component> + 'a {
         self.template.components.iter().filter(|c| c.recipient_id.as_deref() == Some(approver.recipient_id.as_str()))
+    }
+}
+
+/// Why a contract ended before it was complete, as a signer is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Another signer refused it.
+    Refused,
+    /// The initiator cancelled it, with the reason given (`FlowMessage`).
+    Cancelled(Option<String>),
+    /// Its deadline passed (whether or not the sweep has marked it `DEADLINE` yet).
+    Expired,
+}
+
+impl Ending {
+    fn describe(&self, contract: &str) -> String {
+        match self {
+            Ending::Refused => format!("`{contract}` was refused"),
+            Ending::Cancelled(Some(reason)) => format!("`{contract}` was cancelled by its initiator: {reason}"),
+            Ending::Cancelled(None) => format!("`{contract}` was cancelled by its initiator"),
+            Ending::Expired => format!("`{contract}` is past its deadline"),
+        }
     }
 }
 
@@ -208,11 +237,19 @@ fn nothing_to_sign(contracts: &[Contract], standings: &[Standing]) -> ApiError {
             format!("Not this signer's turn yet: waiting for {} to sign first.", waiting.join("; ")),
         );
     }
-    let closed = named(&|s| matches!(s, Standing::Closed | Standing::Rejected));
-    if !closed.is_empty() && named(&|s| matches!(s, Standing::Signed | Standing::Complete)).is_empty() {
+    let ended: Vec<String> = contracts
+        .iter()
+        .zip(standings)
+        .filter_map(|(c, s)| match s {
+            Standing::Closed(ending) => Some(ending.describe(&c.flow.name)),
+            Standing::Rejected => Some(format!("`{}` was refused by this signer", c.flow.name)),
+            _ => None,
+        })
+        .collect();
+    if !ended.is_empty() && named(&|s| matches!(s, Standing::Signed | Standing::Complete)).is_empty() {
         return ApiError::new(
             Code::OperationDenied_FlowHasTerminated,
-            format!("The contracts {} are no longer being signed (refused or past their deadline).", closed.join(", ")),
+            format!("The contracts are no longer being signed: {}.", ended.join("; ")),
         );
     }
     ApiError::new(Code::OperationDenied_FlowStatusForbid, "This signer has already signed every contract due.")

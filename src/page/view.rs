@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::assets::asset_url;
 use crate::domain::document::selector_options;
 use crate::domain::flow::SignerKind;
-use crate::domain::signing::Standing;
+use crate::domain::signing::{Ending, Standing};
 use crate::domain::template::{Component, ComponentType};
 use crate::error::{ApiError, Code};
 use crate::signing::Opened;
@@ -75,8 +75,24 @@ fn badge(standing: &Standing) -> (&'static str, &'static str) {
         Standing::Signed => ("signed", "已签署"),
         Standing::Complete => ("done", "已完成"),
         Standing::Rejected => ("rejected", "已拒签"),
-        Standing::Closed => ("closed", "已结束"),
+        Standing::Closed(Ending::Cancelled(_)) => ("closed", "已撤销"),
+        Standing::Closed(Ending::Expired) => ("closed", "已过期"),
+        Standing::Closed(Ending::Refused) => ("closed", "已结束"),
         Standing::NotASigner => ("none", "无需您签署"),
+    }
+}
+
+/// Why nothing is left to sign, the initiator's own words first: a cancel's reason
+/// ("发起方以…的理由撤销当前合同"), then an expiry.
+fn closed_notice(standings: &[Standing]) -> String {
+    let ending = |pred: &dyn Fn(&Ending) -> bool| {
+        standings.iter().find_map(|s| if let Standing::Closed(e) = s { pred(e).then_some(e) } else { None })
+    };
+    match ending(&|e| matches!(e, Ending::Cancelled(_))) {
+        Some(Ending::Cancelled(Some(reason))) => format!("合同已撤销：发起方以“{reason}”的理由撤销当前合同。"),
+        Some(_) => "合同已被发起方撤销。".into(),
+        None if ending(&|e| *e == Ending::Expired).is_some() => "合同已过签署截止时间，无法签署。".into(),
+        None => "合同已结束签署。".into(),
     }
 }
 
@@ -147,7 +163,7 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
                     "waiting" => p.notice role="status" { "等待 " (waiting.join("、")) " 签署后，您才能签署。" },
                     "review" => p.notice role="status" { "合同正在等待发起方审核，审核通过后您才能签署。" },
                     "preview" => p.notice role="status" { "预览链接：仅供查看，不能签署。" },
-                    "closed" => p.notice role="status" { "合同已结束签署。" },
+                    "closed" => p.notice role="status" { (closed_notice(&standings)) },
                     "open" => p.notice role="status" { "请阅读以下 " (count) " 份合同，确认无误后全部签署。" },
                     _ => {}
                 }
@@ -259,7 +275,7 @@ pub fn chinese_error(e: &ApiError) -> String {
         Code::InvalidParameter_Unordered => "还未轮到您签署，请等待前序签署人完成。".into(),
         Code::OperationDenied_FlowStatusForbid => "您已签署全部合同。".into(),
         Code::OperationDenied_Forbid => "合同正在等待发起方审核，审核通过后您才能签署。".into(),
-        Code::OperationDenied_FlowHasTerminated => "合同已结束签署（已被拒签或已过期）。".into(),
+        Code::OperationDenied_FlowHasTerminated => "合同已结束签署（已被拒签、撤销或已过期）。".into(),
         Code::OperationDenied_RequiredComponentNotFill => {
             format!("请填写必填项：{}", e.message.split('`').nth(1).unwrap_or_default())
         }

@@ -256,6 +256,7 @@ impl Store {
                     "kind" => "CHARGE",
                     "units" => 1,
                     "created_at" => g.created_on,
+                    "organization_open_id" => f.organization_open_id.as_str(),
                 });
                 documents.push(row! {
                     "flow_id" => id,

@@ -7,6 +7,7 @@ pub mod documents;
 mod files;
 mod flows;
 mod group_commit;
+pub mod lifecycle;
 mod links;
 pub mod reviews;
 mod sealed;

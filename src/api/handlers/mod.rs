@@ -4,6 +4,7 @@
 mod documents;
 mod files;
 mod flows;
+mod lifecycle;
 mod links;
 mod reviews;
 mod templates;
@@ -70,19 +71,25 @@ macro_rules! implemented_actions {
 }
 
 implemented_actions! {
+    ChannelBatchCancelFlows(ChannelBatchCancelFlowsRequest) => lifecycle::channel_batch_cancel_flows,
+    ChannelCancelFlow(ChannelCancelFlowRequest) => lifecycle::channel_cancel_flow,
     ChannelCreateBatchQuickSignUrl(ChannelCreateBatchQuickSignUrlRequest) => links::channel_create_batch_quick_sign_url,
     ChannelCreateFlowGroupByTemplates(ChannelCreateFlowGroupByTemplatesRequest) => flows::create_flow_group_by_templates,
     ChannelCreateFlowReminds(ChannelCreateFlowRemindsRequest) => reviews::channel_create_flow_reminds,
     ChannelCreateFlowSignReview(ChannelCreateFlowSignReviewRequest) => reviews::channel_create_flow_sign_review,
     ChannelCreateFlowSignUrl(ChannelCreateFlowSignUrlRequest) => links::channel_create_flow_sign_url,
+    ChannelDescribeBillUsageDetail(ChannelDescribeBillUsageDetailRequest) => lifecycle::channel_describe_bill_usage_detail,
     ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
     ChannelGetTaskResultApi(ChannelGetTaskResultApiRequest) => documents::channel_get_task_result_api,
     CreateFlowGroupSignReview(CreateFlowGroupSignReviewRequest) => reviews::create_flow_group_sign_review,
     CreateSignUrls(CreateSignUrlsRequest) => links::create_sign_urls,
+    DescribeCancelFlowsTask(DescribeCancelFlowsTaskRequest) => lifecycle::describe_cancel_flows_task,
     DescribeFileConvertTask(DescribeFileConvertTaskRequest) => documents::describe_file_convert_task,
     DescribeResourceUrlsByFlows(DescribeResourceUrlsByFlowsRequest) => documents::describe_resource_urls_by_flows,
     DescribeFlowDetailInfo(DescribeFlowDetailInfoRequest) => flows::describe_flow_detail_info,
     DescribeTemplates(DescribeTemplatesRequest) => templates::describe_templates,
+    DescribeUsage(DescribeUsageRequest) => lifecycle::describe_usage,
+    ModifyFlowDeadline(ModifyFlowDeadlineRequest) => lifecycle::modify_flow_deadline,
     SyncProxyOrganization(SyncProxyOrganizationRequest) => tenancy::sync_proxy_organization,
     SyncProxyOrganizationOperators(SyncProxyOrganizationOperatorsRequest) => tenancy::sync_proxy_organization_operators,
     UploadFiles(UploadFilesRequest) => files::upload_files,

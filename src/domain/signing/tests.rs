@@ -200,7 +200,28 @@ fn nothing_to_sign_says_why() {
     assert_eq!(e.code, Code::OperationDenied_FlowHasTerminated);
     let mut late = [contract("三", &[("乙", "李四", 1)])];
     late[0].flow.deadline = NOW - 1;
-    assert_eq!(late[0].standing(&named("李四"), NOW), Standing::Closed);
+    assert_eq!(late[0].standing(&named("李四"), NOW), Standing::Closed(Ending::Expired));
+}
+
+#[test]
+fn a_cancelled_or_expired_contract_is_closed_even_for_its_signers_and_says_why() {
+    let app = app();
+    let mut cs = vec![
+        contract("一", &[("甲", "张三", 1), ("乙", "李四", 2)]),
+        contract("二", &[("甲", "张三", 1), ("乙", "李四", 2)]),
+    ];
+    sign(&mut cs, "张三");
+    cs[0].flow.status = FlowStatus::Cancel;
+    cs[0].flow.flow_message = Some("金额填写错误".into());
+    cs[1].flow.status = FlowStatus::Deadline;
+    assert_eq!(cs[0].standing(&named("张三"), NOW), Standing::Closed(Ending::Cancelled(Some("金额填写错误".into()))));
+    assert_eq!(cs[1].standing(&named("李四"), NOW), Standing::Closed(Ending::Expired));
+    let e = plan_sign(&cs, &named("李四"), &[], &values(&app)).unwrap_err();
+    assert_eq!(e.code, Code::OperationDenied_FlowHasTerminated);
+    assert!(e.message.contains("cancelled by its initiator: 金额填写错误"), "{}", e.message);
+    assert!(e.message.contains("past its deadline"), "{}", e.message);
+    let e = plan_reject(&cs, &named("李四"), NOW).unwrap_err();
+    assert_eq!(e.code, Code::OperationDenied_FlowHasTerminated);
 }
 
 #[test]
