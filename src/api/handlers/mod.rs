@@ -1,6 +1,7 @@
 //! One handler per implemented action: wire request in, domain types and store calls, wire
 //! response out. Every other action answers `UnsupportedOperation`.
 
+mod approvers;
 mod documents;
 mod files;
 mod flows;
@@ -70,6 +71,7 @@ macro_rules! implemented_actions {
 
 implemented_actions! {
     ChannelCreateBatchQuickSignUrl(ChannelCreateBatchQuickSignUrlRequest) => links::channel_create_batch_quick_sign_url,
+    ChannelCreateFlowApprovers(ChannelCreateFlowApproversRequest) => approvers::channel_create_flow_approvers,
     ChannelCreateFlowGroupByTemplates(ChannelCreateFlowGroupByTemplatesRequest) => flows::create_flow_group_by_templates,
     ChannelCreateFlowSignUrl(ChannelCreateFlowSignUrlRequest) => links::channel_create_flow_sign_url,
     ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
