@@ -77,6 +77,11 @@ impl Store {
         if rewritten != 1 {
             return Ok(Recorded::Changed);
         }
+        // The claim's code was for the claim: the signer may ask for the signing's code at once.
+        sqlx::query("UPDATE sign_codes SET sent_at = 0 WHERE token_sha256 = $1")
+            .bind(claim.token_sha256)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
