@@ -96,7 +96,10 @@ fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
 
 async fn page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
     match state.signing.open(&token).await {
-        Ok(Ok(opened)) if unclaimed(&opened) => html(StatusCode::OK, view::claim(&opened, &token, &ask(&opened), None)),
+        Ok(Ok(opened)) if unclaimed(&opened) => match nothing_to_claim(&opened, state.store.now()) {
+            Some(why) => html(StatusCode::OK, view::invalid("无法确认签署人", why)),
+            None => html(StatusCode::OK, view::claim(&opened, &token, &ask(&opened), None)),
+        },
         Ok(Ok(opened)) => html(StatusCode::OK, view::page(&opened, &token, state.store.now(), None)),
         Ok(Err(problem)) => invalid(problem),
         Err(e) => internal(e),
@@ -148,6 +151,23 @@ fn html(status: StatusCode, markup: maud::Markup) -> Response {
 /// A RECIPIENT link whose holder has not said who they are yet.
 fn unclaimed(opened: &Opened) -> bool {
     matches!(opened.link.signer, SignerKey::Recipient { .. })
+}
+
+/// Why a RECIPIENT link's holder can claim nothing now (a claim takes every place or none): a
+/// place was filled by someone else, or its contract ended.
+fn nothing_to_claim(opened: &Opened, now: i64) -> Option<&'static str> {
+    let SignerKey::Recipient { places, .. } = &opened.link.signer else { return None };
+    for (flow, recipient) in places {
+        let contract = opened.contracts.iter().find(|c| c.flow.flow_id.as_str() == flow)?;
+        let approver = contract.flow.approvers.iter().find(|a| &a.recipient_id == recipient)?;
+        if !approver.signer.is_dynamic() {
+            return Some("这个链接的签署人已由他人确认，请向发起方索取新的链接。");
+        }
+        if !contract.flow.status.is_live() || contract.flow.deadline < now {
+            return Some("合同已结束签署。");
+        }
+    }
+    None
 }
 
 /// What a RECIPIENT link's page asks: name and mobile, and the organisation's name when a
@@ -202,6 +222,9 @@ async fn send_code(
         return answer(false, "预览链接不能签署。", 0);
     }
     let (mobile, scope) = if let SignerKey::Recipient { preset, .. } = &opened.link.signer {
+        if let Some(why) = nothing_to_claim(&opened, state.store.now()) {
+            return answer(false, why, 0);
+        }
         let Ok(mobile) = Mobile::parse(form_value(&form, "Mobile"), "Mobile") else {
             return answer(false, "请输入正确的11位手机号。", 0);
         };

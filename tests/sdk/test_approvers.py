@@ -231,6 +231,12 @@ def test_a_preset_mobile_binds_the_claim_and_two_links_race_for_one_place(signer
     assert claim(s, other, first, Name="吴十", Mobile="13800000001")[0] == 303
     status, _, page = claim(s, url, second)
     assert status == 200 and ALERT.findall(page) == [REPEAT], page
+    # The page says so before anyone types anything, and sends no code.
+    taken = "这个链接的签署人已由他人确认，请向发起方索取新的链接。"
+    status, _, page = request(s, "GET", path_of(url))
+    assert status == 200 and 'data-state="invalid"' in page and taken in page
+    advance(s, 61)
+    assert code_for(s, url, "13900000006") == {"Ok": False, "Message": taken, "RetryAfter": 0}
     assert [p["ApproveName"] for _, p in approvers_of(s, gid)] == ["吴十", "吴十"]
 
 
@@ -254,3 +260,18 @@ def test_recipient_links_need_their_places(shared_server):
     assert [row["ApproverType"] for row in r["SignUrlInfos"]] == ["ORGANIZATION"] * 2
     status, _, page = request(s, "GET", path_of(r["SignUrlInfos"][0]["SignUrl"]))
     assert status == 200 and 'name="OrganizationName"' in page
+
+
+def test_nothing_is_filled_past_the_deadline(signer_server):
+    s = signer_server
+    g = dynamic_person_group(s)
+    gid, flows = g["FlowGroupId"], g["FlowIds"]
+    url = recipient_link(s, gid, flows)[0]["SignUrl"]
+    advance(s, 86400 + 1)
+    r = fill(s, FlowGroupId=gid, Approvers=[{"FlowId": flows[0], "RecipientId": IND, **ZHAO}])
+    assert r["FillError"] == [{"RecipientId": IND, "FlowId": flows[0],
+                               "ErrMessage": f"合同 {flows[0]} 已结束（已过签署截止时间），不能补充签署人"}]
+    status, _, page = request(s, "GET", path_of(url))
+    assert status == 200 and "合同已结束签署。" in page and 'data-state="invalid"' in page
+    assert code_for(s, url, "13900000006") == {"Ok": False, "Message": "合同已结束签署。", "RetryAfter": 0}
+    assert [p["ApproveName"] for _, p in approvers_of(s, gid)] == ["", ""]
