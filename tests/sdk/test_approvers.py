@@ -275,3 +275,28 @@ def test_nothing_is_filled_past_the_deadline(signer_server):
     assert status == 200 and "合同已结束签署。" in page and 'data-state="invalid"' in page
     assert code_for(s, url, "13900000006") == {"Ok": False, "Message": "合同已结束签署。", "RetryAfter": 0}
     assert [p["ApproveName"] for _, p in approvers_of(s, gid)] == ["", ""]
+
+
+def test_an_enterprise_place_is_claimed_with_its_organization(signer_server):
+    s = signer_server
+    named = {**DYN_ORG, "OrganizationOpenId": "kev_open_organization_9"}
+    g = create(s, group(flow(approvers=[named, PERSON_LATER]), flow(NDA, approvers=[named, PERSON_LATER])))
+    gid, flows = g["FlowGroupId"], g["FlowIds"]
+    r = call(s.client(), "CreateSignUrls", {"Agent": AGENT_A, "GenerateType": "RECIPIENT", "FlowIds": flows,
+                                            "RecipientIds": [ENT, ENT]})
+    assert [(row["ApproverType"], row["OrganizationName"]) for row in r["SignUrlInfos"]] == \
+        [("ORGANIZATION", "典子谦合作企业")] * 2
+    url = r["SignUrlInfos"][0]["SignUrl"]
+    status, _, page = request(s, "GET", path_of(url))
+    assert 'name="OrganizationName" autocomplete="organization" required value="典子谦合作企业" readonly' in page
+    assert code_for(s, url, "13900000006")["Ok"] is True
+    code = outbox(s)[-1]["Code"]
+    status, _, page = claim(s, url, code, OrganizationName="别的企业")
+    assert status == 200 and ALERT.findall(page) == \
+        ["企业名称 别的企业 与企业 OpenId 对应的企业 典子谦合作企业 不一致（签署人.OrganizationName）"], page
+    assert claim(s, url, code, OrganizationName="典子谦合作企业")[0] == 303
+    for org, _ in approvers_of(s, gid):
+        assert (org["ProxyOrganizationOpenId"], org["ProxyOrganizationName"], org["ApproveName"], org["Mobile"],
+                org["ApproveType"]) == ("kev_open_organization_9", "典子谦合作企业", "钱八", "13900000006", "ORGANIZATION")
+    status, body = helper_sign(s, url)
+    assert (status, body) == (200, {"FlowIds": flows}), body
