@@ -221,7 +221,7 @@ async fn send_code(
     if signable(&opened).is_err() {
         return answer(false, "预览链接不能签署。", 0);
     }
-    let (mobile, scope) = if let SignerKey::Recipient { preset, .. } = &opened.link.signer {
+    let (mobile, claiming) = if let SignerKey::Recipient { preset, .. } = &opened.link.signer {
         if let Some(why) = nothing_to_claim(&opened, state.store.now()) {
             return answer(false, why, 0);
         }
@@ -231,14 +231,14 @@ async fn send_code(
         if preset.mobile.as_deref().is_some_and(|m| m != mobile.as_str()) {
             return answer(false, "手机号与发起方指定的签署人不一致。", 0);
         }
-        (mobile.as_str().to_owned(), Some(mobile))
+        (mobile.as_str().to_owned(), true)
     } else {
         let is_signer = opened.is_signer();
         let Some(mobile) = opened.contracts.iter().find_map(|c| c.approver(&is_signer)).and_then(|a| a.mobile.clone())
         else {
             return answer(false, "签署人没有手机号，无法发送验证码。", 0);
         };
-        (mobile, None)
+        (mobile, false)
     };
     let now = state.store.now();
     match state.store.code_lock(&opened.token_sha256, now).await {
@@ -248,9 +248,10 @@ async fn send_code(
     }
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
     // A claim's code proves the mobile it was sent to: the claim checks it with the mobile typed.
-    let digest = match &scope {
-        Some(m) => code_digest(&opened.token_sha256, &format!("{}:{code}", m.as_str())),
-        None => code_digest(&opened.token_sha256, &code),
+    let digest = if claiming {
+        code_digest(&opened.token_sha256, &format!("{mobile}:{code}"))
+    } else {
+        code_digest(&opened.token_sha256, &code)
     };
     match state.store.issue_code(&opened.token_sha256, &digest, now, CODE_TTL, CODE_INTERVAL).await {
         Ok(Ok(())) => {}
@@ -361,36 +362,34 @@ async fn claim(
         return Redirect::to(&format!("/s/{token}")).into_response();
     }
     let asked = ask(&opened);
-    let identity = (|| {
-        let name =
-            PersonName::parse(Some(form_value(&form, "Name")), "Name").map_err(|_| "请输入姓名（不超过50个字）。")?;
-        let mobile = Mobile::parse(form_value(&form, "Mobile"), "Mobile").map_err(|_| "请输入正确的11位手机号。")?;
-        let organization_name = match asked.organization {
-            Some(_) => Some(
-                OrganizationName::parse(Some(form_value(&form, "OrganizationName")), "OrganizationName")
-                    .map_err(|_| "请输入企业名称。")?,
-            ),
-            None => None,
-        };
-        Ok::<_, &str>(Identity { name: Some(name), mobile: Some(mobile), organization_name, ..Identity::default() })
-    })();
-    let outcome = match identity {
-        Ok(identity) => approvers::claim(&state.signing, &state.store, &opened, identity, form_value(&form, "Code"))
-            .await
-            .map_err(|e| match e {
-                Failure::Client(e) => Ok(view::chinese_error(&e)),
-                internal => Err(internal),
-            }),
-        Err(message) => Err(Ok(message.to_owned())),
-    };
-    match outcome {
-        Ok(()) => {
-            info!("a RECIPIENT link was claimed");
-            Redirect::to(&format!("/s/{token}")).into_response()
+    let refused = match claimed_identity(&form, &asked) {
+        Err(message) => message.to_owned(),
+        Ok(identity) => {
+            match approvers::claim(&state.signing, &state.store, &opened, identity, form_value(&form, "Code")).await {
+                Ok(()) => {
+                    info!("a RECIPIENT link was claimed");
+                    return Redirect::to(&format!("/s/{token}")).into_response();
+                }
+                Err(Failure::Client(e)) => view::chinese_error(&e),
+                Err(e) => return internal(e),
+            }
         }
-        Err(Ok(message)) => html(StatusCode::OK, view::claim(&opened, &token, &asked, Some((&message, &form)))),
-        Err(Err(e)) => internal(e),
-    }
+    };
+    html(StatusCode::OK, view::claim(&opened, &token, &asked, Some((&refused, &form))))
+}
+
+/// Who the claim form says the holder is, or what to ask again.
+fn claimed_identity(form: &[(String, String)], asked: &view::ClaimForm) -> Result<Identity, &'static str> {
+    let name = PersonName::parse(Some(form_value(form, "Name")), "Name").map_err(|_| "请输入姓名（不超过50个字）。")?;
+    let mobile = Mobile::parse(form_value(form, "Mobile"), "Mobile").map_err(|_| "请输入正确的11位手机号。")?;
+    let organization_name = match asked.organization {
+        Some(_) => Some(
+            OrganizationName::parse(Some(form_value(form, "OrganizationName")), "OrganizationName")
+                .map_err(|_| "请输入企业名称。")?,
+        ),
+        None => None,
+    };
+    Ok(Identity { name: Some(name), mobile: Some(mobile), organization_name, ..Identity::default() })
 }
 
 /// The form's values for the signer's fill components due now, by ComponentName. A date input
