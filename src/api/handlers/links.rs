@@ -37,6 +37,24 @@ impl Contracts {
     }
 }
 
+/// What one link to `contracts` opens: their group (a group is signed as a whole, so `FlowIds`
+/// of one group open the group), or a single contract.
+fn link_target(contracts: &Contracts) -> Result<LinkTarget, ApiError> {
+    match contracts {
+        Contracts::Group(id, _) => Ok(LinkTarget::Group(id.clone())),
+        Contracts::Flows(flows) => match (&flows[0].group, &flows[..]) {
+            (Some((group, _)), _) if flows.iter().all(|f| f.group.as_ref().map(|(g, _)| g) == Some(group)) => {
+                Ok(LinkTarget::Group(group.clone()))
+            }
+            (None, [only]) => Ok(LinkTarget::Flow(only.flow_id.clone())),
+            _ => fail(
+                Code::InvalidParameter_FlowIds,
+                "`FlowIds` names contracts of different groups: a link opens one contract or one contract group.",
+            ),
+        },
+    }
+}
+
 /// `FlowGroupId` or `FlowIds` ("必须二选一": exactly one), of contracts `organization` created.
 async fn contracts(
     state: &AppState,
@@ -144,22 +162,7 @@ pub async fn channel_create_batch_quick_sign_url(
         .ok_or_else(|| ApiError::new(Code::MissingParameter, "The parameter `FlowApproverInfo` is required."))?;
     let query = SignerQuery::approver(&fields(info), "FlowApproverInfo", &organization.open_id)?;
     let contracts = contracts(state, &caller.app_id, &organization.open_id, req.flow_group_id, req.flow_ids).await?;
-    let target = match &contracts {
-        Contracts::Group(id, _) => LinkTarget::Group(id.clone()),
-        Contracts::Flows(flows) => match (&flows[0].group, &flows[..]) {
-            (Some((group, _)), _) if flows.iter().all(|f| f.group.as_ref().map(|(g, _)| g) == Some(group)) => {
-                LinkTarget::Group(group.clone())
-            }
-            (None, [only]) => LinkTarget::Flow(only.flow_id.clone()),
-            _ => {
-                return fail(
-                    Code::InvalidParameter_FlowIds,
-                    "`FlowIds` names contracts of different groups: a link opens one contract or one contract group.",
-                )
-                .map_err(Into::into);
-            }
-        },
-    };
+    let target = link_target(&contracts)?;
     let (key, approver) = query.find(contracts.flows(), "FlowApproverInfo")?;
     let now = state.store.now();
     let token = LinkToken::generate();
@@ -392,22 +395,7 @@ async fn recipient_urls(
         }
     };
     let contracts = contracts(state, &caller.app_id, organization, req.flow_group_id, ids).await?;
-    let target = match &contracts {
-        Contracts::Group(id, _) => LinkTarget::Group(id.clone()),
-        Contracts::Flows(flows) => match (&flows[0].group, &flows[..]) {
-            (Some((group, _)), _) if flows.iter().all(|f| f.group.as_ref().map(|(g, _)| g) == Some(group)) => {
-                LinkTarget::Group(group.clone())
-            }
-            (None, [only]) => LinkTarget::Flow(only.flow_id.clone()),
-            _ => {
-                return fail(
-                    Code::InvalidParameter_FlowIds,
-                    "`FlowIds` names contracts of different groups: a link opens one contract or one contract group.",
-                )
-                .map_err(Into::into);
-            }
-        },
-    };
+    let target = link_target(&contracts)?;
     let group = match &target {
         LinkTarget::Group(g) => g.as_str().to_owned(),
         LinkTarget::Flow(_) => String::new(),
