@@ -20,6 +20,7 @@ pub fn into_every_request(params: &Value) {
     }
     deserialize! {
         ChannelCreateBatchQuickSignUrl => ChannelCreateBatchQuickSignUrlRequest,
+        ChannelCreateFlowApprovers => ChannelCreateFlowApproversRequest,
         ChannelCreateFlowGroupByTemplates => ChannelCreateFlowGroupByTemplatesRequest,
         ChannelCreateFlowSignUrl => ChannelCreateFlowSignUrlRequest,
         ChannelDescribeFlowComponents => ChannelDescribeFlowComponentsRequest,
