@@ -548,7 +548,7 @@ impl SignerQuery {
             (None, Some(_)) => fail(
                 Code::OperationDenied,
                 format!(
-                    "`{at}` ({}) names a dynamic signer who has not been filled in yet (ChannelCreateFlowApprovers).",
+                    "`{at}` ({}) names a dynamic signer who has not been filled in yet (ChannelCreateFlowApprovers, or a CreateSignUrls RECIPIENT link whose holder fills it).",
                     self.describe()
                 ),
             ),
