@@ -6,6 +6,8 @@
 // Served by the binary with this binary's versioned path in place of this one (src/page/assets.rs).
 const PDFJS_URL = "/assets/vendor/pdfjs/pdf.min.mjs";
 
+// The signing form, or on a RECIPIENT link not claimed yet the form where its holder says who
+// they are (form.sign.claim: one confirmation, always shown).
 const form = document.querySelector("form.sign");
 
 // --- Contracts, rendered page by page with PDF.js ---------------------------------------------
@@ -317,6 +319,12 @@ if (form) {
 
   for (const button of form.querySelectorAll(".send-code")) {
     button.addEventListener("click", async () => {
+      // A claim's code goes to the mobile typed, which must be one first.
+      const mobile = form.classList.contains("claim") ? form.querySelector('input[name="Mobile"]') : null;
+      if (mobile && !mobile.checkValidity()) {
+        mobile.reportValidity();
+        return;
+      }
       button.dataset.busy = "yes";
       button.disabled = true;
       let retryAfter = 0;
@@ -325,6 +333,7 @@ if (form) {
           method: "POST",
           credentials: "same-origin",
           headers: { Accept: "application/json" },
+          body: mobile ? new URLSearchParams({ Mobile: mobile.value.trim() }) : undefined,
         });
         const answer = await response.json();
         retryAfter = Number(answer.RetryAfter) || 0;

@@ -2,6 +2,7 @@
 //! API (2021-05-26), so the official SDKs work unchanged. See docs/ARCHITECTURE.md.
 
 pub mod api;
+pub mod approvers;
 pub mod blobs;
 pub mod config;
 pub mod demo;

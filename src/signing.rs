@@ -265,7 +265,7 @@ impl Signing {
     }
 
     /// The code's digest when it is the valid one; a wrong one is counted against the link.
-    async fn checked_code(&self, proof: &Proof<'_>) -> Result<Option<(String, String)>, Failure> {
+    pub(crate) async fn checked_code(&self, proof: &Proof<'_>) -> Result<Option<(String, String)>, Failure> {
         let Proof::Code { token_sha256, code } = proof else { return Ok(None) };
         let digest = code_digest(token_sha256, code);
         match self.store.check_code(token_sha256, &digest, self.store.now()).await? {

@@ -1298,3 +1298,95 @@ async fn a_cancel_refunds_once_and_an_expiry_never(db: &TestDb) {
 }
 
 on_both_backends!(a_cancel_and_a_signing_racing_have_one_winner, a_cancel_refunds_once_and_an_expiry_never);
+
+async fn a_dynamic_approver_is_filled_once_whoever_races(db: &TestDb) {
+    use qianshu::domain::fill::Filled;
+    use qianshu::domain::flow::SignerKind;
+    use qianshu::domain::link::{LinkTarget, LinkToken, NewSignLink, Preset, SignerKey};
+    use qianshu::store::LinkClaim;
+    use qianshu::store::signing::{CodeUse, Recorded};
+    let store = applied(db).await;
+    let mut g = planned_group(&store, APP_B, 2, 1_800_000_000).await;
+    for f in &mut g.flows {
+        let a = &mut f.approvers[0];
+        (a.signer, a.organization_open_id, a.organization_name, a.open_id, a.name, a.mobile) =
+            (SignerKind::DynamicPerson, None, None, None, None, None);
+    }
+    store.create_flow_group(&g).await.unwrap();
+    let filled = |i: usize, name: &str| Filled {
+        flow_id: g.flows[i].flow_id.clone(),
+        sign_id: g.flows[i].approvers[0].sign_id.clone(),
+        recipient_id: "bRecipient1".into(),
+        was: SignerKind::DynamicPerson,
+        signer: SignerKind::Person,
+        organization_open_id: None,
+        organization_name: None,
+        open_id: None,
+        name: Some(name.to_owned()),
+        mobile: Some("13900000006".into()),
+        id_card: None,
+    };
+    let now = 1_800_000_010;
+    // Past the contract's deadline nothing is filled.
+    assert_eq!(store.record_fills(&[filled(0, "甲")], now + 200).await.unwrap(), vec![false]);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, fill) = (store.clone(), filled(0, &format!("人{i}")));
+            tokio::spawn(async move { store.record_fills(&[fill], now).await.unwrap()[0] })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        if t.await.unwrap() {
+            winners.push(format!("人{i}"));
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let a = store.flow(&g.app_id, &g.flows[0].flow_id).await.unwrap().unwrap().approvers[0].clone();
+    assert_eq!((a.signer, a.name.as_ref()), (SignerKind::Person, Some(&winners[0])));
+    let ids: Vec<FlowId> = g.flows.iter().map(|f| f.flow_id.clone()).collect();
+    assert_eq!(
+        store.filled_approvers(&ids).await.unwrap(),
+        [(g.flows[0].flow_id.clone(), a.sign_id.clone())].into_iter().collect()
+    );
+
+    // A link's claim fills all its places or none: one of them taken meanwhile leaves the
+    // other unfilled, the code unused and the link as it was.
+    let token = LinkToken::generate();
+    let places = ids.iter().map(|f| (f.as_str().to_owned(), "bRecipient1".to_owned())).collect();
+    let key = SignerKey::Recipient { places, preset: Preset::default() };
+    store
+        .create_sign_links(&[NewSignLink {
+            token: token.clone(),
+            app_id: g.app_id.clone(),
+            target: LinkTarget::Group(g.flow_group_id.clone()),
+            signer: key.clone(),
+            preview: false,
+            expires_at: now + 3600,
+            created_at: now,
+        }])
+        .await
+        .unwrap();
+    let (digest, code) = (token.digest(), "c".repeat(64));
+    assert_eq!(store.issue_code(&digest, &code, now, 300, 60).await.unwrap(), Ok(()));
+    let claimer = SignerKey::Person { name: "钱八".into(), mobile: "13900000006".into() };
+    let claim = || LinkClaim {
+        token_sha256: &digest,
+        from: &key,
+        to: &claimer,
+        code: CodeUse { token_sha256: &digest, code_sha256: &code },
+    };
+    assert_eq!(
+        store.record_claim(&[filled(1, "钱八"), filled(0, "钱八")], claim(), now).await.unwrap(),
+        Recorded::Changed
+    );
+    assert_eq!(store.flow(&g.app_id, &ids[1]).await.unwrap().unwrap().approvers[0].signer, SignerKind::DynamicPerson);
+    assert_eq!(store.sign_link(&token).await.unwrap().unwrap().signer, key);
+    assert_eq!(store.record_claim(&[filled(1, "钱八")], claim(), now).await.unwrap(), Recorded::Done);
+    assert_eq!(store.sign_link(&token).await.unwrap().unwrap().signer, claimer);
+    assert_eq!(store.flow(&g.app_id, &ids[1]).await.unwrap().unwrap().approvers[0].name.as_deref(), Some("钱八"));
+    // The code was used by the claim.
+    assert_eq!(store.record_claim(&[], claim(), now).await.unwrap(), Recorded::CodeUnusable);
+}
+
+on_both_backends!(a_dynamic_approver_is_filled_once_whoever_races);

@@ -22,6 +22,7 @@ pub fn into_every_request(params: &Value) {
         ChannelBatchCancelFlows => ChannelBatchCancelFlowsRequest,
         ChannelCancelFlow => ChannelCancelFlowRequest,
         ChannelCreateBatchQuickSignUrl => ChannelCreateBatchQuickSignUrlRequest,
+        ChannelCreateFlowApprovers => ChannelCreateFlowApproversRequest,
         ChannelCreateFlowGroupByTemplates => ChannelCreateFlowGroupByTemplatesRequest,
         ChannelCreateFlowSignUrl => ChannelCreateFlowSignUrlRequest,
         ChannelDescribeBillUsageDetail => ChannelDescribeBillUsageDetailRequest,

@@ -490,6 +490,22 @@ pub struct CreateSignUrlsRequest {
     pub mobile: Option<String>,
     pub organization_open_id: Option<String>,
     pub open_id: Option<String>,
+    pub recipient_ids: Option<Vec<String>>,
+    pub flow_group_url_info: Option<FlowGroupUrlInfo>,
+}
+
+/// `GenerateType` RECIPIENT: the dynamic signers of a group a link is for.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowGroupUrlInfo {
+    pub flow_group_approver_infos: Option<Vec<FlowGroupApproverInfo>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowGroupApproverInfo {
+    pub flow_id: Option<String>,
+    pub recipient_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -810,4 +826,48 @@ pub struct UsageDetail {
     pub usage: i64,
     pub cancel: i64,
     pub flow_channel: String,
+}
+
+// ---- ChannelCreateFlowApprovers ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowApproversRequest {
+    pub agent: Option<Agent>,
+    pub approvers: Option<Vec<FillApproverInfo>>,
+    pub flow_id: Option<String>,
+    pub fill_approver_type: Option<i64>,
+    pub flow_group_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FillApproverInfo {
+    pub recipient_id: Option<String>,
+    pub open_id: Option<String>,
+    pub approver_name: Option<String>,
+    pub approver_mobile: Option<String>,
+    pub organization_name: Option<String>,
+    pub organization_open_id: Option<String>,
+    pub not_channel_organization: Option<bool>,
+    pub approver_id_card_type: Option<String>,
+    pub approver_id_card_number: Option<String>,
+    pub flow_id: Option<String>,
+    pub pin_code: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelCreateFlowApproversResponse {
+    /// Present only when some approver could not be filled, as in Tencent's examples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fill_error: Option<Vec<FillError>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FillError {
+    pub recipient_id: String,
+    pub err_message: String,
+    pub flow_id: String,
 }

@@ -83,12 +83,41 @@ impl fmt::Debug for LinkToken {
 }
 
 /// Who a link speaks for: the identity an approver is known by, the same in every contract of
-/// a group. Auto-signers and dynamic approvers not filled in yet have none (they get no links).
+/// a group. Auto-signers and dynamic approvers not filled in yet have none (they get no links),
+/// but a dynamic approver's place can be handed out as a [`SignerKey::Recipient`] link.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SignerKey {
-    ChannelEmployee { organization_open_id: String, open_id: String },
-    Person { name: String, mobile: String },
-    SaasEmployee { organization_name: String, name: String, mobile: String },
+    ChannelEmployee {
+        organization_open_id: String,
+        open_id: String,
+    },
+    Person {
+        name: String,
+        mobile: String,
+    },
+    SaasEmployee {
+        organization_name: String,
+        name: String,
+        mobile: String,
+    },
+    /// CreateSignUrls' `GenerateType` RECIPIENT: dynamic approvers not filled in yet, each a
+    /// contract and the template's `RecipientId`. Whoever holds the link says on the page who
+    /// they are (within what the platform preset: `Name`, `Mobile`, `OrganizationName`,
+    /// `OrganizationOpenId`), fills every place, and the link becomes theirs: its key is
+    /// rewritten to theirs. Until then it signs nothing (no approver matches it).
+    Recipient {
+        places: Vec<(String, String)>,
+        preset: Preset,
+    },
+}
+
+/// What the platform fixed of a RECIPIENT link's signer ("对补充的个人参与方信息进行限制").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Preset {
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub organization_name: Option<String>,
+    pub organization_open_id: Option<String>,
 }
 
 impl SignerKey {
@@ -124,6 +153,23 @@ impl SignerKey {
             SignerKey::SaasEmployee { organization_name, name, mobile } => {
                 ("SAAS_EMPLOYEE", vec![organization_name, name, mobile])
             }
+            // The preset's four parts ("" when not set), then each place's FlowId and RecipientId.
+            SignerKey::Recipient { places, preset } => {
+                fn opt(v: &Option<String>) -> &str {
+                    v.as_deref().unwrap_or("")
+                }
+                let mut parts = vec![
+                    opt(&preset.name),
+                    opt(&preset.mobile),
+                    opt(&preset.organization_name),
+                    opt(&preset.organization_open_id),
+                ];
+                for (flow, recipient) in places {
+                    parts.push(flow);
+                    parts.push(recipient);
+                }
+                ("RECIPIENT", parts)
+            }
         };
         let mut out = tag.to_owned();
         for p in parts {
@@ -154,12 +200,20 @@ impl SignerKey {
             ("SAAS_EMPLOYEE", 3) => {
                 SignerKey::SaasEmployee { organization_name: parts.next()?, name: parts.next()?, mobile: parts.next()? }
             }
+            ("RECIPIENT", n) if n > 4 && n % 2 == 0 => {
+                let mut opt = || parts.next().filter(|p| !p.is_empty());
+                let preset =
+                    Preset { name: opt(), mobile: opt(), organization_name: opt(), organization_open_id: opt() };
+                let rest: Vec<String> = parts.collect();
+                SignerKey::Recipient { places: rest.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect(), preset }
+            }
             _ => return None,
         };
         (key.encode() == s).then_some(key)
     }
 
-    /// `ApproverType` as the link actions answer it.
+    /// `ApproverType` as the link actions answer it. (A RECIPIENT link's rows take each
+    /// place's own type, person or organisation.)
     pub fn approver_type(&self) -> &'static str {
         match self {
             SignerKey::Person { .. } => "PERSON",
@@ -243,6 +297,9 @@ pub enum GenerateType {
     /// Employees of enterprises on Tencent's SaaS.
     NotChannel,
     Person,
+    /// Dynamic signers not filled in yet, by contract and `RecipientId`: the link's holder
+    /// fills them on the page.
+    Recipient,
 }
 
 impl GenerateType {
@@ -252,15 +309,16 @@ impl GenerateType {
             "CHANNEL" => Ok(GenerateType::Channel),
             "NOT_CHANNEL" => Ok(GenerateType::NotChannel),
             "PERSON" => Ok(GenerateType::Person),
-            other @ ("RECIPIENT" | "FOLLOWER") => fail(
+            "RECIPIENT" => Ok(GenerateType::Recipient),
+            "FOLLOWER" => fail(
                 Code::InvalidParameter_GenerateType,
                 format!(
-                    "The parameter `{field}` {other} is not supported by qianshu yet: use ALL, CHANNEL, NOT_CHANNEL or PERSON."
+                    "The parameter `{field}` FOLLOWER is not supported by qianshu yet: use ALL, CHANNEL, NOT_CHANNEL, PERSON or RECIPIENT."
                 ),
             ),
             other => fail(
                 Code::InvalidParameter_GenerateType,
-                format!("The parameter `{field}` {other:?} must be ALL, CHANNEL, NOT_CHANNEL or PERSON."),
+                format!("The parameter `{field}` {other:?} must be ALL, CHANNEL, NOT_CHANNEL, PERSON or RECIPIENT."),
             ),
         }
     }
@@ -388,6 +446,12 @@ impl SignerQuery {
         let mut q = SignerQuery::identity(f, "")?;
         match kind {
             GenerateType::All => {}
+            GenerateType::Recipient => {
+                return fail(
+                    Code::InvalidParameter_GenerateType,
+                    "`GenerateType` RECIPIENT names dynamic signers' places (`FlowGroupUrlInfo`), not signers.",
+                );
+            }
             GenerateType::Channel => {
                 if q.organization_open_id.is_none() {
                     return Err(missing("OrganizationOpenId", "CHANNEL"));
@@ -484,7 +548,7 @@ impl SignerQuery {
             (None, Some(_)) => fail(
                 Code::OperationDenied,
                 format!(
-                    "`{at}` ({}) names a dynamic signer who has not been filled in yet (ChannelCreateFlowApprovers).",
+                    "`{at}` ({}) names a dynamic signer who has not been filled in yet (ChannelCreateFlowApprovers, or a CreateSignUrls RECIPIENT link whose holder fills it).",
                     self.describe()
                 ),
             ),

@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod file;
+pub mod fill;
 pub mod flow;
 pub mod id;
 pub mod lifecycle;

@@ -21,9 +21,14 @@ use rand::Rng;
 use tracing::{error, info};
 
 use crate::api::AppState;
+use crate::approvers;
+use crate::domain::fill::Identity;
 use crate::domain::id::FlowId;
+use crate::domain::link::SignerKey;
 use crate::domain::signing::FieldValue;
 use crate::domain::template::ComponentType;
+use crate::domain::tenancy::OrganizationName;
+use crate::domain::{Mobile, PersonName};
 use crate::error::{ApiError, Code, Failure, fail};
 use crate::signing::{LinkProblem, Opened, Proof, Request, SignatureInput, code_digest};
 use crate::store::signing::Origin;
@@ -41,6 +46,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/s/{token}", get(page))
         .route("/s/{token}/code", post(send_code))
         .route("/s/{token}/sign", post(submit))
+        .route("/s/{token}/claim", post(claim))
         .route("/s/{token}/flows/{file}", get(contract_pdf))
 }
 
@@ -90,6 +96,10 @@ fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
 
 async fn page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
     match state.signing.open(&token).await {
+        Ok(Ok(opened)) if unclaimed(&opened) => match nothing_to_claim(&opened, state.store.now()) {
+            Some(why) => html(StatusCode::OK, view::invalid("无法确认签署人", why)),
+            None => html(StatusCode::OK, view::claim(&opened, &token, &ask(&opened), None)),
+        },
         Ok(Ok(opened)) => html(StatusCode::OK, view::page(&opened, &token, state.store.now(), None)),
         Ok(Err(problem)) => invalid(problem),
         Err(e) => internal(e),
@@ -138,12 +148,71 @@ fn html(status: StatusCode, markup: maud::Markup) -> Response {
     response
 }
 
-/// `POST /s/{token}/code`: a new one-time code to the signer's mobile.
-async fn send_code(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+/// A RECIPIENT link whose holder has not said who they are yet.
+fn unclaimed(opened: &Opened) -> bool {
+    matches!(opened.link.signer, SignerKey::Recipient { .. })
+}
+
+/// Why a RECIPIENT link's holder can claim nothing now (a claim takes every place or none): a
+/// place was filled by someone else, or its contract ended.
+fn nothing_to_claim(opened: &Opened, now: i64) -> Option<&'static str> {
+    let SignerKey::Recipient { places, .. } = &opened.link.signer else { return None };
+    for (flow, recipient) in places {
+        let contract = opened.contracts.iter().find(|c| c.flow.flow_id.as_str() == flow)?;
+        let approver = contract.flow.approvers.iter().find(|a| &a.recipient_id == recipient)?;
+        if !approver.signer.is_dynamic() {
+            return Some("这个链接的签署人已由他人确认，请向发起方索取新的链接。");
+        }
+        if !contract.flow.status.is_live() || contract.flow.deadline < now {
+            return Some("合同已结束签署。");
+        }
+    }
+    None
+}
+
+/// What a RECIPIENT link's page asks: name and mobile, and the organisation's name when a
+/// place is an enterprise's; preset values shown as they are.
+fn ask(opened: &Opened) -> view::ClaimForm<'_> {
+    let SignerKey::Recipient { places, preset } = &opened.link.signer else {
+        return view::ClaimForm { name: None, mobile: None, organization: None };
+    };
+    let enterprise = places.iter().find_map(|(flow, recipient)| {
+        opened
+            .contracts
+            .iter()
+            .filter(|c| c.flow.flow_id.as_str() == flow)
+            .flat_map(|c| &c.flow.approvers)
+            .find(|a| &a.recipient_id == recipient && a.signer.is_enterprise())
+    });
+    view::ClaimForm {
+        name: preset.name.as_deref(),
+        mobile: preset.mobile.as_deref(),
+        organization: enterprise.map(|a| preset.organization_name.as_deref().or(a.organization_name.as_deref())),
+    }
+}
+
+/// A small form (the code request, the claim), read by hand like the signing form.
+async fn small_form(request: axum::extract::Request) -> Option<Vec<(String, String)>> {
+    let body = axum::body::to_bytes(request.into_body(), 16 << 10).await.ok()?;
+    Some(serde_urlencoded::from_bytes(&body).unwrap_or_default())
+}
+
+fn form_value<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
+}
+
+/// `POST /s/{token}/code`: a new one-time code to the signer's mobile, or, on a RECIPIENT link
+/// not claimed yet, to the mobile its holder typed (`Mobile`), bound to that mobile.
+async fn send_code(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
     let answer = |ok: bool, message: &str, retry_after: i64| {
         let body = serde_json::json!({"Ok": ok, "Message": message, "RetryAfter": retry_after});
         ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
     };
+    let Some(form) = small_form(request).await else { return StatusCode::PAYLOAD_TOO_LARGE.into_response() };
     let opened = match state.signing.open(&token).await {
         Ok(Ok(opened)) => opened,
         Ok(Err(problem)) => return (StatusCode::NOT_FOUND, problem.error().message).into_response(),
@@ -152,10 +221,24 @@ async fn send_code(State(state): State<Arc<AppState>>, Path(token): Path<String>
     if signable(&opened).is_err() {
         return answer(false, "预览链接不能签署。", 0);
     }
-    let is_signer = opened.is_signer();
-    let Some(mobile) = opened.contracts.iter().find_map(|c| c.approver(&is_signer)).and_then(|a| a.mobile.clone())
-    else {
-        return answer(false, "签署人没有手机号，无法发送验证码。", 0);
+    let (mobile, claiming) = if let SignerKey::Recipient { preset, .. } = &opened.link.signer {
+        if let Some(why) = nothing_to_claim(&opened, state.store.now()) {
+            return answer(false, why, 0);
+        }
+        let Ok(mobile) = Mobile::parse(form_value(&form, "Mobile"), "Mobile") else {
+            return answer(false, "请输入正确的11位手机号。", 0);
+        };
+        if preset.mobile.as_deref().is_some_and(|m| m != mobile.as_str()) {
+            return answer(false, "手机号与发起方指定的签署人不一致。", 0);
+        }
+        (mobile.as_str().to_owned(), true)
+    } else {
+        let is_signer = opened.is_signer();
+        let Some(mobile) = opened.contracts.iter().find_map(|c| c.approver(&is_signer)).and_then(|a| a.mobile.clone())
+        else {
+            return answer(false, "签署人没有手机号，无法发送验证码。", 0);
+        };
+        (mobile, false)
     };
     let now = state.store.now();
     match state.store.code_lock(&opened.token_sha256, now).await {
@@ -164,7 +247,12 @@ async fn send_code(State(state): State<Arc<AppState>>, Path(token): Path<String>
         Err(e) => return internal(e),
     }
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
-    let digest = code_digest(&opened.token_sha256, &code);
+    // A claim's code proves the mobile it was sent to: the claim checks it with the mobile typed.
+    let digest = if claiming {
+        code_digest(&opened.token_sha256, &format!("{mobile}:{code}"))
+    } else {
+        code_digest(&opened.token_sha256, &code)
+    };
     match state.store.issue_code(&opened.token_sha256, &digest, now, CODE_TTL, CODE_INTERVAL).await {
         Ok(Ok(())) => {}
         Ok(Err(wait)) => return answer(false, &format!("验证码已发送，请 {wait} 秒后再获取。"), wait),
@@ -254,6 +342,54 @@ async fn submit(
         }
         Err(e) => internal(e),
     }
+}
+
+/// `POST /s/{token}/claim`: a RECIPIENT link's holder says who they are (`Name`, `Mobile`,
+/// `OrganizationName` when asked) with the code sent to that mobile; then back to the page, now
+/// theirs to sign.
+async fn claim(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(form) = small_form(request).await else { return StatusCode::PAYLOAD_TOO_LARGE.into_response() };
+    let opened = match state.signing.open(&token).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(problem)) => return invalid(problem),
+        Err(e) => return internal(e),
+    };
+    if !unclaimed(&opened) {
+        return Redirect::to(&format!("/s/{token}")).into_response();
+    }
+    let asked = ask(&opened);
+    let refused = match claimed_identity(&form, &asked) {
+        Err(message) => message.to_owned(),
+        Ok(identity) => {
+            match approvers::claim(&state.signing, &state.store, &opened, identity, form_value(&form, "Code")).await {
+                Ok(()) => {
+                    info!("a RECIPIENT link was claimed");
+                    return Redirect::to(&format!("/s/{token}")).into_response();
+                }
+                Err(Failure::Client(e)) => view::chinese_error(&e),
+                Err(e) => return internal(e),
+            }
+        }
+    };
+    html(StatusCode::OK, view::claim(&opened, &token, &asked, Some((&refused, &form))))
+}
+
+/// Who the claim form says the holder is, or what to ask again.
+fn claimed_identity(form: &[(String, String)], asked: &view::ClaimForm) -> Result<Identity, &'static str> {
+    let name = PersonName::parse(Some(form_value(form, "Name")), "Name").map_err(|_| "请输入姓名（不超过50个字）。")?;
+    let mobile = Mobile::parse(form_value(form, "Mobile"), "Mobile").map_err(|_| "请输入正确的11位手机号。")?;
+    let organization_name = match asked.organization {
+        Some(_) => Some(
+            OrganizationName::parse(Some(form_value(form, "OrganizationName")), "OrganizationName")
+                .map_err(|_| "请输入企业名称。")?,
+        ),
+        None => None,
+    };
+    Ok(Identity { name: Some(name), mobile: Some(mobile), organization_name, ..Identity::default() })
 }
 
 /// The form's values for the signer's fill components due now, by ComponentName. A date input

@@ -235,6 +235,68 @@ pub fn page(opened: &Opened, token: &str, now: i64, error: Option<(&str, &[(Stri
     )
 }
 
+/// What a RECIPIENT link's holder is asked before anything else: who they are. `ask` is what
+/// the form asks for and its preset value, if the platform fixed one (shown, not editable).
+pub struct ClaimForm<'a> {
+    pub name: Option<&'a str>,
+    pub mobile: Option<&'a str>,
+    /// `None`: no organisation is asked (a person's place); `Some(preset)` otherwise.
+    pub organization: Option<Option<&'a str>>,
+}
+
+/// The page of a RECIPIENT link not claimed yet: the contracts to read, and who signs them.
+pub fn claim(opened: &Opened, token: &str, ask: &ClaimForm, error: Option<(&str, &[(String, String)])>) -> Markup {
+    let sent = |name: &str| -> String {
+        error.and_then(|(_, form)| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap_or_default()
+    };
+    let value = |preset: Option<&str>, name: &str| preset.map(str::to_owned).unwrap_or_else(|| sent(name));
+    layout(
+        &opened.name,
+        html! {
+            main.signing data-state="claim" {
+                header.head {
+                    h1 { (opened.name) }
+                    p.meta { "待确认签署人 · 共 " (opened.contracts.len()) " 份合同" }
+                }
+                p.notice role="status" { "请阅读以下合同，填写您的姓名和手机号，验证后即可签署。" }
+                @if let Some((message, _)) = error { p.error role="alert" { (message) } }
+                ol.directory {
+                    @for contract in &opened.contracts {
+                        li.contract data-flow-id=(contract.flow.flow_id.as_str()) data-status="todo" {
+                            details {
+                                summary { span.name { (contract.flow.name) } " " span.badge { "待确认签署人" } }
+                                div.pdf
+                                    data-src=(format!("/s/{token}/flows/{}.pdf", contract.flow.flow_id.as_str()))
+                                    aria-label=(format!("{} 合同内容", contract.flow.name)) {
+                                    a href=(format!("/s/{token}/flows/{}.pdf", contract.flow.flow_id.as_str())) { "查看合同" }
+                                }
+                            }
+                        }
+                    }
+                }
+                form.sign.claim method="post" action=(format!("/s/{token}/claim")) data-code-url=(format!("/s/{token}/code")) {
+                    fieldset.identity {
+                        legend { "签署人信息" }
+                        label { "姓名" input name="Name" autocomplete="name" required maxlength="50"
+                            value=(value(ask.name, "Name")) readonly[ask.name.is_some()]; }
+                        label { "手机号" input name="Mobile" type="tel" inputmode="numeric" autocomplete="tel" required
+                            pattern="1[3-9][0-9]{9}" maxlength="11" value=(value(ask.mobile, "Mobile")) readonly[ask.mobile.is_some()]; }
+                        @if let Some(preset) = ask.organization {
+                            label { "企业名称" input name="OrganizationName" autocomplete="organization" required
+                                value=(value(preset, "OrganizationName")) readonly[preset.is_some()]; }
+                        }
+                    }
+                    section.confirm.confirm-claim {
+                        button.send-code type="button" { "获取验证码" }
+                        label { "验证码" input name="Code" inputmode="numeric" autocomplete="one-time-code" maxlength="6"; }
+                        button.submit-claim type="submit" { "确认身份" }
+                    }
+                }
+            }
+        },
+    )
+}
+
 /// One fill component as a form control labelled by its ComponentName.
 fn input(c: &Component, sent: &str) -> Markup {
     let name = format!("field:{}", c.component_name);

@@ -5,6 +5,7 @@
 mod cache;
 pub mod documents;
 mod files;
+mod fills;
 mod flows;
 mod group_commit;
 pub mod lifecycle;
@@ -15,6 +16,7 @@ pub mod signing;
 mod snapshots;
 mod tenancy;
 
+pub use fills::LinkClaim;
 pub use group_commit::GroupWriter;
 pub use tenancy::TemplateQuery;
 

@@ -298,7 +298,7 @@ impl Store {
 type Conn = sqlx::AnyConnection;
 
 /// Uses a valid code: `false` if it was used, replaced or ran out meanwhile.
-async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<bool, Failure> {
+pub(super) async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<bool, Failure> {
     let used = sqlx::query(
         "UPDATE sign_codes SET code_sha256 = NULL, failures = 0 \
          WHERE token_sha256 = $1 AND code_sha256 = $2 AND expires_at >= $3 AND locked_until <= $3",

@@ -347,9 +347,8 @@ def test_create_sign_urls_refusals(shared_server):
         return error_of(shared_server.client(), "CreateSignUrls", {"Agent": AGENT_A, **params})
 
     assert refused(FlowIds=r["FlowIds"])[0] == "InvalidParameter.FlowIds"
-    for kind in ("RECIPIENT", "FOLLOWER"):
-        code, msg = refused(FlowGroupId=r["FlowGroupId"], GenerateType=kind)
-        assert code == "InvalidParameter.GenerateType" and "not supported" in msg and "`GenerateType`" in msg
+    code, msg = refused(FlowGroupId=r["FlowGroupId"], GenerateType="FOLLOWER")
+    assert code == "InvalidParameter.GenerateType" and "not supported" in msg and "`GenerateType`" in msg
     assert refused(FlowGroupId=r["FlowGroupId"], GenerateType="CHANNEL") == \
         ("MissingParameter", "The parameter `OrganizationOpenId` is required when `GenerateType` is CHANNEL.")
     assert refused(FlowGroupId=r["FlowGroupId"], GenerateType="PERSON", Name="张三")[0] == "MissingParameter"

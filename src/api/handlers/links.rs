@@ -11,13 +11,14 @@ use crate::api::wire::{
     SignerInfo,
 };
 use crate::api::{AppState, Caller};
-use crate::domain::ExternalId;
 use crate::domain::flow::{Approver, Flow};
 use crate::domain::id::{FlowGroupId, FlowId};
 use crate::domain::link::{
-    self, GenerateType, LinkTarget, LinkToken, NewSignLink, SIGN_URLS_LIFETIME_SECONDS, SignerFields, SignerKey,
-    SignerQuery,
+    self, GenerateType, LinkTarget, LinkToken, NewSignLink, Preset, SIGN_URLS_LIFETIME_SECONDS, SignerFields,
+    SignerKey, SignerQuery,
 };
+use crate::domain::tenancy::OrganizationName;
+use crate::domain::{ExternalId, Mobile, PersonName};
 use crate::error::{ApiError, Code, Failure, fail};
 
 const MAX_FLOW_IDS: usize = 100;
@@ -33,6 +34,24 @@ impl Contracts {
         match self {
             Contracts::Group(_, flows) | Contracts::Flows(flows) => flows,
         }
+    }
+}
+
+/// What one link to `contracts` opens: their group (a group is signed as a whole, so `FlowIds`
+/// of one group open the group), or a single contract.
+fn link_target(contracts: &Contracts) -> Result<LinkTarget, ApiError> {
+    match contracts {
+        Contracts::Group(id, _) => Ok(LinkTarget::Group(id.clone())),
+        Contracts::Flows(flows) => match (&flows[0].group, &flows[..]) {
+            (Some((group, _)), _) if flows.iter().all(|f| f.group.as_ref().map(|(g, _)| g) == Some(group)) => {
+                Ok(LinkTarget::Group(group.clone()))
+            }
+            (None, [only]) => Ok(LinkTarget::Flow(only.flow_id.clone())),
+            _ => fail(
+                Code::InvalidParameter_FlowIds,
+                "`FlowIds` names contracts of different groups: a link opens one contract or one contract group.",
+            ),
+        },
     }
 }
 
@@ -143,22 +162,7 @@ pub async fn channel_create_batch_quick_sign_url(
         .ok_or_else(|| ApiError::new(Code::MissingParameter, "The parameter `FlowApproverInfo` is required."))?;
     let query = SignerQuery::approver(&fields(info), "FlowApproverInfo", &organization.open_id)?;
     let contracts = contracts(state, &caller.app_id, &organization.open_id, req.flow_group_id, req.flow_ids).await?;
-    let target = match &contracts {
-        Contracts::Group(id, _) => LinkTarget::Group(id.clone()),
-        Contracts::Flows(flows) => match (&flows[0].group, &flows[..]) {
-            (Some((group, _)), _) if flows.iter().all(|f| f.group.as_ref().map(|(g, _)| g) == Some(group)) => {
-                LinkTarget::Group(group.clone())
-            }
-            (None, [only]) => LinkTarget::Flow(only.flow_id.clone()),
-            _ => {
-                return fail(
-                    Code::InvalidParameter_FlowIds,
-                    "`FlowIds` names contracts of different groups: a link opens one contract or one contract group.",
-                )
-                .map_err(Into::into);
-            }
-        },
-    };
+    let target = link_target(&contracts)?;
     let (key, approver) = query.find(contracts.flows(), "FlowApproverInfo")?;
     let now = state.store.now();
     let token = LinkToken::generate();
@@ -208,6 +212,9 @@ pub async fn create_sign_urls(
             )
             .map_err(Into::into);
         }
+    }
+    if generate == GenerateType::Recipient {
+        return recipient_urls(state, caller, &organization.open_id, req).await;
     }
     if generate == GenerateType::All && req.flow_ids.as_ref().is_some_and(|ids| ids.len() > 1) {
         return fail(
@@ -302,6 +309,178 @@ pub async fn create_sign_urls(
     }
     state.store.create_sign_links(&links).await?;
     Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })
+}
+
+/// `GenerateType` RECIPIENT: one link for dynamic signers not filled in yet, each named by a
+/// contract and its `RecipientId` (`FlowGroupUrlInfo`, or `RecipientIds` parallel to `FlowIds`),
+/// with one row per place. Its holder says on the page who they are and fills every place.
+async fn recipient_urls(
+    state: &AppState,
+    caller: &Caller,
+    organization: &ExternalId,
+    req: CreateSignUrlsRequest,
+) -> Result<CreateSignUrlsResponse, Failure> {
+    let missing = |name: &str| ApiError::new(Code::MissingParameter, format!("The parameter `{name}` is required."));
+    let mut places: Vec<(String, String, String)> = Vec::new();
+    if let Some(info) = &req.flow_group_url_info {
+        let infos = info.flow_group_approver_infos.as_deref().unwrap_or_default();
+        if infos.is_empty() {
+            return Err(missing("FlowGroupUrlInfo.FlowGroupApproverInfos").into());
+        }
+        for (i, p) in infos.iter().enumerate() {
+            let at = format!("FlowGroupUrlInfo.FlowGroupApproverInfos.{i}");
+            let flow = p.flow_id.clone().filter(|f| !f.is_empty()).ok_or_else(|| missing(&format!("{at}.FlowId")))?;
+            let recipient = p
+                .recipient_id
+                .clone()
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| missing(&format!("{at}.RecipientId")))?;
+            places.push((at, flow, recipient));
+        }
+    } else if let Some(recipients) = req.recipient_ids.as_ref().filter(|r| !r.is_empty()) {
+        let flows = req.flow_ids.as_deref().unwrap_or_default();
+        if flows.len() != recipients.len() {
+            return fail(
+                Code::InvalidParameter,
+                format!(
+                    "`RecipientIds` ({}) must run parallel to `FlowIds` ({}): one RecipientId per contract.",
+                    recipients.len(),
+                    flows.len()
+                ),
+            )
+            .map_err(Into::into);
+        }
+        for (i, (flow, recipient)) in flows.iter().zip(recipients).enumerate() {
+            places.push((format!("RecipientIds.{i}"), flow.clone(), recipient.clone()));
+        }
+    } else {
+        return fail(
+            Code::MissingParameter,
+            "`GenerateType` RECIPIENT needs `FlowGroupUrlInfo` (or `RecipientIds` with `FlowIds`): the dynamic signers the link is for.",
+        )
+        .map_err(Into::into);
+    }
+    if given_str(&req.open_id).is_some() {
+        return fail(
+            Code::InvalidParameter,
+            "`OpenId` does not apply to `GenerateType` RECIPIENT: the link's holder says who they are.",
+        )
+        .map_err(Into::into);
+    }
+    let preset = Preset {
+        name: given_str(&req.name)
+            .map(|n| PersonName::parse(Some(n), "Name"))
+            .transpose()?
+            .map(|n| n.as_str().to_owned()),
+        mobile: given_str(&req.mobile).map(|m| Mobile::parse(m, "Mobile")).transpose()?.map(|m| m.as_str().to_owned()),
+        organization_name: given_str(&req.organization_name)
+            .map(|n| OrganizationName::parse(Some(n), "OrganizationName"))
+            .transpose()?
+            .map(|n| n.as_str().to_owned()),
+        organization_open_id: given_str(&req.organization_open_id)
+            .map(|o| ExternalId::parse(Some(o), "OrganizationOpenId"))
+            .transpose()?
+            .map(|o| o.to_string()),
+    };
+    let ids = match req.flow_group_id.as_deref().filter(|g| !g.is_empty()) {
+        Some(_) => None,
+        None => {
+            let mut ids: Vec<String> = Vec::new();
+            for (_, flow, _) in &places {
+                if !ids.contains(flow) {
+                    ids.push(flow.clone());
+                }
+            }
+            Some(ids)
+        }
+    };
+    let contracts = contracts(state, &caller.app_id, organization, req.flow_group_id, ids).await?;
+    let target = link_target(&contracts)?;
+    let group = match &target {
+        LinkTarget::Group(g) => g.as_str().to_owned(),
+        LinkTarget::Flow(_) => String::new(),
+    };
+    let mut chosen: Vec<(&Flow, usize, &Approver)> = Vec::new();
+    for (at, flow_id, recipient) in &places {
+        let flow = contracts.flows().iter().find(|f| f.flow_id.as_str() == flow_id).ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidParameter,
+                format!("`{at}.FlowId` {flow_id} is not a contract of this contract group."),
+            )
+        })?;
+        let (position, approver) =
+            flow.approvers.iter().enumerate().find(|(_, a)| &a.recipient_id == recipient).ok_or_else(|| {
+                ApiError::new(
+                    Code::ResourceNotFound_FlowApprover,
+                    format!("`{at}.RecipientId`: contract {flow_id} has no signer {recipient}."),
+                )
+            })?;
+        if !approver.signer.is_dynamic() {
+            return fail(
+                Code::OperationDenied,
+                format!(
+                    "`{at}.RecipientId` {recipient} is not a dynamic signer waiting to be filled (a signer known already gets links with `GenerateType` ALL)."
+                ),
+            )
+            .map_err(Into::into);
+        }
+        if !approver.signer.is_enterprise()
+            && (preset.organization_name.is_some() || preset.organization_open_id.is_some())
+        {
+            return fail(
+                Code::InvalidParameter,
+                format!(
+                    "`{at}.RecipientId` {recipient} is a person: `OrganizationName` and `OrganizationOpenId` preset an enterprise signer."
+                ),
+            )
+            .map_err(Into::into);
+        }
+        if !chosen.iter().any(|(f, p, _)| f.flow_id == flow.flow_id && *p == position) {
+            chosen.push((flow, position, approver));
+        }
+    }
+    let now = state.store.now();
+    let token = LinkToken::generate();
+    let sign_url = url(state, &token);
+    let rows = chosen
+        .iter()
+        .map(|(f, position, a)| SignUrlInfo {
+            sign_url: sign_url.clone(),
+            deadline: f.deadline,
+            sign_order: *position as i64,
+            sign_id: a.sign_id.as_str().to_owned(),
+            name: preset.name.clone().unwrap_or_default(),
+            mobile: preset.mobile.clone().unwrap_or_default(),
+            organization_name: preset
+                .organization_name
+                .clone()
+                .or_else(|| a.organization_name.clone())
+                .unwrap_or_default(),
+            approver_type: a.signer.approver_type().to_owned(),
+            flow_id: f.flow_id.as_str().to_owned(),
+            flow_group_id: group.clone(),
+            ..SignUrlInfo::default()
+        })
+        .collect::<Vec<_>>();
+    let places = chosen.iter().map(|(f, _, a)| (f.flow_id.as_str().to_owned(), a.recipient_id.clone())).collect();
+    state
+        .store
+        .create_sign_links(&[NewSignLink {
+            token,
+            app_id: caller.app_id.clone(),
+            target,
+            signer: SignerKey::Recipient { places, preset },
+            preview: false,
+            expires_at: now + SIGN_URLS_LIFETIME_SECONDS,
+            created_at: now,
+        }])
+        .await?;
+    let errors = vec![String::new(); rows.len()];
+    Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })
+}
+
+fn given_str(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// One link per signer `FlowApproverInfos` lists, for one contract; `UrlType` 1 makes

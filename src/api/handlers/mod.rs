@@ -1,6 +1,7 @@
 //! One handler per implemented action: wire request in, domain types and store calls, wire
 //! response out. Every other action answers `UnsupportedOperation`.
 
+mod approvers;
 mod documents;
 mod files;
 mod flows;
@@ -74,6 +75,7 @@ implemented_actions! {
     ChannelBatchCancelFlows(ChannelBatchCancelFlowsRequest) => lifecycle::channel_batch_cancel_flows,
     ChannelCancelFlow(ChannelCancelFlowRequest) => lifecycle::channel_cancel_flow,
     ChannelCreateBatchQuickSignUrl(ChannelCreateBatchQuickSignUrlRequest) => links::channel_create_batch_quick_sign_url,
+    ChannelCreateFlowApprovers(ChannelCreateFlowApproversRequest) => approvers::channel_create_flow_approvers,
     ChannelCreateFlowGroupByTemplates(ChannelCreateFlowGroupByTemplatesRequest) => flows::create_flow_group_by_templates,
     ChannelCreateFlowReminds(ChannelCreateFlowRemindsRequest) => reviews::channel_create_flow_reminds,
     ChannelCreateFlowSignReview(ChannelCreateFlowSignReviewRequest) => reviews::channel_create_flow_sign_review,

@@ -156,6 +156,14 @@ fn a_key_is_stored_as_a_string_that_decodes_to_itself() {
         SignerKey::of(&person()).unwrap(),
         SignerKey::of(&saas()).unwrap(),
         SignerKey::Person { name: "a/1:b".into(), mobile: "13800000000".into() },
+        SignerKey::Recipient {
+            places: vec![("F1".into(), "R1".into()), ("F2".into(), "R2".into())],
+            preset: Preset::default(),
+        },
+        SignerKey::Recipient {
+            places: vec![("F1".into(), "R1".into())],
+            preset: Preset { mobile: Some("18888888888".into()), ..Preset::default() },
+        },
     ];
     for k in keys {
         let s = k.encode();
@@ -170,6 +178,8 @@ fn a_key_is_stored_as_a_string_that_decodes_to_itself() {
         "PERSON/+6:张三/11:18888888888",
         "NOBODY/1:a/1:b",
         "PERSON/7:张三/11:18888888888",
+        "RECIPIENT/0:/0:/0:/0:",
+        "RECIPIENT/0:/0:/0:/0:/2:F1",
     ] {
         assert_eq!(SignerKey::decode(bad), None, "{bad}");
     }
@@ -328,8 +338,9 @@ fn generate_types_need_their_fields_and_select_their_kind() {
 }
 
 #[test]
-fn recipient_and_follower_links_are_not_supported_yet() {
-    for t in ["RECIPIENT", "FOLLOWER", "all"] {
+fn follower_links_are_not_supported_yet() {
+    assert_eq!(GenerateType::parse(Some("RECIPIENT"), "GenerateType").unwrap(), GenerateType::Recipient);
+    for t in ["FOLLOWER", "all"] {
         assert_eq!(GenerateType::parse(Some(t), "GenerateType").unwrap_err().code, Code::InvalidParameter_GenerateType);
     }
     assert_eq!(GenerateType::parse(None, "GenerateType").unwrap(), GenerateType::All);
