@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod blobs;
+pub mod callbacks;
 pub mod config;
 pub mod demo;
 pub mod domain;

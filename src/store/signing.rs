@@ -6,9 +6,11 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::callbacks;
 use super::flows::{insert_rows, row};
 use super::{Backend, Store};
 use crate::domain::ExternalId;
+use crate::domain::callback::{FlowEvent, Operate};
 use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, SignId};
 use crate::error::Failure;
@@ -94,6 +96,16 @@ impl Store {
         if !contracts.is_empty() && !signing_writes(&mut tx, self.backend, contracts, origin, now).await? {
             return Ok(Recorded::Changed);
         }
+        let events: Vec<FlowEvent> = contracts
+            .iter()
+            .flat_map(|c| {
+                let signed = FlowEvent::by(c.flow_id.clone(), Operate::Sign, c.sign_id.clone());
+                let finished =
+                    (c.status == FlowStatus::All).then(|| FlowEvent::new(c.flow_id.clone(), Operate::Finish));
+                std::iter::once(signed).chain(finished)
+            })
+            .collect();
+        callbacks::enqueue(&mut tx, self.backend, &events, now).await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
@@ -122,6 +134,9 @@ impl Store {
         {
             return Ok(Recorded::Changed);
         }
+        let events: Vec<FlowEvent> =
+            refusals.iter().map(|(f, a)| FlowEvent::by(f.clone(), Operate::Reject, a.clone())).collect();
+        callbacks::enqueue(&mut tx, self.backend, &events, now).await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
