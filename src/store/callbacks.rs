@@ -105,6 +105,23 @@ pub(crate) async fn enqueue(conn: &mut Conn, backend: Backend, events: &[FlowEve
     if apps.is_empty() {
         return Ok(());
     }
+    // The streams' numbers first: taking them locks each stream's row, so a transaction
+    // reporting on the same group as another waits for it to commit and then reads the group
+    // with the other's changes (two signers of different contracts of one group would otherwise
+    // each read the other's contract unsigned, and neither tell the group complete).
+    let mut counts: Vec<(String, i64)> = Vec::new();
+    let streams = events
+        .iter()
+        .filter(|e| apps.contains_key(e.flow_id.as_str()))
+        .map(|e| flow_stream(e.flow_id.as_str()))
+        .chain(groups.iter().map(|g| group_stream(g)));
+    for stream in streams {
+        match counts.iter_mut().find(|(s, _)| *s == stream) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((stream, 1)),
+        }
+    }
+    let seqs = next_seqs(conn, counts).await?;
 
     // The contracts reported on and every contract of their groups, as this transaction sees them.
     let reported: Vec<&String> = apps.keys().collect();
@@ -153,33 +170,24 @@ pub(crate) async fn enqueue(conn: &mut Conn, backend: Backend, events: &[FlowEve
             msg_type: message::FLOW_GROUP_STATUS_CHANGE,
         });
     }
-    let seqs = next_seqs(conn, &pending).await?;
     let now_ms = super::now_ms();
     let mut given: HashMap<String, i64> = HashMap::new();
-    let rows = pending
-        .into_iter()
-        .map(|p| {
-            let (first, _) = seqs[&p.stream];
-            let n = given.entry(p.stream.clone()).or_default();
-            let seq = first + *n;
-            *n += 1;
-            outbox_row(p, seq, now_ms)
-        })
-        .collect();
+    let mut rows = Vec::with_capacity(pending.len());
+    for p in pending {
+        let first =
+            *seqs.get(&p.stream).ok_or_else(|| anyhow::anyhow!("no sequence number was taken for {}", p.stream))?;
+        let n = given.entry(p.stream.clone()).or_default();
+        let seq = first + *n;
+        *n += 1;
+        rows.push(outbox_row(p, seq, now_ms));
+    }
     insert_rows(conn, backend, "callback_outbox", rows).await
 }
 
-/// The first and last `seq` given to each stream of `pending`, as many as it has messages there.
-/// One upsert for all streams, in a fixed order so that two transactions wait for each other
-/// rather than deadlock; the row lock serialises reporters of one stream.
-async fn next_seqs(conn: &mut Conn, pending: &[Pending]) -> Result<HashMap<String, (i64, i64)>, Failure> {
-    let mut counts: Vec<(&str, i64)> = Vec::new();
-    for p in pending {
-        match counts.iter_mut().find(|(s, _)| *s == p.stream) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((&p.stream, 1)),
-        }
-    }
+/// The first of the `seq`s given to each of `counts`' streams, as many as it counts. One upsert
+/// for all streams, in a fixed order so that two transactions wait for each other rather than
+/// deadlock; the row lock serialises reporters of one stream until they commit.
+async fn next_seqs(conn: &mut Conn, mut counts: Vec<(String, i64)>) -> Result<HashMap<String, i64>, Failure> {
     counts.sort_unstable();
     if counts.is_empty() {
         return Ok(HashMap::new());
@@ -191,15 +199,15 @@ async fn next_seqs(conn: &mut Conn, pending: &[Pending]) -> Result<HashMap<Strin
         values.join(", ")
     )));
     for (stream, n) in &counts {
-        q = q.bind(*stream).bind(*n);
+        q = q.bind(stream.as_str()).bind(*n);
     }
-    let count: HashMap<&str, i64> = counts.iter().copied().collect();
+    let count: HashMap<&str, i64> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     let mut seqs = HashMap::new();
     for r in q.fetch_all(&mut *conn).await? {
         let stream: String = r.try_get("stream")?;
         let last: i64 = r.try_get("seq")?;
         let n = count.get(stream.as_str()).copied().unwrap_or(1);
-        seqs.insert(stream, (last - n + 1, last));
+        seqs.insert(stream, last - n + 1);
     }
     Ok(seqs)
 }
