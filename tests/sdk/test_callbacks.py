@@ -30,12 +30,17 @@ class Receiver:
     """The platform's callback endpoint, as Tencent's Go kit reads a callback: verify the
     signature over the raw body, then decrypt `encrypt`. Answers 500 while `failing`."""
 
-    def __init__(self, key=KEY, token=TOKEN):
+    def __init__(self, key=KEY, token=TOKEN, delay=0.0, answer=None):
         self.key, self.token = key, token
         self.failing = False
+        self.delay = delay
+        # The status of the n-th request (from 1), when failing is off.
+        self.answer = answer or (lambda n: 200)
         self.requests = 0
         self.messages = []
         self.errors = []
+        self.in_flight = set()
+        self.overlaps = []
         self.lock = threading.Lock()
         receiver = self
 
@@ -57,6 +62,7 @@ class Receiver:
     def receive(self, raw, headers):
         with self.lock:
             self.requests += 1
+            n = self.requests
             if self.failing:
                 return 500
             try:
@@ -64,8 +70,16 @@ class Receiver:
             except Exception as e:  # noqa: BLE001 - any failure to open is the finding
                 self.errors.append(f"{type(e).__name__}: {e}")
                 return 400
-            self.messages.append(message)
-            return 200
+            if message["MsgId"] in self.in_flight:
+                self.overlaps.append(message["MsgId"])
+            self.in_flight.add(message["MsgId"])
+        time.sleep(self.delay)
+        with self.lock:
+            self.in_flight.discard(message["MsgId"])
+            status = self.answer(n)
+            if status == 200:
+                self.messages.append(message)
+            return status
 
     def open(self, raw, headers):
         assert headers["Content-Type"] == "application/json", headers["Content-Type"]
@@ -256,3 +270,24 @@ def test_a_loopback_callback_url_waits_until_private_addresses_are_allowed(calli
     calling(None, "--callback-allow-private")
     flows, groups = by_stream(receiver.wait_for(3, timeout=30))
     assert sorted(flows) == sorted(g["FlowIds"]) and list(groups) == [g["FlowGroupId"]]
+
+
+def test_two_nodes_deliver_each_message_once_at_a_time_and_in_order(calling, tmp_path):
+    # Slow answers, every third one a 500: both nodes compete for the same outbox meanwhile.
+    receiver = Receiver(delay=0.2, answer=lambda n: 500 if n % 3 == 0 else 200)
+    try:
+        first = calling(tenants_calling(tmp_path, receiver.url), "--callback-allow-private")
+        second = calling(None, "--callback-allow-private")
+        groups = [create(node, group(flow(), flow(NDA))) for node in (first, second, first, second)]
+        for g, node in zip(groups, (second, first, second, first)):
+            assert helper_sign(node, link(node, g["FlowGroupId"], EMPLOYEE_LINK))[0] == 200
+        messages = receiver.wait_for(len(groups) * (2 * 2 + 2))
+        assert (receiver.errors, receiver.overlaps) == ([], [])
+        flows, by_group = by_stream(messages)
+        for g in groups:
+            for flow_id in g["FlowIds"]:
+                assert [d["Operate"] for d in flows[flow_id]] == ["start", "sign"]
+            assert [[f["FlowStatus"] for f in d["FlowInfos"]] for d in by_group[g["FlowGroupId"]]] == [
+                ["INIT", "INIT"], ["PART", "PART"]]
+    finally:
+        receiver.close()
