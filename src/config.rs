@@ -140,6 +140,12 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_TEST_HELPERS", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_helpers: Option<bool>,
+    /// Let callbacks reach loopback, private and link-local addresses (checked after DNS
+    /// resolution); otherwise such a CallbackUrl is refused and its messages wait [default: the
+    /// value of --demo]
+    #[arg(long, env = "QIANSHU_CALLBACK_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_allow_private: Option<bool>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -262,6 +268,7 @@ pub struct ServeSettings {
     pub synthesis_lease: Duration,
     pub sms_sender: SmsSender,
     pub test_helpers: bool,
+    pub callback_allow_private: bool,
 }
 
 impl ServeSettings {
@@ -298,6 +305,8 @@ struct Layered {
     synthesis_lease_ms: u64,
     sms_sender: String,
     test_helpers: bool,
+    /// No default of its own: unset, it follows `demo`.
+    callback_allow_private: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,6 +450,7 @@ impl ServeSettings {
             synthesis_lease: Duration::from_millis(l.synthesis_lease_ms),
             sms_sender: SmsSender::parse(&l.sms_sender)?,
             test_helpers: l.test_helpers,
+            callback_allow_private: l.callback_allow_private.unwrap_or(l.demo),
         })
     }
 }
@@ -567,6 +577,18 @@ mod tests {
         let flags = ServeFlags { sms_sender: Some("ftp://sms.example".into()), ..Default::default() };
         let e = ServeSettings::load(&StoreFlags::default(), &flags).unwrap_err().to_string();
         assert_eq!(e, "sms-sender `ftp://sms.example` is neither `log` nor an http:// or https:// URL");
+    }
+
+    #[test]
+    fn callbacks_reach_private_addresses_only_when_asked_or_in_the_demo() {
+        let load = |demo, allow| {
+            let flags = ServeFlags { demo, callback_allow_private: allow, ..Default::default() };
+            ServeSettings::load(&StoreFlags::default(), &flags).unwrap().callback_allow_private
+        };
+        assert!(!load(None, None));
+        assert!(load(None, Some(true)));
+        assert!(load(Some(true), None));
+        assert!(!load(Some(true), Some(false)));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod approvers;
 pub mod blobs;
+pub mod callbacks;
 pub mod config;
 pub mod demo;
 pub mod domain;

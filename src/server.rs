@@ -66,6 +66,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let workers = state.synthesis.start_workers(settings.synthesis_workers, tokio::runtime::Handle::current());
     let auto_sign = state.signing.start_auto_sign();
     let expiry = state.expiry.start();
+    let callbacks = crate::callbacks::Callbacks::new(store.clone(), settings.callback_allow_private)?.start();
     info!(database = %settings.store.database_url, "qianshu ready");
     if let Some(demo) = demo {
         println!("{}", demo.banner(&bound.to_string()));
@@ -77,6 +78,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     // A signing is one transaction: stopping between two leaves nothing half done.
     auto_sign.abort();
     expiry.abort();
+    // A message being delivered now is delivered again once its lease runs out.
+    callbacks.abort();
     synthesis.stop();
     tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join())).await?;
     store.close().await;

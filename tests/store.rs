@@ -1390,3 +1390,179 @@ async fn a_dynamic_approver_is_filled_once_whoever_races(db: &TestDb) {
 }
 
 on_both_backends!(a_dynamic_approver_is_filled_once_whoever_races);
+
+// ---- callbacks ----
+
+/// Application B's callbacks going to a receiver (never called: the store only queues).
+async fn b_calls_back(db: &TestDb, store: &Store) {
+    apply_changed(db, store, |t| t["Applications"][1]["CallbackUrl"] = "https://platform.example/callback".into())
+        .await;
+}
+
+/// The outbox as (stream kind, MsgType, Operate or FlowGroupStatus, state), in stream order.
+async fn outbox(db: &TestDb) -> Vec<(String, String, String, String)> {
+    let pool = raw(db).await;
+    let rows = sqlx::query("SELECT stream, msg_type, payload, state FROM callback_outbox ORDER BY stream, seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows.iter()
+        .map(|r| {
+            let stream: String = r.get("stream");
+            let payload: serde_json::Value = serde_json::from_str(&r.get::<String, _>("payload")).unwrap();
+            let data = &payload["MsgData"];
+            let what = data["Operate"].as_str().or(data["FlowGroupStatus"].as_str()).unwrap().to_owned();
+            (stream.split(':').next().unwrap().to_owned(), r.get("msg_type"), what, r.get("state"))
+        })
+        .collect()
+}
+
+/// A one-contract group of B's, its document made, ready to be signed.
+async fn signable_group(store: &Store) -> qianshu::domain::flow::FlowGroup {
+    use qianshu::store::documents::Outcome;
+    let g = planned_group(store, APP_B, 2, 1_800_000_000).await;
+    store.create_flow_group(&g).await.unwrap();
+    for f in &g.flows {
+        let lease = store.claim_document(&g.app_id, &f.flow_id, 60_000).await.unwrap().unwrap();
+        assert!(store.finish_document(&lease, &Outcome::Ready { sha256: format!("{:064}", 0) }).await.unwrap());
+    }
+    g
+}
+
+async fn callbacks_are_written_with_each_change_and_claimed_in_order_per_stream(db: &TestDb) {
+    use qianshu::domain::flow::FlowStatus;
+    use qianshu::store::signing::{Origin, Recorded};
+    let store = applied(db).await;
+    b_calls_back(db, &store).await;
+    let g = signable_group(&store).await;
+    let row = |kind: &str, ty: &str, what: &str, state: &str| (kind.into(), ty.into(), what.into(), state.into());
+    let starts = vec![
+        row("flow", "FlowStatusChange", "start", "PENDING"),
+        row("flow", "FlowStatusChange", "start", "PENDING"),
+        row("group", "FlowGroupStatusChange", "WAITSIGN", "PENDING"),
+    ];
+    let mut expected = starts.clone();
+    expected.sort();
+    let mut written = outbox(db).await;
+    written.sort();
+    assert_eq!(written, expected);
+
+    // The heads of the three streams go out; nothing behind them while they are held.
+    let first = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert_eq!(first.len(), 3);
+    let (flow, signer) = (&g.flows[0].flow_id, &g.flows[0].approvers[0].sign_id);
+    let signing = qianshu::store::signing::SignedContract {
+        flow_id: flow.clone(),
+        sign_id: signer.clone(),
+        values: vec![],
+        status: FlowStatus::All,
+        revision: 1,
+        sha256: format!("{:064}", 1),
+    };
+    assert_eq!(
+        store.record_signing(&[signing], None, &Origin::default(), 1_800_000_050).await.unwrap(),
+        Recorded::Done
+    );
+    assert_eq!(store.undelivered_callbacks(&g.app_id).await.unwrap(), 6);
+    assert!(store.claim_callbacks(10, 60_000).await.unwrap().is_empty());
+
+    // Once the contract's start is acknowledged its sign goes, then (once that is) its finish.
+    let start = first.iter().find(|c| c.payload.contains(flow.as_str()) && c.payload.contains("FlowStatusChange"));
+    store.callback_delivered(start.unwrap()).await.unwrap();
+    let next = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(next[0].payload.contains(r#""Operate":"sign""#) && next[0].payload.contains(r#""FlowStatus":"ALL""#));
+    store.callback_delivered(&next[0]).await.unwrap();
+    let finish = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert_eq!(finish.len(), 1);
+    assert!(finish[0].payload.contains(r#""Operate":"finish""#), "{}", finish[0].payload);
+
+    // The group's second message says one contract is complete and the other not yet.
+    let group = first.iter().find(|c| c.payload.contains("FlowGroupStatusChange")).unwrap();
+    store.callback_delivered(group).await.unwrap();
+    let group_next = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert_eq!(group_next.len(), 1);
+    assert!(group_next[0].payload.contains(r#""FlowGroupStatus":"WAITSIGN""#));
+    assert!(
+        group_next[0].payload.contains(r#""FlowStatus":"ALL""#)
+            && group_next[0].payload.contains(r#""FlowStatus":"INIT""#)
+    );
+}
+
+async fn a_holder_whose_lease_ran_out_cannot_put_a_callback_back(db: &TestDb) {
+    let store = applied(db).await;
+    b_calls_back(db, &store).await;
+    let g = signable_group(&store).await;
+    let stale = store.claim_callbacks(10, 0).await.unwrap().pop().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let holders = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert_eq!(holders.len(), 3);
+    let holder = holders.into_iter().find(|c| c.msg_id == stale.msg_id).unwrap();
+    assert_eq!(holder.attempts, 2);
+    store.retry_callback(&stale, 0, "late").await.unwrap();
+    // Still held: not claimable, and no error recorded by the stale holder.
+    let again = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert!(again.iter().all(|c| c.msg_id != holder.msg_id));
+    store.retry_callback(&holder, 0, "HTTP 500").await.unwrap();
+    let retried = store.claim_callbacks(10, 60_000).await.unwrap();
+    assert!(retried.iter().any(|c| c.msg_id == holder.msg_id && c.attempts == 3));
+    assert_eq!(store.undelivered_callbacks(&g.app_id).await.unwrap(), 3);
+}
+
+async fn applications_without_a_callback_url_get_no_callbacks(db: &TestDb) {
+    use qianshu::store::signing::{Origin, Recorded};
+    let store = applied(db).await;
+    let g = signable_group(&store).await;
+    let (flow, signer) = (&g.flows[0].flow_id, &g.flows[0].approvers[0].sign_id);
+    assert_eq!(
+        store
+            .record_rejection(&[(flow.clone(), signer.clone())], "不签", None, &Origin::default(), 1_800_000_050)
+            .await
+            .unwrap(),
+        Recorded::Done
+    );
+    assert!(outbox(db).await.is_empty());
+    assert!(store.claim_callbacks(10, 60_000).await.unwrap().is_empty());
+}
+
+async fn concurrent_signings_of_one_group_number_its_callbacks_one_after_the_other(db: &TestDb) {
+    use qianshu::domain::flow::FlowStatus;
+    use qianshu::store::signing::{Origin, Recorded, SignedContract};
+    let store = applied(db).await;
+    b_calls_back(db, &store).await;
+    let g = signable_group(&store).await;
+    let sign = |i: usize| {
+        let store = store.clone();
+        let signing = SignedContract {
+            flow_id: g.flows[i].flow_id.clone(),
+            sign_id: g.flows[i].approvers[0].sign_id.clone(),
+            values: vec![],
+            status: FlowStatus::All,
+            revision: 1,
+            sha256: format!("{:064}", 1),
+        };
+        tokio::spawn(async move { store.record_signing(&[signing], None, &Origin::default(), 1_800_000_050).await })
+    };
+    let (a, b) = (sign(0), sign(1));
+    assert_eq!(a.await.unwrap().unwrap(), Recorded::Done);
+    assert_eq!(b.await.unwrap().unwrap(), Recorded::Done);
+    let pool = raw(db).await;
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM callback_outbox WHERE stream = $1 ORDER BY seq")
+        .bind(format!("group:{}", g.flow_group_id.as_str()))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(seqs, [0, 1, 2]);
+    // The later of the two tells the group complete.
+    let statuses: Vec<String> = outbox(db).await.into_iter().filter(|r| r.0 == "group").map(|r| r.2).collect();
+    assert_eq!(statuses, ["WAITSIGN", "WAITSIGN", "ALL"]);
+}
+
+on_both_backends!(
+    concurrent_signings_of_one_group_number_its_callbacks_one_after_the_other,
+    callbacks_are_written_with_each_change_and_claimed_in_order_per_stream,
+    a_holder_whose_lease_ran_out_cannot_put_a_callback_back,
+    applications_without_a_callback_url_get_no_callbacks,
+);

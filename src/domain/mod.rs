@@ -2,6 +2,7 @@
 //! an [`ApiError`] carrying the exact Tencent code and naming the offending field. Nothing here
 //! knows JSON or HTTP.
 
+pub mod callback;
 pub mod document;
 pub mod file;
 pub mod fill;

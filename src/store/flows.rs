@@ -1,6 +1,6 @@
 //! Contract groups, flows, approvers, filled values and the quota they cost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -107,12 +107,12 @@ pub(super) async fn insert_rows(
     Ok(())
 }
 
-const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
+pub(super) const FLOW_COLUMNS: &str = "f.flow_id, f.flow_group_id, g.name AS group_name, f.organization_open_id, f.operator_open_id, \
     f.template_id, f.template_snapshot, f.name, f.flow_type, f.description, f.customer_data, f.custom_show_map, \
     f.need_sign_review, f.display_type, f.status, f.flow_message, f.deadline, f.created_at, d.task_id";
 
 /// Flows with their group's name and their document's task.
-const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
+pub(super) const FLOW_TABLES: &str = "flows f LEFT JOIN flow_groups g ON g.flow_group_id = f.flow_group_id \
     LEFT JOIN flow_documents d ON d.flow_id = f.flow_id";
 
 impl Store {
@@ -136,18 +136,21 @@ impl Store {
         // already holds the database's only write lock.
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT app_id, flow_quota - flow_quota_used AS left_units FROM applications WHERE app_id IN ({}){lock}",
+            "SELECT app_id, flow_quota - flow_quota_used AS left_units, \
+             CASE WHEN callback_url IS NULL THEN 0 ELSE 1 END AS callbacks FROM applications WHERE app_id IN ({}){lock}",
             placeholders.join(", ")
         )));
         for a in &apps {
             q = q.bind(*a);
         }
-        let mut left: HashMap<String, i64> = q
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("app_id")?, r.try_get("left_units")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let (mut left, mut with_callbacks) = (HashMap::new(), HashSet::new());
+        for r in q.fetch_all(&mut *tx).await? {
+            let app: String = r.try_get("app_id")?;
+            if r.try_get::<i64, _>("callbacks")? == 1 {
+                with_callbacks.insert(app.clone());
+            }
+            left.insert(app, r.try_get::<i64, _>("left_units")?);
+        }
 
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut charged: HashMap<&str, i64> = HashMap::new();
@@ -182,12 +185,19 @@ impl Store {
                 return Err(anyhow::anyhow!("charging {units} contracts to {app} would overdraw its quota").into());
             }
         }
-        self.insert_groups(&mut tx, &accepted).await?;
+        self.insert_groups(&mut tx, &accepted, &with_callbacks).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
 
-    async fn insert_groups(&self, conn: &mut sqlx::AnyConnection, groups: &[&FlowGroup]) -> Result<(), Failure> {
+    /// Writes `groups`, and the creation callbacks of those whose application is one of
+    /// `with_callbacks` (no statement at all when none is).
+    async fn insert_groups(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        groups: &[&FlowGroup],
+        with_callbacks: &HashSet<String>,
+    ) -> Result<(), Failure> {
         let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger, mut documents) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for g in groups {
@@ -276,6 +286,9 @@ impl Store {
         insert_rows(conn, b, "flow_fields", fields).await?;
         insert_rows(conn, b, "quota_ledger", ledger).await?;
         insert_rows(conn, b, "flow_documents", documents).await?;
+        let reported: Vec<&FlowGroup> =
+            groups.iter().copied().filter(|g| with_callbacks.contains(g.app_id.as_str())).collect();
+        insert_rows(conn, b, "callback_outbox", super::callbacks::creation_rows(&reported)).await?;
         Ok(())
     }
 
@@ -388,7 +401,7 @@ impl Store {
 }
 
 /// Flows from their rows, with their approvers and filled values.
-async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result<Vec<Flow>, Failure> {
+pub(super) async fn load_flows(conn: &mut sqlx::AnyConnection, rows: Vec<AnyRow>) -> Result<Vec<Flow>, Failure> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }

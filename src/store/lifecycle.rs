@@ -6,8 +6,9 @@
 
 use sqlx::Row;
 
-use super::{Store, corrupt};
+use super::{Store, callbacks, corrupt};
 use crate::domain::ExternalId;
+use crate::domain::callback::{FlowEvent, Operate};
 use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, TaskId};
 use crate::domain::lifecycle::{Period, refund_due};
@@ -154,6 +155,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            callbacks::enqueue(&mut tx, self.backend, &[FlowEvent::new(flow.clone(), Operate::Cancel)], now).await?;
             tx.commit().await?;
             return Ok(Cancelled::Done { name, refunded });
         }
@@ -194,6 +196,7 @@ impl Store {
         if moved != 1 {
             return Ok(false);
         }
+        callbacks::enqueue(&mut tx, self.backend, &[FlowEvent::new(flow.clone(), Operate::Deadline)], now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -229,6 +232,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        callbacks::enqueue_cancel_task(&mut tx, self.backend, app, organization, task, flows, now).await?;
         tx.commit().await?;
         Ok(())
     }

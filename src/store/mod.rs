@@ -3,6 +3,7 @@
 //! handler writes SQL. Dialect differences are confined to blocks marked `dialect:`.
 
 mod cache;
+pub mod callbacks;
 pub mod documents;
 mod files;
 mod fills;

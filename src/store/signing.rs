@@ -6,10 +6,12 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::callbacks;
 use super::flows::{insert_rows, row};
 use super::reviews::{insert_reviews, latest_review};
 use super::{Backend, Store};
 use crate::domain::ExternalId;
+use crate::domain::callback::{FlowEvent, Operate};
 use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, SignId};
 use crate::domain::review::{ReviewResult, ReviewTarget};
@@ -96,6 +98,16 @@ impl Store {
         if !contracts.is_empty() && !signing_writes(&mut tx, self.backend, contracts, origin, now).await? {
             return Ok(Recorded::Changed);
         }
+        let events: Vec<FlowEvent> = contracts
+            .iter()
+            .flat_map(|c| {
+                let signed = FlowEvent::by(c.flow_id.clone(), Operate::Sign, c.sign_id.clone());
+                let finished =
+                    (c.status == FlowStatus::All).then(|| FlowEvent::new(c.flow_id.clone(), Operate::Finish));
+                std::iter::once(signed).chain(finished)
+            })
+            .collect();
+        callbacks::enqueue(&mut tx, self.backend, &events, now).await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
@@ -119,6 +131,7 @@ impl Store {
         if !rejection_writes(&mut tx, refusals, reason, origin, now).await? {
             return Ok(Recorded::Changed);
         }
+        callbacks::enqueue(&mut tx, self.backend, &refused(refusals), now).await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
@@ -138,6 +151,7 @@ impl Store {
             return Ok(Recorded::Changed);
         }
         insert_reviews(&mut tx, review.0, review.1, now).await?;
+        callbacks::enqueue(&mut tx, self.backend, &refused(refusals), now).await?;
         tx.commit().await?;
         Ok(Recorded::Done)
     }
@@ -313,6 +327,11 @@ pub(super) async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) 
 }
 
 /// A refusal's changes: `false` if any approver or contract had moved meanwhile.
+/// What the platform is told of a refusal: each contract refused, by whom.
+fn refused(refusals: &[(FlowId, SignId)]) -> Vec<FlowEvent> {
+    refusals.iter().map(|(f, a)| FlowEvent::by(f.clone(), Operate::Reject, a.clone())).collect()
+}
+
 async fn rejection_writes(
     conn: &mut Conn,
     refusals: &[(FlowId, SignId)],
