@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::flow::{Flow, SignerKind};
+use super::flow::{Flow, FlowStatus, SignerKind};
 use super::id::{FlowId, SignId};
 use super::tenancy::{Operator, Organization, OrganizationName};
 use super::{ExternalId, IdCard, Mobile, PersonName};
@@ -119,7 +119,12 @@ pub fn plan_fill(flows: &[Flow], fills: &[Fill], known: &Known) -> Vec<Result<Fi
                 return Err(failure(format!(
                     "合同 {} 已结束（{}），不能补充签署人",
                     fill.flow_id,
-                    if flow.status.is_live() { "已过签署截止时间" } else { flow.status.as_str() }
+                    match flow.status {
+                        // Live past its deadline (the sweep has not come by yet) or expired: the same to the caller.
+                        s if s.is_live() => "已过签署截止时间",
+                        FlowStatus::Deadline => "已过签署截止时间",
+                        s => s.as_str(),
+                    }
                 )));
             }
             let mut filled = Filled {

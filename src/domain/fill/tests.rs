@@ -139,6 +139,10 @@ fn unknown_contracts_and_recipients_and_ended_contracts_are_refused() {
     late.deadline = NOW - 1;
     let out = plan(std::slice::from_ref(&late), &[fill(&late, "IND", person_identity())], &HashSet::new());
     assert_eq!(message(&out[0]), format!("合同 {} 已结束（已过签署截止时间），不能补充签署人", f.flow_id));
+    // Once the sweep marked it, the caller is told the same.
+    late.status = FlowStatus::Deadline;
+    let out = plan(std::slice::from_ref(&late), &[fill(&late, "IND", person_identity())], &HashSet::new());
+    assert_eq!(message(&out[0]), format!("合同 {} 已结束（已过签署截止时间），不能补充签署人", f.flow_id));
 }
 
 #[test]
