@@ -4,7 +4,7 @@ use super::encode::{Encoded, encode};
 use super::message::{flow_group_status_change, flow_status_change};
 use super::{backoff_ms, is_public};
 use crate::domain::callback::Operate;
-use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowOptions, FlowStatus, PageOptions, SignerKind};
+use crate::domain::flow::{ApproveStatus, Approver, Flow, FlowOptions, FlowStatus, SignerKind};
 use crate::domain::id::{FlowGroupId, FlowId, SignId, TemplateId};
 use crate::domain::template::SnapshotId;
 use crate::domain::{IdCard, IdCardType};
@@ -83,23 +83,10 @@ fn retries_wait_twice_as_long_each_time_up_to_five_minutes() {
 
 fn approver(sign_id: &str, signer: SignerKind, status: ApproveStatus) -> Approver {
     Approver {
-        recipient_id: format!("R_{sign_id}"),
         sign_id: SignId::from_stored(sign_id.into()),
-        signer,
-        role_name: "甲方".into(),
-        custom_role_name: None,
-        organization_open_id: None,
-        organization_name: None,
-        open_id: None,
-        name: None,
-        mobile: None,
-        id_card: None,
         routing_order: 0,
-        page: PageOptions { pre_read_seconds: 0, no_refuse: false },
         status,
-        approve_time: None,
-        approve_message: None,
-        review: crate::domain::review::SignReview::NotNeeded,
+        ..Approver::pending(&format!("R_{sign_id}"), signer)
     }
 }
 

@@ -404,6 +404,57 @@ pub struct Flow {
     pub document_task: Option<TaskId>,
 }
 
+/// Fixtures for the unit tests of everything that reads contracts: a pending approver and a
+/// live contract with neutral values, which a test overrides where it matters
+/// (`Approver { name: …, ..Approver::pending("R", SignerKind::Person) }`).
+#[cfg(test)]
+impl Approver {
+    pub(crate) fn pending(recipient_id: &str, signer: SignerKind) -> Approver {
+        Approver {
+            recipient_id: recipient_id.into(),
+            sign_id: SignId::generate(),
+            signer,
+            role_name: "甲方".into(),
+            custom_role_name: None,
+            organization_open_id: None,
+            organization_name: None,
+            open_id: None,
+            name: None,
+            mobile: None,
+            id_card: None,
+            routing_order: 1,
+            page: PageOptions::default(),
+            status: ApproveStatus::Pending,
+            approve_time: None,
+            approve_message: None,
+            review: SignReview::NotNeeded,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Flow {
+    pub(crate) fn live(approvers: Vec<Approver>) -> Flow {
+        Flow {
+            flow_id: FlowId::generate(),
+            group: None,
+            organization_open_id: "kev_open_organization_8".into(),
+            operator_open_id: "kev_8".into(),
+            template_id: TemplateId::generate(),
+            template_snapshot: SnapshotId::default(),
+            name: "合同".into(),
+            options: FlowOptions::default(),
+            status: FlowStatus::Init,
+            flow_message: None,
+            deadline: 0,
+            created_on: 0,
+            approvers,
+            fields: Vec::new(),
+            document_task: None,
+        }
+    }
+}
+
 /// Everything one successful `ChannelCreateFlowGroupByTemplates` writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowGroup {

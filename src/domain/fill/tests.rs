@@ -1,7 +1,5 @@
 use super::*;
-use crate::domain::flow::{ApproveStatus, Approver, FlowOptions, FlowStatus};
-use crate::domain::id::TemplateId;
-use crate::domain::review::SignReview;
+use crate::domain::flow::{Approver, FlowStatus};
 
 const NOW: i64 = 1_800_000_000;
 const ORG: &str = "kev_open_organization_8";
@@ -11,45 +9,11 @@ fn id(s: &str) -> ExternalId {
 }
 
 fn approver(kind: SignerKind, recipient: &str) -> Approver {
-    Approver {
-        recipient_id: recipient.into(),
-        sign_id: SignId::generate(),
-        signer: kind,
-        role_name: "甲方".into(),
-        custom_role_name: None,
-        organization_open_id: None,
-        organization_name: None,
-        open_id: None,
-        name: None,
-        mobile: None,
-        id_card: None,
-        routing_order: 1,
-        page: Default::default(),
-        status: ApproveStatus::Pending,
-        approve_time: None,
-        approve_message: None,
-        review: SignReview::NotNeeded,
-    }
+    Approver::pending(recipient, kind)
 }
 
 fn flow(approvers: Vec<Approver>) -> Flow {
-    Flow {
-        flow_id: FlowId::generate(),
-        group: None,
-        organization_open_id: ORG.into(),
-        operator_open_id: "kev_8".into(),
-        template_id: TemplateId::generate(),
-        template_snapshot: Default::default(),
-        name: "合同".into(),
-        options: FlowOptions::default(),
-        status: FlowStatus::Init,
-        flow_message: None,
-        deadline: NOW + 100,
-        created_on: 0,
-        approvers,
-        fields: Vec::new(),
-        document_task: None,
-    }
+    Flow { deadline: NOW + 100, ..Flow::live(approvers) }
 }
 
 fn person_identity() -> Identity {

@@ -1,6 +1,4 @@
 use super::*;
-use crate::domain::flow::{ApproveStatus, FlowOptions, FlowStatus};
-use crate::domain::id::TemplateId;
 
 const ORG: &str = "kev_open_organization_8";
 
@@ -10,25 +8,7 @@ fn id(s: &str) -> ExternalId {
 
 fn approver(kind: SignerKind, recipient: &str, identity: [Option<&str>; 5]) -> Approver {
     let [organization_open_id, organization_name, open_id, name, mobile] = identity.map(|v| v.map(str::to_owned));
-    Approver {
-        recipient_id: recipient.into(),
-        sign_id: SignId::generate(),
-        signer: kind,
-        role_name: "甲方".into(),
-        custom_role_name: None,
-        organization_open_id,
-        organization_name,
-        open_id,
-        name,
-        mobile,
-        id_card: None,
-        routing_order: 1,
-        page: Default::default(),
-        status: ApproveStatus::Pending,
-        approve_time: None,
-        approve_message: None,
-        review: crate::domain::review::SignReview::NotNeeded,
-    }
+    Approver { organization_open_id, organization_name, open_id, name, mobile, ..Approver::pending(recipient, kind) }
 }
 
 fn employee() -> Approver {
@@ -52,23 +32,7 @@ fn saas() -> Approver {
 }
 
 fn flow(approvers: Vec<Approver>) -> Flow {
-    Flow {
-        flow_id: FlowId::generate(),
-        group: None,
-        organization_open_id: ORG.into(),
-        operator_open_id: "kev_8".into(),
-        template_id: TemplateId::generate(),
-        template_snapshot: Default::default(),
-        name: "合同".into(),
-        options: FlowOptions::default(),
-        status: FlowStatus::Init,
-        flow_message: None,
-        deadline: 0,
-        created_on: 0,
-        approvers,
-        fields: Vec::new(),
-        document_task: None,
-    }
+    Flow::live(approvers)
 }
 
 fn find(f: SignerFields, flows: &[Flow]) -> Result<SignerKey, ApiError> {

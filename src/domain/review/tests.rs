@@ -1,49 +1,31 @@
 use super::*;
 use crate::domain::flow::{FlowOptions, FlowStatus};
-use crate::domain::id::{SignId, TemplateId};
-use crate::domain::template::SnapshotId;
+use crate::domain::id::TemplateId;
 
 const NOW: i64 = 1_800_000_000;
 
 pub(crate) fn approver(recipient: &str, signer: SignerKind, name: Option<&str>, review: SignReview) -> Approver {
     Approver {
-        recipient_id: recipient.into(),
-        sign_id: SignId::generate(),
-        signer,
         role_name: format!("{recipient}方"),
-        custom_role_name: None,
         organization_open_id: signer.is_enterprise().then(|| "orgA".into()),
         organization_name: signer.is_enterprise().then(|| "甲公司".into()),
         open_id: (signer == SignerKind::ChannelEmployee).then(|| "opA".into()),
         name: name.map(Into::into),
         mobile: name.map(|_| "13800000000".into()),
-        id_card: None,
-        routing_order: 1,
-        page: Default::default(),
-        status: ApproveStatus::Pending,
-        approve_time: None,
-        approve_message: None,
         review,
+        ..Approver::pending(recipient, signer)
     }
 }
 
 pub(crate) fn flow(approvers: Vec<Approver>, need_sign_review: bool) -> Flow {
     Flow {
-        flow_id: FlowId::generate(),
-        group: None,
         organization_open_id: "orgA".into(),
         operator_open_id: "opA".into(),
         template_id: TemplateId::parse(Some("TemplateReview000000000000000001"), "t").unwrap(),
-        template_snapshot: SnapshotId::default(),
-        name: "合同".into(),
         options: FlowOptions { need_sign_review, ..FlowOptions::default() },
-        status: FlowStatus::Init,
-        flow_message: None,
         deadline: NOW + 3600,
         created_on: NOW - 60,
-        approvers,
-        fields: Vec::new(),
-        document_task: None,
+        ..Flow::live(approvers)
     }
 }
 

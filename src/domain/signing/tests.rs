@@ -61,23 +61,11 @@ fn contract(name: &str, approvers: &[(&str, &str, i64)]) -> Contract {
         approvers: approvers
             .iter()
             .map(|(r, who, order)| Approver {
-                recipient_id: (*r).into(),
-                sign_id: SignId::generate(),
-                signer: SignerKind::Person,
                 role_name: format!("{r}方"),
-                custom_role_name: None,
-                organization_open_id: None,
-                organization_name: None,
-                open_id: None,
                 name: Some((*who).into()),
                 mobile: Some("13800000000".into()),
-                id_card: None,
                 routing_order: *order,
-                page: Default::default(),
-                status: ApproveStatus::Pending,
-                approve_time: None,
-                approve_message: None,
-                review: SignReview::NotNeeded,
+                ..Approver::pending(r, SignerKind::Person)
             })
             .collect(),
         fields: Vec::new(),
