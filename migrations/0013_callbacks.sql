@@ -24,7 +24,12 @@ CREATE TABLE callback_outbox (
     UNIQUE (stream, seq)
 );
 
-CREATE INDEX callback_outbox_due ON callback_outbox (state, due_at);
+-- Both over the undelivered messages only, which is what every claim reads: which are due, and
+-- which is each stream's first. Indexes of the whole table (delivered rows are kept) let
+-- PostgreSQL, with statistics a burst of messages has outrun, plan the claim as a scan of every
+-- pending row (67 ms a claim at 20,000 pending, against 0.2 ms with these).
+CREATE INDEX callback_outbox_due ON callback_outbox (due_at) WHERE state = 'PENDING';
+CREATE INDEX callback_outbox_pending ON callback_outbox (stream, seq) WHERE state = 'PENDING';
 
 -- The last `seq` given out per stream after creation (creation's messages are seq 0). Taking the
 -- next ones is an upsert on this row, which serialises two transactions reporting on one stream.

@@ -50,6 +50,11 @@ struct Args {
     /// contract's document; 0 turns them off); without it the server's default (1)
     #[arg(long)]
     synthesis_workers: Option<usize>,
+    /// Gives every application a CallbackUrl (with CallbackKey and CallbackToken) on a receiver
+    /// in the bench that answers 200, so that each creation also writes its callbacks and the
+    /// server delivers them while the load runs; reports when the last one arrived
+    #[arg(long)]
+    callbacks: bool,
 }
 
 fn request_body(app: usize, flows: usize) -> Vec<u8> {
@@ -168,17 +173,47 @@ async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<
     Ok(rate)
 }
 
+/// The platform's callback endpoint, on a loopback port: answers 200 to every callback and
+/// counts them (neither decrypts nor verifies: the SDK suite does that).
+pub struct Sink {
+    pub url: String,
+    received: Arc<AtomicUsize>,
+}
+
+impl Sink {
+    pub async fn start() -> anyhow::Result<Sink> {
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        let app = axum::Router::new().route(
+            "/callback",
+            axum::routing::post(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                async {}
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/callback", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Sink { url, received })
+    }
+
+    pub fn received(&self) -> usize {
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let kinds = backends(&args.server, args.postgres.as_deref())?;
     println!(
-        "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, synthesis workers {}, {} cores",
+        "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, synthesis workers {}, callbacks {}, {} cores",
         args.seconds,
         args.concurrency,
         args.apps,
         args.rate,
         args.synthesis_workers.map_or("default".into(), |n| n.to_string()),
+        if args.callbacks { "on" } else { "off" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
@@ -188,16 +223,33 @@ async fn main() -> anyhow::Result<()> {
     for kind in kinds {
         let dir = tempfile::tempdir()?;
         let db = fresh_database(kind, dir.path(), args.postgres.as_deref()).await?;
-        let extra: Vec<String> =
+        let mut extra: Vec<String> =
             args.synthesis_workers.map(|n| format!("--synthesis-workers={n}")).into_iter().collect();
-        let server = Server::start(&args.server, &tenants(args.apps), &db, dir.path(), &extra).await?;
+        let mut tenants = tenants(args.apps);
+        let sink = if args.callbacks {
+            let sink = Sink::start().await?;
+            for app in tenants["Applications"].as_array_mut().into_iter().flatten() {
+                app["CallbackUrl"] = sink.url.clone().into();
+                app["CallbackKey"] = "0123456789abcdef0123456789ABCDEF".into();
+                app["CallbackToken"] = "bench-callback-token".into();
+            }
+            extra.push("--callback-allow-private".into());
+            Some(sink)
+        } else {
+            None
+        };
+        // Callbacks owed: one per contract created and one per group.
+        let mut owed = 0;
+        let server = Server::start(&args.server, &tenants, &db, dir.path(), &extra).await?;
         let client: HttpClient =
             Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency * 2).build_http();
         // Warm up connections, caches and prepared statements.
-        let _ = closed_loop(&client, &server.address, &Args { seconds: 1, ..args.clone() }, 2).await;
+        owed +=
+            closed_loop(&client, &server.address, &Args { seconds: 1, ..args.clone() }, 2).await.latencies.len() * 3;
         for (flows, in_flight) in [(2usize, args.concurrency), (50, args.concurrency), (50, 1)] {
             let run = Args { concurrency: in_flight, ..args.clone() };
             let mut o = closed_loop(&client, &server.address, &run, flows).await;
+            owed += o.latencies.len() * (flows + 1);
             let floor = storage_floor(&run, kind, flows).await?;
             let rate = o.per_second();
             println!(
@@ -218,6 +270,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let mut o = open_loop(&client, &server.address, &args).await;
+        owed += o.latencies.len() * 3;
+        let load_ended = Instant::now();
         println!(
             "{:<9} {:<16} {:>10.0} {:>12.0} {:>9.2} {:>9.2} {:>7} {:>10} {:>8} {:>8.1}",
             kind,
@@ -235,6 +289,18 @@ async fn main() -> anyhow::Result<()> {
             println!("          first error: {e}");
         }
         println!("          synthesis threads: {:.1} CPU s", server.cpu_seconds("synthesis"));
+        if let Some(sink) = &sink {
+            let deadline = load_ended + Duration::from_secs(600);
+            while sink.received() < owed && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            println!(
+                "          callbacks: {} of {} delivered, the last {:.1} s after the load ended",
+                sink.received(),
+                owed,
+                load_ended.elapsed().as_secs_f64()
+            );
+        }
         drop(server);
         db.drop().await;
     }
