@@ -31,7 +31,8 @@ impl Feature {
     }
 }
 
-/// Where and how qianshu tells the platform about changes (used by the callback issue).
+/// Where and how qianshu tells the platform about changes: the callbacks (`crate::callbacks`) go
+/// to `url`, encrypted with `aes_key` and signed with `token` when they are set.
 #[derive(Debug, Clone)]
 pub struct CallbackSettings {
     pub url: String,
