@@ -111,7 +111,8 @@ def test_a_link_with_a_bad_or_missing_signature_reveals_nothing(shared_server):
         f"{base}?expires={expires + 60}&signature={signature}",
         f"{base}?expires={expires}",
         base,
-        f"{base[:-1]}X?expires={expires}&signature={signature}",
+        # Another id: its last character changed (to one it is not already).
+        f"{base[:-1]}{'Y' if base.endswith('X') else 'X'}?expires={expires}&signature={signature}",
         f"{base.rsplit('/', 1)[0]}/{'A' * 32}?expires={expires}&signature={signature}",
     ]
     for u in tampered:
