@@ -6,51 +6,10 @@
 // Screenshots of every step: tests/browser/results/recipient/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import tencentcloud from "tencentcloud-sdk-nodejs";
-import { bin, phone, root, serve, shooter } from "./harness.mjs";
+import { EMPLOYMENT, ENTERPRISE, INDIVIDUAL, NDA, agent, client, smsCodes, startServer } from "./demo.mjs";
+import { phone, shooter } from "./harness.mjs";
 
-const demo = JSON.parse(readFileSync(join(root, "examples/demo-tenants.json"), "utf8")).Applications[0];
-const agent = { AppId: demo.AppId, ProxyOrganizationOpenId: "kev_open_organization_8", ProxyOperator: { OpenId: "kev_8" } };
-const [EMPLOYMENT, NDA] = demo.Templates;
-const ENTERPRISE = EMPLOYMENT.Recipients.find((r) => r.RecipientType === "ENTERPRISE").RecipientId;
-const INDIVIDUAL = EMPLOYMENT.Recipients.find((r) => r.RecipientType === "INDIVIDUAL").RecipientId;
 const SIGNER = { Name: "钱八", Mobile: "13900000006" };
-
-/** The demo tenant with an employer who fills nothing, so that it can sign by itself. */
-function tenants(dir) {
-  const app = structuredClone(demo);
-  const employment = app.Templates[0];
-  employment.Components = employment.Components.filter((c) => !(c.ComponentRecipientId === ENTERPRISE && !c.ComponentType.startsWith("SIGN_")));
-  for (const t of app.Templates) t.Pdf = join(root, "examples", t.Pdf);
-  const path = join(dir, "tenants.json");
-  writeFileSync(path, JSON.stringify({ Applications: [app] }));
-  return path;
-}
-
-async function startServer() {
-  const dataDir = mkdtempSync(join(tmpdir(), "qianshu-browser-"));
-  const applied = spawnSync(bin, ["--data-dir", dataDir, "apply", tenants(dataDir)], { encoding: "utf8" });
-  assert.equal(applied.status, 0, applied.stderr);
-  return serve(dataDir, ["--test-helpers"]);
-}
-
-function client(address) {
-  const Client = tencentcloud.essbasic.v20210526.Client;
-  return new Client({
-    credential: { secretId: demo.SecretId, secretKey: demo.SecretKey },
-    region: "",
-    profile: { httpProfile: { endpoint: address, protocol: "http://" } },
-  });
-}
-
-async function smsCodes(base, mobile) {
-  const { Messages } = await (await fetch(`${base}/_qianshu/sms`)).json();
-  return Messages.filter((m) => m.Mobile === mobile && m.Code).map((m) => m.Code);
-}
 
 const automatic = { ApproverType: "ENTERPRISESERVER", RecipientId: ENTERPRISE };
 const later = { ApproverType: "PERSON", RecipientId: INDIVIDUAL, ApproverOption: { FillType: 1 } };

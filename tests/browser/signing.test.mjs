@@ -6,52 +6,10 @@
 // Screenshots of every step: tests/browser/results/signing/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import tencentcloud from "tencentcloud-sdk-nodejs";
-import { bin, phone, root, serve, shooter } from "./harness.mjs";
+import { EMPLOYMENT, ENTERPRISE, INDIVIDUAL, NDA, agent, client, smsCodes, startServer } from "./demo.mjs";
+import { phone, shooter } from "./harness.mjs";
 
-// The demo tenant (examples/demo-tenants.json), its keys and templates.
-const demo = JSON.parse(readFileSync(join(root, "examples/demo-tenants.json"), "utf8")).Applications[0];
-const agent = { AppId: demo.AppId, ProxyOrganizationOpenId: "kev_open_organization_8", ProxyOperator: { OpenId: "kev_8" } };
-const [EMPLOYMENT, NDA] = demo.Templates;
-const ENTERPRISE = EMPLOYMENT.Recipients.find((r) => r.RecipientType === "ENTERPRISE").RecipientId;
-const INDIVIDUAL = EMPLOYMENT.Recipients.find((r) => r.RecipientType === "INDIVIDUAL").RecipientId;
 const SIGNER = { Name: "张三", Mobile: "18888888888" };
-
-/**
- * The demo tenant, except that the employer fills nothing in the employment contract: a signer
- * who fills components can only sign automatically (AUTO_SIGN) when they fill none, and this test
- * wants the person to be the group's only signer who is not automatic. Applied with
- * `qianshu apply`, the same as `--demo` does.
- */
-function tenants(dir) {
-  const app = structuredClone(demo);
-  const employment = app.Templates[0];
-  employment.Components = employment.Components.filter((c) => !(c.ComponentRecipientId === ENTERPRISE && !c.ComponentType.startsWith("SIGN_")));
-  for (const t of app.Templates) t.Pdf = join(root, "examples", t.Pdf);
-  const path = join(dir, "tenants.json");
-  writeFileSync(path, JSON.stringify({ Applications: [app] }));
-  return path;
-}
-
-async function startServer() {
-  const dataDir = mkdtempSync(join(tmpdir(), "qianshu-browser-"));
-  const applied = spawnSync(bin, ["--data-dir", dataDir, "apply", tenants(dataDir)], { encoding: "utf8" });
-  assert.equal(applied.status, 0, applied.stderr);
-  return serve(dataDir, ["--test-helpers"]);
-}
-
-function client(address) {
-  const Client = tencentcloud.essbasic.v20210526.Client;
-  return new Client({
-    credential: { secretId: demo.SecretId, secretKey: demo.SecretKey },
-    region: "",
-    profile: { httpProfile: { endpoint: address, protocol: "http://" } },
-  });
-}
 
 const person = (extra = {}) => ({ ApproverType: "PERSON", RecipientId: INDIVIDUAL, ...SIGNER, ...extra });
 const automatic = { ApproverType: "ENTERPRISESERVER", RecipientId: ENTERPRISE };
@@ -71,11 +29,6 @@ async function signUrl(sdk, flowGroupId) {
 }
 
 /** The codes texted to `mobile` so far, oldest first (the test helpers' outbox). */
-async function smsCodes(base, mobile) {
-  const { Messages } = await (await fetch(`${base}/_qianshu/sms`)).json();
-  return Messages.filter((m) => m.Mobile === mobile && m.Code).map((m) => m.Code);
-}
-
 test("a person signs a whole group from the link: reads, fills, gets the code, signs", async () => {
   const { proc, base, address } = await startServer();
   const { browser, page, problems } = await phone();
