@@ -95,6 +95,20 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_RATE_LIMITS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<String>,
+    /// Redis shared by every node (redis://[:PASSWORD@]HOST[:PORT][/DB]): rate limits then hold
+    /// across the cluster; without it, or while it is unreachable, each node keeps its own
+    #[arg(long, env = "QIANSHU_REDIS_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Prefix of qianshu's keys in Redis; clusters sharing one Redis need different ones [default: qianshu]
+    #[arg(long, env = "QIANSHU_REDIS_KEY_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_key_prefix: Option<String>,
+    /// How long a call waits for Redis's verdict before this node judges it alone, in
+    /// milliseconds [default: 5]
+    #[arg(long, env = "QIANSHU_REDIS_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_timeout_ms: Option<u64>,
     /// How long credentials, applications, organizations, operators and templates read by a
     /// request are reused, in milliseconds; changes made by another node or `qianshu apply` show
     /// after at most this long; 0 turns caching off [default: 1000]
@@ -253,6 +267,25 @@ pub struct EdgeLimits {
     pub header_timeout: Duration,
 }
 
+/// The Redis that makes rate limits cluster-wide (`--redis-url`).
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// May carry a password: never logged.
+    pub url: String,
+    pub key_prefix: String,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &DatabaseUrl::new(self.url.clone()))
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub store: StoreSettings,
@@ -261,6 +294,8 @@ pub struct ServeSettings {
     pub edge: EdgeLimits,
     pub rate_limit: u32,
     pub rate_limits: BTreeMap<Action, u32>,
+    /// `None`: each node keeps its own rate limits.
+    pub redis: Option<RedisSettings>,
     pub cache_ttl: Duration,
     pub demo: bool,
     pub fonts: FontPaths,
@@ -296,6 +331,9 @@ struct Layered {
     header_timeout_ms: u64,
     rate_limit: u32,
     rate_limits: Option<RateLimits>,
+    redis_url: Option<String>,
+    redis_key_prefix: String,
+    redis_timeout_ms: u64,
     cache_ttl_ms: u64,
     demo: bool,
     font: Option<PathBuf>,
@@ -327,6 +365,8 @@ struct Defaults {
     max_concurrent_requests: u64,
     header_timeout_ms: u64,
     rate_limit: u32,
+    redis_key_prefix: &'static str,
+    redis_timeout_ms: u64,
     cache_ttl_ms: u64,
     demo: bool,
     synthesis_workers: usize,
@@ -345,6 +385,8 @@ const DEFAULTS: Defaults = Defaults {
     max_concurrent_requests: 1024,
     header_timeout_ms: 30_000,
     rate_limit: 20,
+    redis_key_prefix: "qianshu",
+    redis_timeout_ms: 5,
     cache_ttl_ms: 1000,
     demo: false,
     synthesis_workers: 1,
@@ -429,6 +471,14 @@ impl ServeSettings {
         if l.rate_limit == 0 || rate_limits.values().any(|n| *n == 0) {
             bail!("rate limits must be at least 1 call per second");
         }
+        if l.redis_timeout_ms == 0 {
+            bail!("redis-timeout-ms must be at least 1");
+        }
+        let redis = l.redis_url.as_ref().map(|url| RedisSettings {
+            url: url.clone(),
+            key_prefix: l.redis_key_prefix.clone(),
+            timeout: Duration::from_millis(l.redis_timeout_ms),
+        });
         Ok(ServeSettings {
             store: StoreSettings::from_layered(&l)?,
             listen: l.listen.clone(),
@@ -443,6 +493,7 @@ impl ServeSettings {
             },
             rate_limit: l.rate_limit,
             rate_limits,
+            redis,
             cache_ttl: Duration::from_millis(l.cache_ttl_ms),
             demo: l.demo,
             fonts: FontPaths { hei: l.font.clone(), song: l.font_song.clone(), fangsong: l.font_fangsong.clone() },

@@ -92,7 +92,10 @@ impl AppState {
             store,
             blobs,
             synthesis,
-            limits: RateLimits::new(settings.rate_limit, &settings.rate_limits),
+            limits: match &settings.redis {
+                Some(redis) => RateLimits::shared(settings.rate_limit, &settings.rate_limits, redis)?,
+                None => RateLimits::new(settings.rate_limit, &settings.rate_limits),
+            },
             edge: settings.edge,
             body_room: Semaphore::new(kib(settings.edge.max_buffered_body_bytes) as usize),
             in_flight: Semaphore::new(settings.edge.max_concurrent_requests),
@@ -380,7 +383,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
     let signed = tc3::SignedParts { method, query, header: &header, body: &body };
     tc3::verify_signature(&signed, &authorization, timestamp, secret_key.expose_secret())?;
 
-    if !state.limits.allow(action, app_id.as_str()) {
+    if !state.limits.allow(action, app_id.as_str()).await {
         return Err(ApiError::new(
             Code::RequestLimitExceeded,
             format!("Too many calls of {action} from application {app_id}; slow down."),
