@@ -31,9 +31,12 @@ present() {
     qpdf) command -v qpdf >/dev/null ;;
     fonts-noto-cjk) [ -f "$NOTO_CJK" ] ;;
     chromium) command -v chromium >/dev/null ;;
+    # The cluster tests' Redis (QIANSHU_TEST_REDIS_URL, 127.0.0.1:6379 by default), and a
+    # redis-server of their own that they stop and start.
+    redis-server) command -v redis-server >/dev/null ;;
   esac
 }
-PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium)
+PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium redis-server)
 missing=()
 for p in "${PACKAGES[@]}"; do present "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -48,8 +51,28 @@ fi
 for p in "${PACKAGES[@]}"; do
   if present "$p"; then echo "present: $p"; else echo "!!! MISSING: $p: the tests that need it will fail or be SKIPPED !!!"; fi
 done
+# The suites make their databases from a database of this run's own, created here and dropped
+# when the script exits however it exits, so that nothing of a run is left in the shared one.
+TEST_DATABASE=
+drop_test_database() {
+  if [ -n "$TEST_DATABASE" ]; then
+    psql "$SERVER_POSTGRES_URL" -qAtc "DROP DATABASE IF EXISTS $TEST_DATABASE WITH (FORCE)" >/dev/null 2>&1 \
+      || echo "!!! could not drop database $TEST_DATABASE on $SERVER_POSTGRES_URL !!!"
+    TEST_DATABASE=
+  fi
+}
+trap drop_test_database EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if command -v psql >/dev/null && psql "$QIANSHU_TEST_POSTGRES_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
-  echo "PostgreSQL reachable at $QIANSHU_TEST_POSTGRES_URL: every suite runs on SQLite and PostgreSQL"
+  SERVER_POSTGRES_URL=$QIANSHU_TEST_POSTGRES_URL
+  TEST_DATABASE="qianshu_test_$$_$(date +%s)"
+  psql "$SERVER_POSTGRES_URL" -qAtc "CREATE DATABASE $TEST_DATABASE" >/dev/null
+  query=
+  case "$SERVER_POSTGRES_URL" in *\?*) query="?${SERVER_POSTGRES_URL#*\?}" ;; esac
+  server="${SERVER_POSTGRES_URL%%\?*}"
+  export QIANSHU_TEST_POSTGRES_URL="${server%/*}/$TEST_DATABASE$query"
+  echo "PostgreSQL reachable: every suite runs on SQLite and on PostgreSQL, in databases made from $QIANSHU_TEST_POSTGRES_URL (dropped at the end)"
 else
   echo "!!! PostgreSQL NOT reachable at $QIANSHU_TEST_POSTGRES_URL: the PostgreSQL half of every suite will be SKIPPED !!!"
 fi
@@ -78,9 +101,7 @@ stop_moto() {
     MOTO_PID=
   fi
 }
-trap stop_moto EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'stop_moto; drop_test_database' EXIT
 mkdir -p target
 for _ in 1 2 3; do
   port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
