@@ -631,6 +631,27 @@ mod tests {
     }
 
     #[test]
+    fn redis_is_off_unless_a_url_is_given_and_its_password_never_prints() {
+        assert!(ServeSettings::load(&StoreFlags::default(), &ServeFlags::default()).unwrap().redis.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "redis_url = \"redis://:hunter2@10.0.0.5:6380/1\"\nredis_key_prefix = \"staging\"\n")
+            .unwrap();
+        let store = StoreFlags { config: Some(file.clone()), ..Default::default() };
+        let redis = ServeSettings::load(&store, &ServeFlags::default()).unwrap().redis.unwrap();
+        assert_eq!(
+            (redis.url.as_str(), redis.key_prefix.as_str(), redis.timeout),
+            ("redis://:hunter2@10.0.0.5:6380/1", "staging", Duration::from_millis(5))
+        );
+        assert!(!format!("{redis:?}").contains("hunter2"));
+        let flags = ServeFlags { redis_timeout_ms: Some(40), ..Default::default() };
+        assert_eq!(ServeSettings::load(&store, &flags).unwrap().redis.unwrap().timeout, Duration::from_millis(40));
+        std::fs::write(&file, "redis_url = \"redis://127.0.0.1\"\nredis_timeout_ms = 0\n").unwrap();
+        let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
+        assert_eq!(e, "redis-timeout-ms must be at least 1");
+    }
+
+    #[test]
     fn callbacks_reach_private_addresses_only_when_asked_or_in_the_demo() {
         let load = |demo, allow| {
             let flags = ServeFlags { demo, callback_allow_private: allow, ..Default::default() };

@@ -93,9 +93,10 @@ impl RateLimits {
             .set_number_of_retries(1)
             .set_max_delay(RETRY_AFTER);
         let connection = ConnectionManager::new_lazy_with_config(client, config).context("connecting to Redis")?;
-        let warm = connection.clone();
+        // Connecting now, in the background, spares the first calls the wait.
+        let mut warm = connection.clone();
         tokio::spawn(async move {
-            let _: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut warm.clone()).await;
+            let _: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut warm).await;
         });
         let mut limits = RateLimits::new(default_per_second, overrides);
         limits.shared = Some(Shared {
