@@ -83,7 +83,11 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("qianshu");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "API calls answered, by action and code (Ok or the error code)", requests.clone());
+        registry.register(
+            "requests",
+            "API calls answered, by action and code (Ok or the error code)",
+            requests.clone(),
+        );
         let latency: LatencyFamily = Family::new_with_constructor(|| {
             Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0])
         });
@@ -130,6 +134,10 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
+        // The format ends every line, the last one too.
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
         text
     }
 }

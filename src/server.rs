@@ -85,13 +85,14 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     };
     let serving = api::connections::serve(listener, api::router(state), settings.edge.header_timeout, signalled);
     let mut serving = std::pin::pin!(serving);
-    tokio::select! {
-        () = &mut serving => {}
-        () = stopping.notified() => {}
-    }
+    // Without requests in flight, serving ends as soon as the signal comes.
+    let drained = tokio::select! {
+        () = &mut serving => true,
+        () = stopping.notified() => false,
+    };
     // One drain for everything in progress: requests first, then the render in hand.
     let deadline = Instant::now() + settings.drain_timeout;
-    if timeout_at(deadline, serving).await.is_err() {
+    if !drained && timeout_at(deadline, serving).await.is_err() {
         warn!(
             "requests still in flight after the drain timeout ({} ms) are cut off",
             settings.drain_timeout.as_millis()

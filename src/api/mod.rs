@@ -355,12 +355,7 @@ fn missing_header(name: &str) -> ApiError {
     )
 }
 
-async fn handle(
-    state: &AppState,
-    parts: &Parts,
-    body: Body,
-    facts: &mut Facts,
-) -> Result<Map<String, Value>, Failure> {
+async fn handle(state: &AppState, parts: &Parts, body: Body, facts: &mut Facts) -> Result<Map<String, Value>, Failure> {
     let method = parts.method.as_str();
     if method != "POST" && method != "GET" {
         return Err(ApiError::new(

@@ -31,10 +31,8 @@ async fn healthz() -> Response {
 /// Whether this node can serve: the database answers a query and the blob store a read, each
 /// within `CHECK_TIMEOUT`. 503 names the one that did not.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    let (database, blobs) = tokio::join!(
-        check("database", state.store.ping()),
-        check("blob store", state.blobs.ping())
-    );
+    let (database, blobs) =
+        tokio::join!(check("database", state.store.ping()), check("blob store", state.blobs.ping()));
     let status = if database && blobs { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = serde_json::json!({ "database": word(database), "blobs": word(blobs) });
@@ -57,11 +55,10 @@ async fn check<E: std::fmt::Display>(what: &str, probe: impl Future<Output = Res
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     match timeout(CHECK_TIMEOUT, state.store.queue_depths()).await {
-        Ok(Ok(depths)) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-            state.metrics.render(&depths),
-        )
-            .into_response(),
+        Ok(Ok(depths)) => {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&depths))
+                .into_response()
+        }
         Ok(Err(e)) => {
             warn!("metrics: reading the queues: {e:?}");
             (StatusCode::SERVICE_UNAVAILABLE, "the database did not answer").into_response()

@@ -118,8 +118,7 @@ impl Store {
             }
             Backend::Postgres => writer.clone(),
         };
-        let store =
-            Store {
+        let store = Store {
             pool,
             writer,
             backend,

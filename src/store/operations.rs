@@ -103,9 +103,7 @@ impl Store {
 /// with its own tools (README, "Backup").
 pub async fn backup(url: &DatabaseUrl, to: &Path) -> anyhow::Result<()> {
     if Backend::of(url)? == Backend::Postgres {
-        bail!(
-            "`qianshu backup` copies SQLite databases; back up PostgreSQL with pg_dump (see README.md, \"Backup\")"
-        );
+        bail!("`qianshu backup` copies SQLite databases; back up PostgreSQL with pg_dump (see README.md, \"Backup\")");
     }
     if to.exists() {
         bail!("{} exists already; a backup is never written over a file", to.display());
