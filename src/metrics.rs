@@ -16,13 +16,13 @@ use crate::store::operations::QueueDepths;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    action: String,
-    code: String,
+    action: &'static str,
+    code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
-    action: String,
+    action: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,9 +113,9 @@ impl Metrics {
     }
 
     /// Counts an answered API call.
-    pub fn request(&self, action: &str, code: &str, took: Duration) {
-        self.requests.get_or_create(&RequestLabels { action: action.to_owned(), code: code.to_owned() }).inc();
-        self.latency.get_or_create(&ActionLabels { action: action.to_owned() }).observe(took.as_secs_f64());
+    pub fn request(&self, action: &'static str, code: &'static str, took: Duration) {
+        self.requests.get_or_create(&RequestLabels { action, code }).inc();
+        self.latency.get_or_create(&ActionLabels { action }).observe(took.as_secs_f64());
     }
 
     /// The text a scrape answers, with the queues as `depths` gives them.
