@@ -63,6 +63,14 @@ impl BlobStore {
         Ok(sha)
     }
 
+    /// Whether the store answers: a read of a name no blob has (not found is an answer).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self.inner.head(&Path::from("readiness-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(anyhow::Error::from(e).context("reading the blob store")),
+        }
+    }
+
     pub async fn get(&self, sha256: &str) -> anyhow::Result<Bytes> {
         // A hash read back from a damaged row must be an error, not a panic in `path`.
         if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {

@@ -160,6 +160,12 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_CALLBACK_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_allow_private: Option<bool>,
+    /// On SIGTERM (or Ctrl-C), how long requests in flight and document renders in progress
+    /// may take to finish, in milliseconds; then the jobs still held are handed back to the
+    /// queue for other nodes and the process exits [default: 30000]
+    #[arg(long, env = "QIANSHU_DRAIN_TIMEOUT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain_timeout_ms: Option<u64>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -304,6 +310,8 @@ pub struct ServeSettings {
     pub sms_sender: SmsSender,
     pub test_helpers: bool,
     pub callback_allow_private: bool,
+    /// How long a stopping node waits for requests and renders in progress.
+    pub drain_timeout: Duration,
 }
 
 impl ServeSettings {
@@ -345,6 +353,7 @@ struct Layered {
     test_helpers: bool,
     /// No default of its own: unset, it follows `demo`.
     callback_allow_private: Option<bool>,
+    drain_timeout_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,6 +382,7 @@ struct Defaults {
     synthesis_lease_ms: u64,
     sms_sender: &'static str,
     test_helpers: bool,
+    drain_timeout_ms: u64,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -393,6 +403,7 @@ const DEFAULTS: Defaults = Defaults {
     synthesis_lease_ms: 60_000,
     sms_sender: "log",
     test_helpers: false,
+    drain_timeout_ms: 30_000,
 };
 
 fn layered(store: &StoreFlags, serve: &ServeFlags) -> anyhow::Result<Layered> {
@@ -502,6 +513,7 @@ impl ServeSettings {
             sms_sender: SmsSender::parse(&l.sms_sender)?,
             test_helpers: l.test_helpers,
             callback_allow_private: l.callback_allow_private.unwrap_or(l.demo),
+            drain_timeout: Duration::from_millis(l.drain_timeout_ms),
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod lifecycle;
+pub mod metrics;
 pub mod page;
 pub mod pdf;
 pub mod ratelimit;

@@ -10,6 +10,10 @@ use qianshu::config::{ServeFlags, ServeSettings, StoreFlags, StoreSettings};
 struct Cli {
     #[command(flatten)]
     store: StoreFlags,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line) for
+    /// log collectors
+    #[arg(long, env = "QIANSHU_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,16 +27,32 @@ enum Command {
         /// The tenants JSON file
         file: PathBuf,
     },
+    /// Copy the SQLite database, consistently even while it is served, into a new FILE
+    /// (PostgreSQL: pg_dump; see the README)
+    Backup {
+        /// Where the copy goes; must not exist
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("QIANSHU_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // Fields at the top level, beside `message`, so that collectors index them as they are.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -44,8 +64,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(flags) => qianshu::server::serve(ServeSettings::load(&cli.store, &flags)?).await,
             Command::Apply { file } => qianshu::server::apply(StoreSettings::load(&cli.store)?, &file).await,
+            Command::Backup { file } => qianshu::server::backup(StoreSettings::load(&cli.store)?, &file).await,
         }
     });
+    // `serve` bounds its own stopping (the drain timeout): a render thread it gave up on must
+    // not hold the exit.
+    runtime.shutdown_background();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::time::{Instant, timeout_at};
 use tracing::{info, warn};
 
 use crate::api::{self, AppState};
@@ -74,15 +75,60 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("qianshu listening on http://{bound} (public URL {public_url})");
     let synthesis = state.synthesis.clone();
-    api::connections::serve(listener, api::router(state), settings.edge.header_timeout, shutdown()).await;
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown().await;
+            stopping.notify_one();
+        }
+    };
+    let serving = api::connections::serve(listener, api::router(state), settings.edge.header_timeout, signalled);
+    let mut serving = std::pin::pin!(serving);
+    // Without requests in flight, serving ends as soon as the signal comes.
+    let drained = tokio::select! {
+        () = &mut serving => true,
+        () = stopping.notified() => false,
+    };
+    // One drain for everything in progress: requests first, then the render in hand.
+    let deadline = Instant::now() + settings.drain_timeout;
+    if !drained && timeout_at(deadline, serving).await.is_err() {
+        warn!(
+            "requests still in flight after the drain timeout ({} ms) are cut off",
+            settings.drain_timeout.as_millis()
+        );
+    }
     // A signing is one transaction: stopping between two leaves nothing half done.
     auto_sign.abort();
     expiry.abort();
-    // A message being delivered now is delivered again once its lease runs out.
+    // A message being delivered now is handed back below, to be delivered again (at least once).
     callbacks.abort();
+    _ = callbacks.await;
     synthesis.stop();
-    tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join())).await?;
-    store.close().await;
+    let joined = tokio::task::spawn_blocking(move || workers.into_iter().for_each(|w| _ = w.join()));
+    let renders_finished = timeout_at(deadline, joined).await.is_ok();
+    if !renders_finished {
+        warn!("a document render outlasted the drain timeout: its job goes back to the queue");
+    }
+    match store.release_leases().await {
+        Ok((0, 0)) => {}
+        Ok((documents, callbacks)) => {
+            info!("handed back {documents} document job(s) and {callbacks} callback(s) for other nodes to take")
+        }
+        Err(e) => warn!("handing back this node's jobs (they return when their leases run out): {e:?}"),
+    }
+    // A render cut off may still hold a connection: closing would wait for it.
+    if renders_finished {
+        store.close().await;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database into `file`, which must not exist.
+pub async fn backup(settings: StoreSettings, file: &Path) -> anyhow::Result<()> {
+    crate::store::operations::backup(&settings.database_url, file).await?;
+    println!("backed up {} into {}", settings.database_url, file.display());
     Ok(())
 }
 

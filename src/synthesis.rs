@@ -210,6 +210,7 @@ impl Synthesis {
             }
             Err(e) => {
                 warn!(flow_id = flow_id.as_str(), "synthesis failed for good: {e:#}");
+                crate::metrics::job_failed(crate::metrics::Queue::Documents);
                 Outcome::Failed { error: format!("{e:#}") }
             }
         };

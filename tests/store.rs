@@ -1566,3 +1566,31 @@ on_both_backends!(
     a_holder_whose_lease_ran_out_cannot_put_a_callback_back,
     applications_without_a_callback_url_get_no_callbacks,
 );
+
+async fn a_stopping_node_hands_back_its_own_leases_only_and_every_node_reads_the_same_queues(db: &TestDb) {
+    use qianshu::store::operations::QueueDepths;
+    let store = applied(db).await;
+    let other_node = Store::connect(&db.url, common::master_key()).await.unwrap();
+    let empty = QueueDepths { documents: 0, oldest_document_seconds: 0, callbacks: 0, oldest_callback_seconds: 0 };
+    assert_eq!(store.queue_depths().await.unwrap(), empty);
+    let g = planned_group(&store, APP_B, 2, store.now() - 30).await;
+    store.create_flow_group(&g).await.unwrap();
+    let (first, second) = (&g.flows[0].flow_id, &g.flows[1].flow_id);
+    let mine = store.claim_document(&g.app_id, first, 60_000).await.unwrap().unwrap();
+    let theirs = other_node.claim_document(&g.app_id, second, 60_000).await.unwrap().unwrap();
+    assert_eq!((mine.attempts, theirs.attempts), (1, 1));
+    let (here, there) = (store.queue_depths().await.unwrap(), other_node.queue_depths().await.unwrap());
+    assert_eq!(here, there, "every node reports the shared queue");
+    assert_eq!(here.documents, 2, "held jobs are still in the queue");
+    assert!((30..60).contains(&here.oldest_document_seconds), "{here:?}");
+
+    assert_eq!(store.release_leases().await.unwrap(), (1, 0));
+    assert_eq!(queue_row(db, first).await, ("PENDING".into(), 0, 0, false), "as if never claimed");
+    assert_eq!(queue_row(db, second).await, ("PENDING".into(), 1, 0, true), "the other node's lease is its own");
+    let taken: Vec<_> = other_node.claim_documents(8, 60_000).await.unwrap().into_iter().map(|l| l.flow_id).collect();
+    assert_eq!(&taken, std::slice::from_ref(first), "handed back jobs are claimable at once");
+    assert_eq!(store.release_leases().await.unwrap(), (0, 0));
+    other_node.close().await;
+}
+
+on_both_backends!(a_stopping_node_hands_back_its_own_leases_only_and_every_node_reads_the_same_queues);

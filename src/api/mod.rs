@@ -6,6 +6,7 @@ pub mod action;
 pub mod connections;
 pub mod envelope;
 mod handlers;
+mod probes;
 pub mod schema;
 pub mod tc3;
 mod test_helpers;
@@ -29,9 +30,9 @@ use axum::routing::{any, get};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, SemaphorePermit};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 use tower_http::catch_panic::CatchPanicLayer;
-use tracing::{debug, error};
+use tracing::{debug, error, info};
 
 use crate::blobs::BlobStore;
 use crate::config::{EdgeLimits, ServeSettings};
@@ -68,6 +69,8 @@ pub struct AppState {
     body_room: Semaphore,
     /// Places for requests handled at once (`--max-concurrent-requests`).
     in_flight: Semaphore,
+    /// Counts API calls for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -99,6 +102,7 @@ impl AppState {
             edge: settings.edge,
             body_room: Semaphore::new(kib(settings.edge.max_buffered_body_bytes) as usize),
             in_flight: Semaphore::new(settings.edge.max_concurrent_requests),
+            metrics: crate::metrics::Metrics::new(),
         })
     }
 }
@@ -114,6 +118,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/files/{app_id}/{file_id}", get(download))
         .route("/blobs/{sha256}/{name}", get(blob_attachment))
         .route("/view/{sha256}/{name}", get(blob_inline))
+        .merge(probes::routes())
         .merge(test_helpers::routes(&state))
         .merge(crate::page::assets::router())
         .merge(crate::page::routes())
@@ -245,8 +250,17 @@ fn link_query(query: Option<String>) -> Option<(i64, String)> {
     Some((expires?, signature?))
 }
 
+/// What the request log line and the metrics say of a call, learnt as it is handled.
+#[derive(Default)]
+struct Facts {
+    action: Option<Action>,
+    app_id: Option<ExternalId>,
+}
+
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
+    let mut facts = Facts::default();
     let outcome = match state.in_flight.try_acquire() {
         Err(_) => Err(ApiError::new(
             Code::RequestLimitExceeded,
@@ -258,7 +272,7 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
         .into()),
         Ok(_in_flight) => {
             let (parts, body) = request.into_parts();
-            timeout(state.edge.request_timeout, handle(&state, &parts, body)).await.unwrap_or_else(|_| {
+            timeout(state.edge.request_timeout, handle(&state, &parts, body, &mut facts)).await.unwrap_or_else(|_| {
                 Err(Failure::Internal(anyhow::anyhow!(
                     "no answer within the request timeout ({} ms)",
                     state.edge.request_timeout.as_millis()
@@ -266,17 +280,29 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
             })
         }
     };
-    let bytes = match outcome {
-        Ok(body) => envelope::success(&request_id, body),
+    let (bytes, code) = match outcome {
+        Ok(body) => (envelope::success(&request_id, body), "Ok"),
         Err(Failure::Client(e)) => {
             debug!(request_id = %request_id, code = %e.code, message = %e.message, "refused");
-            envelope::error(&request_id, &e)
+            (envelope::error(&request_id, &e), e.code.as_str())
         }
         Err(Failure::Internal(e)) => {
             error!(request_id = %request_id, "internal error: {e:#}");
-            envelope::error(&request_id, &envelope::internal())
+            let internal = envelope::internal();
+            (envelope::error(&request_id, &internal), internal.code.as_str())
         }
     };
+    let took = started.elapsed();
+    let action = facts.action.map_or(crate::metrics::UNKNOWN_ACTION, |a| a.as_str());
+    state.metrics.request(action, code, took);
+    info!(
+        action,
+        app_id = facts.app_id.as_ref().map_or("", |a| a.as_str()),
+        code,
+        ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        request_id = %request_id,
+        "request"
+    );
     envelope::http(bytes)
 }
 
@@ -332,7 +358,7 @@ fn missing_header(name: &str) -> ApiError {
     )
 }
 
-async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<String, Value>, Failure> {
+async fn handle(state: &AppState, parts: &Parts, body: Body, facts: &mut Facts) -> Result<Map<String, Value>, Failure> {
     let method = parts.method.as_str();
     if method != "POST" && method != "GET" {
         return Err(ApiError::new(
@@ -354,6 +380,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
     let action: Action = action_name.parse().map_err(|_| {
         ApiError::new(Code::InvalidAction, format!("The action `{action_name}` does not exist in essbasic {VERSION}."))
     })?;
+    facts.action = Some(action);
     if method == "POST" && !header("content-type").is_some_and(is_json) {
         return Err(ApiError::new(
             Code::UnsupportedProtocol,
@@ -376,6 +403,7 @@ async fn handle(state: &AppState, parts: &Parts, body: Body) -> Result<Map<Strin
             format!("The SecretId `{}` does not exist.", authorization.secret_id),
         )
     })?;
+    facts.app_id = Some(app_id.clone());
     // Everything above needs no body: a caller without a valid timestamp and a known SecretId
     // never makes the server hold a byte of it.
     let (body, _body_room) = read_body(state, body).await?;

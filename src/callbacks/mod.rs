@@ -157,6 +157,7 @@ impl Callbacks {
         match self.deliver(claim).await {
             Ok(()) => self.store.callback_delivered(claim).await?,
             Err(e) => {
+                crate::metrics::job_failed(crate::metrics::Queue::Callbacks);
                 let wait = backoff_ms(claim.attempts);
                 let error = format!("{e:#}");
                 warn!(

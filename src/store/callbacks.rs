@@ -304,7 +304,7 @@ impl Store {
         if due.is_none() {
             return Ok(Vec::new());
         }
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let token = self.new_lease_token();
         // dialect: PostgreSQL nodes skip rows another node is claiming; SQLite's one writer
         // serialises claims already.
         let skip_locked = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };

@@ -75,7 +75,7 @@ impl Store {
     /// recorded as failed instead of returned.
     pub async fn claim_documents(&self, limit: i64, lease_ms: i64) -> Result<Vec<Lease>, Failure> {
         let now = super::now_ms();
-        let token = new_token();
+        let token = self.new_lease_token();
         // dialect: PostgreSQL nodes skip rows another node is claiming; SQLite's one writer
         // serialises claims already.
         let skip_locked = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
@@ -117,7 +117,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<Lease>, Failure> {
         let now = super::now_ms();
-        let token = new_token();
+        let token = self.new_lease_token();
         let mut tx = self.begin_write().await?;
         let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE flow_documents SET lease_until = $1, lease_token = $2, attempts = attempts + 1 \
@@ -260,11 +260,6 @@ fn document(r: &sqlx::any::AnyRow) -> Result<Document, Failure> {
     })
 }
 
-/// A lease token: random, so that no two claims share one.
-fn new_token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 /// Records as failed, inside the claim's transaction, the claimed jobs that were claimed more
 /// than [`MAX_ATTEMPTS`] times (each earlier attempt ended without a result: its worker or
 /// node died), and returns the others.
@@ -283,6 +278,7 @@ async fn give_up_exhausted(tx: &mut sqlx::AnyConnection, claimed: Vec<Lease>) ->
         .bind(&lease.token)
         .execute(&mut *tx)
         .await?;
+        crate::metrics::job_failed(crate::metrics::Queue::Documents);
         tracing::warn!(
             flow_id = lease.flow_id.as_str(),
             "document job given up after {MAX_ATTEMPTS} attempts without a result"

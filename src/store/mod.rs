@@ -11,6 +11,7 @@ mod flows;
 mod group_commit;
 pub mod lifecycle;
 mod links;
+pub mod operations;
 pub mod reviews;
 mod sealed;
 pub mod signing;
@@ -67,6 +68,9 @@ pub struct Store {
     master_key: Arc<MasterKey>,
     /// Business time (`Clock`), this store's own.
     clock: Clock,
+    /// Begins every lease token this store hands out, so that a node stopping can give back
+    /// every job it holds in one statement (`operations.rs`).
+    lease_owner: Arc<str>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -114,8 +118,15 @@ impl Store {
             }
             Backend::Postgres => writer.clone(),
         };
-        let store =
-            Store { pool, writer, backend, cache: None, master_key: Arc::new(master_key), clock: Clock::default() };
+        let store = Store {
+            pool,
+            writer,
+            backend,
+            cache: None,
+            master_key: Arc::new(master_key),
+            clock: Clock::default(),
+            lease_owner: operations::new_lease_owner(),
+        };
         let started = match store.seal_plaintext_secrets().await {
             Ok(()) => store.snapshot_older_templates().await,
             Err(e) => Err(e),

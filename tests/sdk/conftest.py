@@ -88,7 +88,10 @@ class Server:
         self.base_args = [str(BIN), "--data-dir", str(data_dir), "--database-url", db.url]
         self.proc = subprocess.Popen(
             self.base_args + ["serve", "--listen", "127.0.0.1:0", *extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+            # Nobody reads stderr until the server stops: a log line per call at info would fill
+            # the pipe and stall the server, so tests that read info lines ask for them.
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"QIANSHU_LOG": "warn", **os.environ, **(env or {})},
         )
         deadline = time.time() + 30
         self.address = None
