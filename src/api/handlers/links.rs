@@ -10,6 +10,7 @@ use crate::api::wire::{
     ChannelCreateFlowSignUrlResponse, CreateSignUrlsRequest, CreateSignUrlsResponse, FlowApproverUrlInfo, SignUrlInfo,
     SignerInfo,
 };
+use crate::api::action::Action;
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{Approver, Flow};
 use crate::domain::id::{FlowGroupId, FlowId};
@@ -177,7 +178,7 @@ pub async fn channel_create_batch_quick_sign_url(
             preview: false,
             expires_at: now + lifetime,
             created_at: now,
-        }])
+        }], Action::ChannelCreateBatchQuickSignUrl.as_str())
         .await?;
     Ok(ChannelCreateBatchQuickSignUrlResponse { flow_approver_url_info: info })
 }
@@ -307,7 +308,7 @@ pub async fn create_sign_urls(
         return fail(Code::ResourceNotFound_FlowApprover, format!("No signer of these contracts {who}."))
             .map_err(Into::into);
     }
-    state.store.create_sign_links(&links).await?;
+    state.store.create_sign_links(&links, Action::CreateSignUrls.as_str()).await?;
     Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })
 }
 
@@ -473,7 +474,7 @@ async fn recipient_urls(
             preview: false,
             expires_at: now + SIGN_URLS_LIFETIME_SECONDS,
             created_at: now,
-        }])
+        }], Action::CreateSignUrls.as_str())
         .await?;
     let errors = vec![String::new(); rows.len()];
     Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })
@@ -542,6 +543,6 @@ pub async fn channel_create_flow_sign_url(
             created_at: now,
         });
     }
-    state.store.create_sign_links(&links).await?;
+    state.store.create_sign_links(&links, Action::ChannelCreateFlowSignUrl.as_str()).await?;
     Ok(ChannelCreateFlowSignUrlResponse { flow_approver_url_infos: answer })
 }

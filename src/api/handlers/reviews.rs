@@ -13,6 +13,7 @@ use crate::api::wire::{
     ChannelCreateFlowRemindsRequest, ChannelCreateFlowRemindsResponse, ChannelCreateFlowSignReviewRequest,
     CreateFlowGroupSignReviewRequest, Empty, RemindFlowRecords,
 };
+use crate::api::action::Action;
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{ApproveStatus, Approver, Flow};
 use crate::domain::id::FlowId;
@@ -273,7 +274,7 @@ async fn send_reminders(
             created_at: now,
         });
     }
-    state.store.create_sign_links(&links).await?;
+    state.store.create_sign_links(&links, Action::ChannelCreateFlowReminds.as_str()).await?;
     let sends = messages.into_iter().map(|(who, mobile, text)| async move {
         match state.sms.send(&mobile, &text, None).await {
             Ok(()) => Some(who),
