@@ -130,10 +130,7 @@ fn report_blocks(trail: &Trail, report_id: &ReportId, now: i64) -> Vec<Block> {
     info.extend([
         vec!["合同状态".to_owned(), "已全部签署（ALL）".to_owned()],
         vec!["发起应用（AppId）".to_owned(), creator.app_id.clone()],
-        vec![
-            "发起企业".to_owned(),
-            named(creator.organization_name.as_deref(), &creator.organization_open_id),
-        ],
+        vec!["发起企业".to_owned(), named(creator.organization_name.as_deref(), &creator.organization_open_id)],
         vec!["发起人".to_owned(), named(creator.operator_name.as_deref(), &creator.operator_open_id)],
         vec!["发起时间".to_owned(), china_time(flow.created_on)],
         vec!["签署截止时间".to_owned(), china_time(flow.deadline)],
@@ -198,9 +195,10 @@ fn report_blocks(trail: &Trail, report_id: &ReportId, now: i64) -> Vec<Block> {
         .collect();
     blocks.push(Block::Table {
         columns: vec![
-            ("版本".to_owned(), 0.06),
-            ("时间".to_owned(), 0.15),
-            ("产生方式".to_owned(), 0.17),
+            ("版本".to_owned(), 0.05),
+            ("时间".to_owned(), 0.19),
+            ("产生方式".to_owned(), 0.14),
+            // A SHA-256 in hex fits on one line of this column.
             ("SHA-256".to_owned(), 0.62),
         ],
         rows,
@@ -209,9 +207,7 @@ fn report_blocks(trail: &Trail, report_id: &ReportId, now: i64) -> Vec<Block> {
     blocks.push(Block::Heading("五、签名证书与时间戳".to_owned()));
     let signed: Vec<_> = trail.revisions.iter().filter(|r| r.sign_id.is_some()).collect();
     if signed.iter().all(|r| r.certificate.is_none()) {
-        blocks.push(Block::Paragraph(
-            "以下签署事件的签名为绘制的签名图样，未记录数字证书与时间戳。".to_owned(),
-        ));
+        blocks.push(Block::Paragraph("以下签署事件的签名为绘制的签名图样，未记录数字证书与时间戳。".to_owned()));
     }
     let rows = signed
         .iter()
@@ -273,7 +269,7 @@ fn history(trail: &Trail, a: &Approver) -> Vec<Vec<String>> {
                 china_time(l.created_at),
                 format!("签发{kind} #{}", n + 1),
                 format!(
-                    "由 {} 签发；范围：{scope}；有效期至 {}",
+                    "由 {} 签发\n范围：{scope}；有效期至 {}",
                     l.issued_by.as_deref().unwrap_or("（未记录）"),
                     china_time(l.expires_at)
                 ),
@@ -296,7 +292,7 @@ fn history(trail: &Trail, a: &Approver) -> Vec<Vec<String>> {
                 china_time(at),
                 what.to_owned(),
                 format!(
-                    "方式：{}；IP：{}；User-Agent：{}",
+                    "方式：{}\nIP：{}\nUser-Agent：{}",
                     act.door.map_or("（未记录）", |d| d.chinese()),
                     act.ip.as_deref().unwrap_or("—"),
                     act.user_agent.as_deref().unwrap_or("—")
@@ -308,7 +304,7 @@ fn history(trail: &Trail, a: &Approver) -> Vec<Vec<String>> {
         events.push((
             r.at,
             3,
-            vec![china_time(r.at), format!("生成第 {} 版文件", r.number), format!("SHA-256：{}", r.sha256)],
+            vec![china_time(r.at), format!("生成第 {} 版文件", r.number), format!("SHA-256：\n{}", r.sha256)],
         ));
     }
     events.sort_by_key(|(at, order, _)| (*at, *order));

@@ -60,7 +60,8 @@ pub enum CodeEvent {
 }
 
 impl CodeEvent {
-    const ALL: [CodeEvent; 5] = [CodeEvent::Sent, CodeEvent::Valid, CodeEvent::Wrong, CodeEvent::Locked, CodeEvent::Missing];
+    const ALL: [CodeEvent; 5] =
+        [CodeEvent::Sent, CodeEvent::Valid, CodeEvent::Wrong, CodeEvent::Locked, CodeEvent::Missing];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -60,8 +60,12 @@ pub fn origin(door: Door, headers: &HeaderMap, peer: Option<SocketAddr>, trusted
     let peer = peer.map(|p| p.ip());
     let ip = match peer {
         Some(p) if trusted.contains(&p) => {
-            let hops: Vec<&str> =
-                headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
+            let hops: Vec<&str> = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .collect();
             let mut client = Some(p);
             for hop in hops.iter().rev() {
                 match hop.trim().parse::<IpAddr>() {

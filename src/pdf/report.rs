@@ -15,7 +15,10 @@ pub enum Block {
     Heading(String),
     Paragraph(String),
     /// Columns (header, share of the width), then rows of one cell per column.
-    Table { columns: Vec<(String, f64)>, rows: Vec<Vec<String>> },
+    Table {
+        columns: Vec<(String, f64)>,
+        rows: Vec<Vec<String>>,
+    },
 }
 
 const WIDTH: f32 = 595.28;
@@ -201,10 +204,7 @@ pub fn render(blocks: &[Block], footer: &str, fonts: &Fonts) -> anyhow::Result<V
         let page = Dictionary::from_iter([
             ("Type", Object::Name(b"Page".to_vec())),
             ("Parent", Object::Reference(pages_id)),
-            (
-                "MediaBox",
-                Object::Array(vec![0.into(), 0.into(), Object::Real(WIDTH), Object::Real(HEIGHT)]),
-            ),
+            ("MediaBox", Object::Array(vec![0.into(), 0.into(), Object::Real(WIDTH), Object::Real(HEIGHT)])),
             ("Resources", Object::Dictionary(resources)),
             ("Contents", Object::Reference(content_id)),
         ]);

@@ -97,10 +97,11 @@ impl Store {
         })
         .collect::<Result<Vec<_>, Failure>>()?;
         let mut revisions = Vec::new();
-        if let Some(r) = sqlx::query("SELECT sha256, finished_at FROM flow_documents WHERE flow_id = $1 AND sha256 IS NOT NULL")
-            .bind(flow.flow_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
+        if let Some(r) =
+            sqlx::query("SELECT sha256, finished_at FROM flow_documents WHERE flow_id = $1 AND sha256 IS NOT NULL")
+                .bind(flow.flow_id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
         {
             let finished_ms: Option<i64> = r.try_get("finished_at")?;
             revisions.push(RevisionRecord {

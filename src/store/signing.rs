@@ -312,12 +312,11 @@ async fn code_event(
 
 /// A code check's outcome, with a wrong code counted and the fifth locking the link.
 async fn checked_code(conn: &mut Conn, token_sha256: &str, code_sha256: &str, now: i64) -> Result<CodeCheck, Failure> {
-    let Some(row) = sqlx::query(
-        "SELECT code_sha256, expires_at, failures, locked_until FROM sign_codes WHERE token_sha256 = $1",
-    )
-    .bind(token_sha256)
-    .fetch_optional(&mut *conn)
-    .await?
+    let Some(row) =
+        sqlx::query("SELECT code_sha256, expires_at, failures, locked_until FROM sign_codes WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&mut *conn)
+            .await?
     else {
         return Ok(CodeCheck::Missing);
     };

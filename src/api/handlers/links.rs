@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use super::{agent_operator, agent_organization, created_group};
+use crate::api::action::Action;
 use crate::api::urls::sign_path;
 use crate::api::wire::{
     ChannelCreateBatchQuickSignUrlRequest, ChannelCreateBatchQuickSignUrlResponse, ChannelCreateFlowSignUrlRequest,
     ChannelCreateFlowSignUrlResponse, CreateSignUrlsRequest, CreateSignUrlsResponse, FlowApproverUrlInfo, SignUrlInfo,
     SignerInfo,
 };
-use crate::api::action::Action;
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{Approver, Flow};
 use crate::domain::id::{FlowGroupId, FlowId};
@@ -170,15 +170,18 @@ pub async fn channel_create_batch_quick_sign_url(
     let info = approver_url(state, &token, &key, approver);
     state
         .store
-        .create_sign_links(&[NewSignLink {
-            token,
-            app_id: caller.app_id.clone(),
-            target,
-            signer: key,
-            preview: false,
-            expires_at: now + lifetime,
-            created_at: now,
-        }], Action::ChannelCreateBatchQuickSignUrl.as_str())
+        .create_sign_links(
+            &[NewSignLink {
+                token,
+                app_id: caller.app_id.clone(),
+                target,
+                signer: key,
+                preview: false,
+                expires_at: now + lifetime,
+                created_at: now,
+            }],
+            Action::ChannelCreateBatchQuickSignUrl.as_str(),
+        )
         .await?;
     Ok(ChannelCreateBatchQuickSignUrlResponse { flow_approver_url_info: info })
 }
@@ -466,15 +469,18 @@ async fn recipient_urls(
     let places = chosen.iter().map(|(f, _, a)| (f.flow_id.as_str().to_owned(), a.recipient_id.clone())).collect();
     state
         .store
-        .create_sign_links(&[NewSignLink {
-            token,
-            app_id: caller.app_id.clone(),
-            target,
-            signer: SignerKey::Recipient { places, preset },
-            preview: false,
-            expires_at: now + SIGN_URLS_LIFETIME_SECONDS,
-            created_at: now,
-        }], Action::CreateSignUrls.as_str())
+        .create_sign_links(
+            &[NewSignLink {
+                token,
+                app_id: caller.app_id.clone(),
+                target,
+                signer: SignerKey::Recipient { places, preset },
+                preview: false,
+                expires_at: now + SIGN_URLS_LIFETIME_SECONDS,
+                created_at: now,
+            }],
+            Action::CreateSignUrls.as_str(),
+        )
         .await?;
     let errors = vec![String::new(); rows.len()];
     Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })

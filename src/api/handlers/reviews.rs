@@ -8,12 +8,12 @@ use anyhow::anyhow;
 use tracing::warn;
 
 use super::{agent_operator, created_group};
+use crate::api::action::Action;
 use crate::api::urls::sign_path;
 use crate::api::wire::{
     ChannelCreateFlowRemindsRequest, ChannelCreateFlowRemindsResponse, ChannelCreateFlowSignReviewRequest,
     CreateFlowGroupSignReviewRequest, Empty, RemindFlowRecords,
 };
-use crate::api::action::Action;
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{ApproveStatus, Approver, Flow};
 use crate::domain::id::FlowId;
