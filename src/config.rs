@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -166,6 +166,12 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_DRAIN_TIMEOUT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drain_timeout_ms: Option<u64>,
+    /// IP addresses of the reverse proxies in front of qianshu, comma-separated: a signing's
+    /// client address is read from their `X-Forwarded-For`; from anyone else the header is
+    /// ignored and the connection's peer is the client [default: none]
+    #[arg(long, env = "QIANSHU_TRUSTED_PROXIES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -312,6 +318,7 @@ pub struct ServeSettings {
     pub callback_allow_private: bool,
     /// How long a stopping node waits for requests and renders in progress.
     pub drain_timeout: Duration,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl ServeSettings {
@@ -354,6 +361,7 @@ struct Layered {
     /// No default of its own: unset, it follows `demo`.
     callback_allow_private: Option<bool>,
     drain_timeout_ms: u64,
+    trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -514,8 +522,18 @@ impl ServeSettings {
             test_helpers: l.test_helpers,
             callback_allow_private: l.callback_allow_private.unwrap_or(l.demo),
             drain_timeout: Duration::from_millis(l.drain_timeout_ms),
+            trusted_proxies: parse_trusted_proxies(l.trusted_proxies.as_deref().unwrap_or_default())?,
         })
     }
+}
+
+/// `--trusted-proxies`: IP addresses, comma-separated.
+pub fn parse_trusted_proxies(s: &str) -> anyhow::Result<Vec<IpAddr>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse().map_err(|_| anyhow::anyhow!("trusted-proxies: `{a}` is not an IP address")))
+        .collect()
 }
 
 fn parse_action(name: &str) -> anyhow::Result<Action> {
@@ -623,6 +641,17 @@ mod tests {
         std::fs::write(&file, "synthesis_lease_ms = 0\n").unwrap();
         let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
         assert_eq!(e, "synthesis-lease-ms must be at least 1");
+    }
+
+    #[test]
+    fn trusted_proxies_are_ip_addresses_and_none_by_default() {
+        let s = ServeSettings::load(&StoreFlags::default(), &ServeFlags::default()).unwrap();
+        assert!(s.trusted_proxies.is_empty());
+        let flags = ServeFlags { trusted_proxies: Some("10.0.0.1, ::1".into()), ..Default::default() };
+        let s = ServeSettings::load(&StoreFlags::default(), &flags).unwrap();
+        assert_eq!(s.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]);
+        let e = parse_trusted_proxies("10.0.0.0/8").unwrap_err().to_string();
+        assert_eq!(e, "trusted-proxies: `10.0.0.0/8` is not an IP address");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod evidence;
 pub mod lifecycle;
 pub mod metrics;
 pub mod page;

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use crate::domain::ExternalId;
+use crate::domain::evidence::Door;
 use crate::domain::flow::{Approver, Values};
 use crate::domain::id::{FlowId, SignId};
 use crate::domain::link::{LinkTarget, LinkToken, SignLink};
@@ -187,6 +188,7 @@ impl Signing {
                         values: s.values,
                         revision: base.number + 1,
                         sha256,
+                        certificate: None,
                     })
                 });
             }
@@ -240,7 +242,7 @@ impl Signing {
         review: &ReviewResult,
     ) -> Result<Vec<FlowId>, Failure> {
         let reason = review.message.as_deref().unwrap_or_default();
-        let origin = Origin { ip: None, user_agent: Some("qianshu sign review".into()) };
+        let origin = Origin { door: Door::SignReview, ip: None, user_agent: Some("qianshu sign review".into()) };
         for _ in 0..ATTEMPTS {
             let now = self.store.now();
             let (_, contracts) = self.contracts(app, scope).await?.ok_or_else(no_contracts)?;
@@ -368,7 +370,7 @@ impl Signing {
 
     async fn auto_sign_due(&self) -> anyhow::Result<()> {
         let due = self.store.due_auto_signers(100).await.map_err(failure)?;
-        let origin = Origin { ip: None, user_agent: Some("qianshu auto-sign".into()) };
+        let origin = Origin { door: Door::AutoSign, ip: None, user_agent: Some("qianshu auto-sign".into()) };
         let request = Request { fields: Vec::new(), signature: None, origin };
         for (app, flow_id, sign_id) in due {
             let scope = LinkTarget::Flow(flow_id.clone());

@@ -403,6 +403,18 @@ impl Synthesis {
     }
 }
 
+impl Synthesis {
+    /// A report's PDF, set on the render threads like every document.
+    pub async fn render_report(
+        &self,
+        blocks: Vec<crate::pdf::report::Block>,
+        footer: String,
+    ) -> anyhow::Result<Vec<u8>> {
+        let fonts = self.fonts.clone();
+        self.on_render_thread(move || crate::pdf::report::render(&blocks, &footer, &fonts)).await
+    }
+}
+
 /// What each filled component draws, on each of its boxes: `fields` are values by ComponentId,
 /// each of a component in `components`; `images` are decoded images by the FileId a
 /// `FILL_IMAGE` value names.

@@ -958,7 +958,7 @@ async fn a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract(db: &
     };
     let group = link(LinkTarget::Group(g.flow_group_id.clone()), false);
     let contract = link(LinkTarget::Flow(g.flows[1].flow_id.clone()), true);
-    store.create_sign_links(&[group.clone(), contract.clone()]).await.unwrap();
+    store.create_sign_links(&[group.clone(), contract.clone()], "CreateSignUrls").await.unwrap();
     for l in [&group, &contract] {
         assert_eq!(
             store.sign_link(&l.token).await.unwrap(),
@@ -986,7 +986,7 @@ async fn a_sign_link_is_found_by_its_token_and_opens_its_group_or_contract(db: &
 
     // One call's links are written together or not at all.
     let fresh = link(LinkTarget::Group(g.flow_group_id.clone()), false);
-    assert!(store.create_sign_links(&[fresh.clone(), group.clone()]).await.is_err());
+    assert!(store.create_sign_links(&[fresh.clone(), group.clone()], "CreateSignUrls").await.is_err());
     assert_eq!(store.sign_link(&fresh.token).await.unwrap(), None);
 }
 
@@ -1007,6 +1007,7 @@ fn signed(
         status,
         revision,
         sha256: format!("{revision:064}"),
+        certificate: None,
     }
 }
 
@@ -1091,8 +1092,8 @@ async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
     store.create_flow_group(&g).await.unwrap();
     let (token, code, now) = ("t".repeat(64), "c".repeat(64), 1_800_000_010);
     assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Missing);
-    assert_eq!(store.issue_code(&token, &code, now, 300, 60).await.unwrap(), Ok(()));
-    assert_eq!(store.issue_code(&token, &code, now + 59, 300, 60).await.unwrap(), Err(1));
+    assert_eq!(store.issue_code(&token, &code, "13800000001", now, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.issue_code(&token, &code, "13800000001", now + 59, 300, 60).await.unwrap(), Err(1));
     assert_eq!(store.check_code(&token, &code, now + 300).await.unwrap(), CodeCheck::Valid);
     assert_eq!(store.check_code(&token, &code, now + 301).await.unwrap(), CodeCheck::Missing);
     assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Valid);
@@ -1116,7 +1117,7 @@ async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
     assert_eq!(store.check_code(&token, &code, now).await.unwrap(), CodeCheck::Missing);
 
     let now = now + 60;
-    assert_eq!(store.issue_code(&token, &code, now, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.issue_code(&token, &code, "13800000001", now, 300, 60).await.unwrap(), Ok(()));
     let wrong = "w".repeat(64);
     for left in (1..5).rev() {
         assert_eq!(store.check_code(&token, &wrong, now).await.unwrap(), CodeCheck::Wrong { left });
@@ -1128,7 +1129,7 @@ async fn a_one_time_code_is_used_once_and_five_wrong_ones_lock(db: &TestDb) {
     assert_eq!(store.code_lock(&token, until).await.unwrap(), None);
     // The lock voided the code; a new one starts with a clean count.
     assert_eq!(store.check_code(&token, &code, until).await.unwrap(), CodeCheck::Missing);
-    assert_eq!(store.issue_code(&token, &code, until, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.issue_code(&token, &code, "13800000001", until, 300, 60).await.unwrap(), Ok(()));
     assert_eq!(store.check_code(&token, &wrong, until).await.unwrap(), CodeCheck::Wrong { left: 4 });
 }
 
@@ -1356,19 +1357,22 @@ async fn a_dynamic_approver_is_filled_once_whoever_races(db: &TestDb) {
     let places = ids.iter().map(|f| (f.as_str().to_owned(), "bRecipient1".to_owned())).collect();
     let key = SignerKey::Recipient { places, preset: Preset::default() };
     store
-        .create_sign_links(&[NewSignLink {
-            token: token.clone(),
-            app_id: g.app_id.clone(),
-            target: LinkTarget::Group(g.flow_group_id.clone()),
-            signer: key.clone(),
-            preview: false,
-            expires_at: now + 3600,
-            created_at: now,
-        }])
+        .create_sign_links(
+            &[NewSignLink {
+                token: token.clone(),
+                app_id: g.app_id.clone(),
+                target: LinkTarget::Group(g.flow_group_id.clone()),
+                signer: key.clone(),
+                preview: false,
+                expires_at: now + 3600,
+                created_at: now,
+            }],
+            "CreateSignUrls",
+        )
         .await
         .unwrap();
     let (digest, code) = (token.digest(), "c".repeat(64));
-    assert_eq!(store.issue_code(&digest, &code, now, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.issue_code(&digest, &code, "13800000001", now, 300, 60).await.unwrap(), Ok(()));
     let claimer = SignerKey::Person { name: "钱八".into(), mobile: "13900000006".into() };
     let claim = || LinkClaim {
         token_sha256: &digest,
@@ -1459,6 +1463,7 @@ async fn callbacks_are_written_with_each_change_and_claimed_in_order_per_stream(
         status: FlowStatus::All,
         revision: 1,
         sha256: format!("{:064}", 1),
+        certificate: None,
     };
     assert_eq!(
         store.record_signing(&[signing], None, &Origin::default(), 1_800_000_050).await.unwrap(),
@@ -1541,6 +1546,7 @@ async fn concurrent_signings_of_one_group_number_its_callbacks_one_after_the_oth
             status: FlowStatus::All,
             revision: 1,
             sha256: format!("{:064}", 1),
+            certificate: None,
         };
         tokio::spawn(async move { store.record_signing(&[signing], None, &Origin::default(), 1_800_000_050).await })
     };
@@ -1594,3 +1600,116 @@ async fn a_stopping_node_hands_back_its_own_leases_only_and_every_node_reads_the
 }
 
 on_both_backends!(a_stopping_node_hands_back_its_own_leases_only_and_every_node_reads_the_same_queues);
+// ---- The evidence trail and reports ----
+
+async fn the_evidence_trail_keeps_links_codes_doors_revisions_and_certificates(db: &TestDb) {
+    use qianshu::domain::evidence::{CodeEvent, Door, Report, SignatureCertificate};
+    use qianshu::domain::flow::FlowStatus;
+    use qianshu::domain::id::ReportId;
+    use qianshu::domain::link::{LinkTarget, LinkToken, NewSignLink, SignerKey};
+    use qianshu::store::documents::Outcome;
+    use qianshu::store::signing::{CodeCheck, CodeUse, Origin, Recorded};
+    let store = applied(db).await;
+    let g = planned_group(&store, APP_B, 2, 1_800_000_000).await;
+    store.create_flow_group(&g).await.unwrap();
+    for f in &g.flows {
+        let lease = store.claim_document(&g.app_id, &f.flow_id, 60_000).await.unwrap().unwrap();
+        assert!(store.finish_document(&lease, &Outcome::Ready { sha256: format!("{:064}", 0) }).await.unwrap());
+    }
+    let (signed_flow, refused_flow) = (&g.flows[0], &g.flows[1]);
+    let token = LinkToken::generate();
+    let link = NewSignLink {
+        token: token.clone(),
+        app_id: id(APP_B),
+        target: LinkTarget::Group(g.flow_group_id.clone()),
+        signer: SignerKey::of(&signed_flow.approvers[0]).unwrap(),
+        preview: false,
+        expires_at: 1_800_001_800,
+        created_at: 1_800_000_010,
+    };
+    store.create_sign_links(&[link], "ChannelCreateBatchQuickSignUrl").await.unwrap();
+    let (digest, code) = (token.digest(), "c".repeat(64));
+    assert_eq!(store.issue_code(&digest, &code, "13812345678", 1_800_000_020, 300, 60).await.unwrap(), Ok(()));
+    assert_eq!(store.check_code(&digest, &"w".repeat(64), 1_800_000_030).await.unwrap(), CodeCheck::Wrong { left: 4 });
+    assert_eq!(store.check_code(&digest, &code, 1_800_000_040).await.unwrap(), CodeCheck::Valid);
+
+    let certificate = SignatureCertificate {
+        serial: "0A1B".into(),
+        subject: "CN=周八,O=乙应用企业".into(),
+        not_before: 1_800_000_000,
+        not_after: 1_800_003_600,
+        timestamp_at: Some(1_800_000_050),
+    };
+    let mut contract = signed(&signed_flow.flow_id, &signed_flow.approvers[0].sign_id, FlowStatus::All, 1);
+    contract.certificate = Some(certificate.clone());
+    let page = Origin { door: Door::Page, ip: Some("198.51.100.7".into()), user_agent: Some("手机浏览器".into()) };
+    let code_use = Some(CodeUse { token_sha256: &digest, code_sha256: &code });
+    assert_eq!(store.record_signing(&[contract], code_use, &page, 1_800_000_050).await.unwrap(), Recorded::Done);
+    let review = Origin { door: Door::SignReview, ip: None, user_agent: None };
+    let refusal = [(refused_flow.flow_id.clone(), refused_flow.approvers[0].sign_id.clone())];
+    assert_eq!(store.record_rejection(&refusal, "不签", None, &review, 1_800_000_060).await.unwrap(), Recorded::Done);
+
+    let flow = store.app_flows(&id(APP_B), std::slice::from_ref(&signed_flow.flow_id)).await.unwrap().remove(0);
+    let trail = store.evidence_trail(&id(APP_B), flow).await.unwrap();
+    assert_eq!(
+        (trail.creator.organization_open_id.as_str(), trail.creator.operator_open_id.as_str()),
+        ("b_org", "b_op")
+    );
+    let [issued] = &trail.links[..] else { panic!("{:?}", trail.links) };
+    assert_eq!(
+        (issued.issued_by.as_deref(), issued.group.as_ref(), issued.created_at, issued.token_sha256.as_str()),
+        (Some("ChannelCreateBatchQuickSignUrl"), Some(&g.flow_group_id), 1_800_000_010, digest.as_str())
+    );
+    let codes: Vec<_> = trail.codes.iter().map(|c| (c.event, c.mobile.as_deref(), c.at)).collect();
+    assert_eq!(
+        codes,
+        [
+            (CodeEvent::Sent, Some("138****5678"), 1_800_000_020),
+            (CodeEvent::Wrong, None, 1_800_000_030),
+            (CodeEvent::Valid, None, 1_800_000_040)
+        ]
+    );
+    let [act] = &trail.acts[..] else { panic!("{:?}", trail.acts) };
+    assert_eq!(
+        (&act.sign_id, act.door, act.ip.as_deref(), act.user_agent.as_deref()),
+        (&signed_flow.approvers[0].sign_id, Some(Door::Page), Some("198.51.100.7"), Some("手机浏览器"))
+    );
+    let revisions: Vec<_> = trail
+        .revisions
+        .iter()
+        .map(|r| (r.number, r.sha256.clone(), r.sign_id.clone(), r.certificate.clone()))
+        .collect();
+    assert_eq!(
+        revisions,
+        [
+            (0, format!("{:064}", 0), None, None),
+            (1, format!("{:064}", 1), Some(signed_flow.approvers[0].sign_id.clone()), Some(certificate))
+        ]
+    );
+    // The refusal keeps its door too; the full mobile is stored nowhere in the trail.
+    let pool = raw(db).await;
+    let door: Option<String> = sqlx::query_scalar("SELECT sign_door FROM flow_approvers WHERE flow_id = $1")
+        .bind(refused_flow.flow_id.as_str())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let mobiles: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT mobile FROM sign_code_events").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(door.as_deref(), Some("SIGN_REVIEW"));
+    assert!(!mobiles.iter().flatten().any(|m| m.contains("12345678")), "{mobiles:?}");
+
+    // A report is found by its application only.
+    let report = Report {
+        report_id: ReportId::generate(),
+        flow_id: signed_flow.flow_id.clone(),
+        sha256: format!("{:064}", 9),
+        created_at: 1_800_000_070,
+    };
+    store.record_report(&id(APP_B), &report).await.unwrap();
+    assert_eq!(store.evidence_report(&id(APP_B), &report.report_id).await.unwrap(), Some(report.clone()));
+    assert_eq!(store.evidence_report(&id(APP_A), &report.report_id).await.unwrap(), None);
+    assert_eq!(store.evidence_report(&id(APP_B), &ReportId::generate()).await.unwrap(), None);
+}
+
+on_both_backends!(the_evidence_trail_keeps_links_codes_doors_revisions_and_certificates);

@@ -65,6 +65,8 @@ pub struct AppState {
     pub sms: crate::sms::Sms,
     /// Whether `/_qianshu/` serves the test helpers (`--test-helpers`).
     pub test_helpers: bool,
+    /// Proxies whose `X-Forwarded-For` names a signer's address (`--trusted-proxies`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Room for request bodies held at once, in KiB (`--max-buffered-body-bytes`).
     body_room: Semaphore,
     /// Places for requests handled at once (`--max-concurrent-requests`).
@@ -92,6 +94,7 @@ impl AppState {
             expiry: crate::lifecycle::Expiry::new(store.clone()),
             sms: crate::sms::Sms::new(&settings.sms_sender, store.clock().clone())?,
             test_helpers: settings.test_helpers,
+            trusted_proxies: settings.trusted_proxies.clone(),
             store,
             blobs,
             synthesis,

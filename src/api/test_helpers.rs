@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::AppState;
+use crate::domain::evidence::Door;
 use crate::domain::signing::FieldValue;
 use crate::error::{Code, Failure};
 use crate::signing::{Proof, Request, SignatureInput};
@@ -67,7 +68,12 @@ struct Signed {
 
 /// `POST /_qianshu/sign`: what the page's 全部签署 (or 拒签) does for the link's signer, through
 /// the same code, without the one-time code.
-async fn sign(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn sign(
+    State(state): State<Arc<AppState>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let req: SignRequest = match serde_json::from_slice(&body) {
         Ok(req) => req,
         Err(e) => {
@@ -78,7 +84,7 @@ async fn sign(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byte
         }
     };
     let token = req.sign_url.rsplit_once("/s/").map_or(req.sign_url.as_str(), |(_, token)| token);
-    let origin = crate::page::origin(&headers, None);
+    let origin = crate::page::origin(Door::TestHelper, &headers, peer.map(|p| p.0.0), &state.trusted_proxies);
     let signed = async {
         let opened = state.signing.open(token).await?.map_err(|p| p.error())?;
         crate::page::signable(&opened)?;

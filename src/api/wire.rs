@@ -871,3 +871,37 @@ pub struct FillError {
     pub err_message: String,
     pub flow_id: String,
 }
+
+// ---- CreateChannelFlowEvidenceReport, DescribeChannelFlowEvidenceReport ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateChannelFlowEvidenceReportRequest {
+    pub agent: Option<Agent>,
+    pub flow_id: Option<String>,
+    pub report_type: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateChannelFlowEvidenceReportResponse {
+    pub report_id: String,
+    pub status: String,
+    /// Deprecated by Tencent ("废除，字段无效"); always empty, as in its example.
+    pub report_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeChannelFlowEvidenceReportRequest {
+    pub agent: Option<Agent>,
+    pub report_id: Option<String>,
+    pub report_type: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeChannelFlowEvidenceReportResponse {
+    pub report_url: String,
+    pub status: String,
+}

@@ -1,4 +1,4 @@
-//! Tencent's resource ids (TemplateId, FlowId, FlowGroupId, SignId, FileId, TaskId): 32 letters
+//! Tencent's resource ids (TemplateId, FlowId, FlowGroupId, SignId, FileId, TaskId, ReportId): 32 letters
 //! and digits. One representation, one type per kind, so that a FileId can never be passed
 //! where a FlowId is expected: the compiler refuses it.
 
@@ -22,6 +22,10 @@ pub mod kind {
     pub enum File {}
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub enum Task {}
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Report {}
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum CodeEvent {}
 }
 
 pub type TemplateId = Id<kind::Template>;
@@ -30,6 +34,10 @@ pub type FlowId = Id<kind::Flow>;
 pub type SignId = Id<kind::Sign>;
 pub type FileId = Id<kind::File>;
 pub type TaskId = Id<kind::Task>;
+/// An evidence report (`ReportId`).
+pub type ReportId = Id<kind::Report>;
+/// One one-time code sent or checked, in the evidence trail.
+pub type CodeEventId = Id<kind::CodeEvent>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id<K>(String, PhantomData<K>);

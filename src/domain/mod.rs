@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod document;
+pub mod evidence;
 pub mod file;
 pub mod fill;
 pub mod flow;

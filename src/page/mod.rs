@@ -22,6 +22,7 @@ use tracing::{error, info};
 
 use crate::api::AppState;
 use crate::approvers;
+use crate::domain::evidence::{Door, mask_mobile};
 use crate::domain::fill::Identity;
 use crate::domain::id::FlowId;
 use crate::domain::link::SignerKey;
@@ -50,16 +51,42 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/s/{token}/flows/{file}", get(contract_pdf))
 }
 
-/// Where a request came from, as evidence: the peer, or the first `X-Forwarded-For` hop when
-/// a proxy in front says so and it is an IP address.
-pub fn origin(headers: &HeaderMap, peer: Option<SocketAddr>) -> Origin {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+/// Where a request that came through `door` came from, as evidence: the connection's peer,
+/// unless the peer is one of the `trusted` proxies (`--trusted-proxies`); then the hop the
+/// proxies were handed the request by, read from `X-Forwarded-For` right to left past the
+/// trusted proxies. Anyone can write the header, so it is believed only from a proxy that
+/// appends to it, and only as far back as the proxies go.
+pub fn origin(door: Door, headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &[IpAddr]) -> Origin {
+    let peer = peer.map(|p| p.ip());
+    let ip = match peer {
+        Some(p) if trusted.contains(&p) => {
+            let hops: Vec<&str> = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .collect();
+            let mut client = Some(p);
+            for hop in hops.iter().rev() {
+                match hop.trim().parse::<IpAddr>() {
+                    Ok(ip) => {
+                        client = Some(ip);
+                        if !trusted.contains(&ip) {
+                            break;
+                        }
+                    }
+                    // Past a hop that is no address nothing can be believed: the last proxy's
+                    // own peer is the client as far as is known.
+                    Err(_) => break,
+                }
+            }
+            client
+        }
+        other => other,
+    };
     Origin {
-        ip: forwarded.or_else(|| peer.map(|p| p.ip())).map(|ip| ip.to_string()),
+        door,
+        ip: ip.map(|ip| ip.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -253,14 +280,14 @@ async fn send_code(
     } else {
         code_digest(&opened.token_sha256, &code)
     };
-    match state.store.issue_code(&opened.token_sha256, &digest, now, CODE_TTL, CODE_INTERVAL).await {
+    match state.store.issue_code(&opened.token_sha256, &digest, &mobile, now, CODE_TTL, CODE_INTERVAL).await {
         Ok(Ok(())) => {}
         Ok(Err(wait)) => return answer(false, &format!("验证码已发送，请 {wait} 秒后再获取。"), wait),
         Err(e) => return internal(e),
     }
     let text = format!("【签署】您的签署验证码为 {code}，5分钟内有效。请勿告诉他人。");
     match state.sms.send(&mobile, &text, Some(&code)).await {
-        Ok(()) => answer(true, &format!("验证码已发送至 {}。", masked(&mobile)), CODE_INTERVAL),
+        Ok(()) => answer(true, &format!("验证码已发送至 {}。", mask_mobile(&mobile)), CODE_INTERVAL),
         Err(e) => {
             error!("sending a one-time code: {e:#}");
             answer(false, "短信发送失败，请稍后再试。", 0)
@@ -270,16 +297,6 @@ async fn send_code(
 
 fn lock_message(seconds: i64) -> String {
     format!("验证码错误次数过多，链接已锁定，请 {} 分钟后再试。", (seconds + 59) / 60)
-}
-
-/// `138****0000`.
-fn masked(mobile: &str) -> String {
-    let chars: Vec<char> = mobile.chars().collect();
-    if chars.len() < 7 {
-        return "*".repeat(chars.len());
-    }
-    let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
-    format!("{}****{}", head.iter().collect::<String>(), tail.iter().collect::<String>())
 }
 
 /// `POST /s/{token}/sign`: 确认签署 or 确认拒签, then back to the page (303) to show the outcome.
@@ -301,7 +318,7 @@ async fn submit(
         Ok(Err(problem)) => return invalid(problem),
         Err(e) => return internal(e),
     };
-    let origin = origin(&headers, peer);
+    let origin = origin(Door::Page, &headers, peer, &state.trusted_proxies);
     let outcome = async {
         signable(&opened)?;
         let proof = Proof::Code { token_sha256: &opened.token_sha256, code: get("Code").trim() };
@@ -482,12 +499,23 @@ mod tests {
     }
 
     #[test]
-    fn the_origin_is_the_first_forwarded_ip_else_the_peer() {
+    fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
         let peer = Some("192.0.2.7:5000".parse().unwrap());
-        let o = origin(&headers(" 2001:db8::1 , 10.0.0.1"), peer);
-        assert_eq!((o.ip.as_deref(), o.user_agent.map(|u| u.len())), (Some("2001:db8::1"), Some(500)));
-        assert_eq!(origin(&headers("<script>, 10.0.0.1"), peer).ip.as_deref(), Some("192.0.2.7"));
-        assert_eq!(origin(&headers("not an address"), None).ip, None);
+        let o = origin(Door::Page, &headers(" 2001:db8::1 , 10.0.0.1"), peer, &[]);
+        assert_eq!((o.ip.as_deref(), o.user_agent.map(|u| u.len())), (Some("192.0.2.7"), Some(500)));
+        assert_eq!(origin(Door::Page, &headers("2001:db8::1"), None, &[]).ip, None);
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_client_is_the_last_hop_they_did_not_add() {
+        let proxies: Vec<IpAddr> = vec!["192.0.2.7".parse().unwrap(), "10.0.0.1".parse().unwrap()];
+        let peer = Some("192.0.2.7:5000".parse().unwrap());
+        let ip = |forwarded: &str| origin(Door::Page, &headers(forwarded), peer, &proxies).ip;
+        // A client that sends its own header cannot choose what is recorded.
+        assert_eq!(ip("198.51.100.9, 2001:db8::1 , 10.0.0.1").as_deref(), Some("2001:db8::1"));
+        assert_eq!(ip("10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(ip("<script>, 10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(ip("not an address").as_deref(), Some("192.0.2.7"));
     }
 
     #[test]

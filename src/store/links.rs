@@ -10,8 +10,8 @@ use crate::domain::link::{LinkTarget, LinkToken, NewSignLink, SignLink, SignerKe
 use crate::error::Failure;
 
 impl Store {
-    /// Writes every link of one call, all or none.
-    pub async fn create_sign_links(&self, links: &[NewSignLink]) -> Result<(), Failure> {
+    /// Writes every link of one call, all or none, with the action that issued them.
+    pub async fn create_sign_links(&self, links: &[NewSignLink], issued_by: &str) -> Result<(), Failure> {
         let rows = links
             .iter()
             .map(|l| {
@@ -28,6 +28,7 @@ impl Store {
                     "preview" => flag(l.preview),
                     "expires_at" => l.expires_at,
                     "created_at" => l.created_at,
+                    "issued_by" => issued_by,
                 }
             })
             .collect();

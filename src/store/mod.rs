@@ -5,6 +5,7 @@
 mod cache;
 pub mod callbacks;
 pub mod documents;
+mod evidence;
 mod files;
 mod fills;
 mod flows;

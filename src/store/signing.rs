@@ -12,14 +12,16 @@ use super::reviews::{insert_reviews, latest_review};
 use super::{Backend, Store};
 use crate::domain::ExternalId;
 use crate::domain::callback::{FlowEvent, Operate};
+use crate::domain::evidence::{CodeEvent, Door, SignatureCertificate, mask_mobile};
 use crate::domain::flow::{ApproveStatus, FlowStatus, SignerKind};
-use crate::domain::id::{FlowId, SignId};
+use crate::domain::id::{CodeEventId, FlowId, SignId};
 use crate::domain::review::{ReviewResult, ReviewTarget};
 use crate::error::Failure;
 
 /// Where a signature or a refusal came from, kept as evidence.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
+    pub door: Door,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -39,6 +41,9 @@ pub struct SignedContract {
     /// The revision written: one more than the one it was built on.
     pub revision: i64,
     pub sha256: String,
+    /// The certificate the revision's signature was made with, and its timestamp's time, kept
+    /// with the revision; `None` for a signature that is only drawn.
+    pub certificate: Option<SignatureCertificate>,
 }
 
 /// What recording a signing or a refusal came to.
@@ -222,11 +227,13 @@ impl Store {
     }
 
     /// Stores a new code for a link unless one was sent less than `interval` seconds ago;
-    /// `Err(seconds)` says how long to wait. Failures and locks carry over to the new code.
+    /// `Err(seconds)` says how long to wait. Failures and locks carry over to the new code. The
+    /// sending is kept as evidence, with `mobile` masked.
     pub async fn issue_code(
         &self,
         token_sha256: &str,
         code_sha256: &str,
+        mobile: &str,
         now: i64,
         ttl: i64,
         interval: i64,
@@ -250,6 +257,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        code_event(&mut tx, token_sha256, CodeEvent::Sent, Some(mobile), now).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -264,52 +272,84 @@ impl Store {
     }
 
     /// Checks a code without using it (the signing transaction uses it). A wrong one is counted
-    /// at once; the fifth wrong one locks the link and voids the code.
+    /// at once; the fifth wrong one locks the link and voids the code. Every attempt is kept as
+    /// evidence with its result, in the same transaction.
     pub async fn check_code(&self, token_sha256: &str, code_sha256: &str, now: i64) -> Result<CodeCheck, Failure> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query(
-            "SELECT code_sha256, expires_at, failures, locked_until FROM sign_codes WHERE token_sha256 = $1",
-        )
-        .bind(token_sha256)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(CodeCheck::Missing);
+        let outcome = checked_code(&mut tx, token_sha256, code_sha256, now).await?;
+        let event = match outcome {
+            CodeCheck::Valid => CodeEvent::Valid,
+            CodeCheck::Wrong { .. } => CodeEvent::Wrong,
+            CodeCheck::Missing => CodeEvent::Missing,
+            CodeCheck::Locked { .. } => CodeEvent::Locked,
         };
-        let locked_until: i64 = row.try_get("locked_until")?;
-        if locked_until > now {
-            return Ok(CodeCheck::Locked { until: locked_until });
-        }
-        let stored: Option<String> = row.try_get("code_sha256")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let Some(stored) = stored.filter(|_| expires_at >= now) else { return Ok(CodeCheck::Missing) };
-        if stored == code_sha256 {
-            return Ok(CodeCheck::Valid);
-        }
-        let failures = row.try_get::<i64, _>("failures")? + 1;
-        let outcome = if failures >= CODE_TRIES {
-            sqlx::query(
-                "UPDATE sign_codes SET failures = 0, locked_until = $2, code_sha256 = NULL WHERE token_sha256 = $1",
-            )
-            .bind(token_sha256)
-            .bind(now + CODE_LOCK_SECONDS)
-            .execute(&mut *tx)
-            .await?;
-            CodeCheck::Locked { until: now + CODE_LOCK_SECONDS }
-        } else {
-            sqlx::query("UPDATE sign_codes SET failures = $2 WHERE token_sha256 = $1")
-                .bind(token_sha256)
-                .bind(failures)
-                .execute(&mut *tx)
-                .await?;
-            CodeCheck::Wrong { left: CODE_TRIES - failures }
-        };
+        code_event(&mut tx, token_sha256, event, None, now).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 }
 
 type Conn = sqlx::AnyConnection;
+
+/// Records one code sent or checked on the link `token_sha256`; a mobile is kept masked.
+async fn code_event(
+    conn: &mut Conn,
+    token_sha256: &str,
+    event: CodeEvent,
+    mobile: Option<&str>,
+    now: i64,
+) -> Result<(), Failure> {
+    sqlx::query("INSERT INTO sign_code_events (event_id, token_sha256, event, mobile, at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(CodeEventId::generate().as_str())
+        .bind(token_sha256)
+        .bind(event.as_str())
+        .bind(mobile.map(mask_mobile))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A code check's outcome, with a wrong code counted and the fifth locking the link.
+async fn checked_code(conn: &mut Conn, token_sha256: &str, code_sha256: &str, now: i64) -> Result<CodeCheck, Failure> {
+    let Some(row) =
+        sqlx::query("SELECT code_sha256, expires_at, failures, locked_until FROM sign_codes WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&mut *conn)
+            .await?
+    else {
+        return Ok(CodeCheck::Missing);
+    };
+    let locked_until: i64 = row.try_get("locked_until")?;
+    if locked_until > now {
+        return Ok(CodeCheck::Locked { until: locked_until });
+    }
+    let stored: Option<String> = row.try_get("code_sha256")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    let Some(stored) = stored.filter(|_| expires_at >= now) else { return Ok(CodeCheck::Missing) };
+    if stored == code_sha256 {
+        return Ok(CodeCheck::Valid);
+    }
+    let failures = row.try_get::<i64, _>("failures")? + 1;
+    let outcome = if failures >= CODE_TRIES {
+        sqlx::query(
+            "UPDATE sign_codes SET failures = 0, locked_until = $2, code_sha256 = NULL WHERE token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .bind(now + CODE_LOCK_SECONDS)
+        .execute(&mut *conn)
+        .await?;
+        CodeCheck::Locked { until: now + CODE_LOCK_SECONDS }
+    } else {
+        sqlx::query("UPDATE sign_codes SET failures = $2 WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .bind(failures)
+            .execute(&mut *conn)
+            .await?;
+        CodeCheck::Wrong { left: CODE_TRIES - failures }
+    };
+    Ok(outcome)
+}
 
 /// Uses a valid code: `false` if it was used, replaced or ran out meanwhile.
 pub(super) async fn consume_code(conn: &mut Conn, code: &CodeUse<'_>, now: i64) -> Result<bool, Failure> {
@@ -360,18 +400,31 @@ async fn signing_writes(
     let n = contracts.len() as u64;
     // The revisions first: on PostgreSQL a second signer of the same contract waits here for
     // the first to commit, then finds the revision taken and looks again.
+    const COLUMNS: usize = 10;
     let rows = (0..contracts.len()).map(|i| {
-        let p = 5 * i;
-        format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+        let placeholders: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", COLUMNS * i + c)).collect();
+        format!("({})", placeholders.join(", "))
     });
     let sql = format!(
-        "INSERT INTO flow_revisions (flow_id, revision, sha256, sign_id, created_at) VALUES {} \
+        "INSERT INTO flow_revisions (flow_id, revision, sha256, sign_id, created_at, \
+         cert_serial, cert_subject, cert_not_before, cert_not_after, timestamp_at) VALUES {} \
          ON CONFLICT (flow_id, revision) DO NOTHING",
         rows.collect::<Vec<_>>().join(", ")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for c in contracts {
-        q = q.bind(c.flow_id.as_str()).bind(c.revision).bind(&c.sha256).bind(c.sign_id.as_str()).bind(now);
+        let cert = c.certificate.as_ref();
+        q = q
+            .bind(c.flow_id.as_str())
+            .bind(c.revision)
+            .bind(&c.sha256)
+            .bind(c.sign_id.as_str())
+            .bind(now)
+            .bind(cert.map(|c| c.serial.clone()))
+            .bind(cert.map(|c| c.subject.clone()))
+            .bind(cert.map(|c| c.not_before))
+            .bind(cert.map(|c| c.not_after))
+            .bind(cert.and_then(|c| c.timestamp_at));
     }
     if q.execute(&mut *conn).await?.rows_affected() != n {
         return Ok(false);
@@ -439,10 +492,10 @@ async fn approvers_move(
     origin: &Origin,
     now: i64,
 ) -> Result<bool, Failure> {
-    let pairs = (0..approvers.len()).map(|i| format!("(flow_id = ${} AND sign_id = ${})", 2 * i + 6, 2 * i + 7));
+    let pairs = (0..approvers.len()).map(|i| format!("(flow_id = ${} AND sign_id = ${})", 2 * i + 7, 2 * i + 8));
     let sql = format!(
         "UPDATE flow_approvers SET status = $1, approve_time = $2, approve_message = $3, sign_ip = $4, \
-         sign_user_agent = $5 WHERE status = 'PENDING' AND ({})",
+         sign_user_agent = $5, sign_door = $6 WHERE status = 'PENDING' AND ({})",
         pairs.collect::<Vec<_>>().join(" OR ")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -450,7 +503,8 @@ async fn approvers_move(
         .bind(now)
         .bind(message.map(str::to_owned))
         .bind(origin.ip.clone())
-        .bind(origin.user_agent.clone());
+        .bind(origin.user_agent.clone())
+        .bind(origin.door.as_str());
     for (flow_id, sign_id) in approvers {
         q = q.bind(flow_id.as_str()).bind(sign_id.as_str());
     }

@@ -89,7 +89,7 @@ def signed_through_the_page(server, url, group_id, answer):
     assert status == 200 and 'data-state="signed"' in page and "签署完成" in page and not ALERT.search(page)
     assert statuses(server, group_id) == [("ALL", ["ACCEPT", "ACCEPT"])] * 2
     # The page keeps where the signature came from: the peer of the connection, and its browser.
-    origins = sql(server, "SELECT sign_ip, sign_user_agent FROM flow_approvers WHERE sign_ip IS NOT NULL")
+    origins = sql(server, "SELECT sign_ip, sign_user_agent FROM flow_approvers WHERE sign_door = 'PAGE'")
     assert {row[0] for row in origins} == {"127.0.0.1"} and len(origins) == 2, origins
 
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::{agent_operator, agent_organization, created_group};
+use crate::api::action::Action;
 use crate::api::urls::sign_path;
 use crate::api::wire::{
     ChannelCreateBatchQuickSignUrlRequest, ChannelCreateBatchQuickSignUrlResponse, ChannelCreateFlowSignUrlRequest,
@@ -169,15 +170,18 @@ pub async fn channel_create_batch_quick_sign_url(
     let info = approver_url(state, &token, &key, approver);
     state
         .store
-        .create_sign_links(&[NewSignLink {
-            token,
-            app_id: caller.app_id.clone(),
-            target,
-            signer: key,
-            preview: false,
-            expires_at: now + lifetime,
-            created_at: now,
-        }])
+        .create_sign_links(
+            &[NewSignLink {
+                token,
+                app_id: caller.app_id.clone(),
+                target,
+                signer: key,
+                preview: false,
+                expires_at: now + lifetime,
+                created_at: now,
+            }],
+            Action::ChannelCreateBatchQuickSignUrl.as_str(),
+        )
         .await?;
     Ok(ChannelCreateBatchQuickSignUrlResponse { flow_approver_url_info: info })
 }
@@ -307,7 +311,7 @@ pub async fn create_sign_urls(
         return fail(Code::ResourceNotFound_FlowApprover, format!("No signer of these contracts {who}."))
             .map_err(Into::into);
     }
-    state.store.create_sign_links(&links).await?;
+    state.store.create_sign_links(&links, Action::CreateSignUrls.as_str()).await?;
     Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })
 }
 
@@ -465,15 +469,18 @@ async fn recipient_urls(
     let places = chosen.iter().map(|(f, _, a)| (f.flow_id.as_str().to_owned(), a.recipient_id.clone())).collect();
     state
         .store
-        .create_sign_links(&[NewSignLink {
-            token,
-            app_id: caller.app_id.clone(),
-            target,
-            signer: SignerKey::Recipient { places, preset },
-            preview: false,
-            expires_at: now + SIGN_URLS_LIFETIME_SECONDS,
-            created_at: now,
-        }])
+        .create_sign_links(
+            &[NewSignLink {
+                token,
+                app_id: caller.app_id.clone(),
+                target,
+                signer: SignerKey::Recipient { places, preset },
+                preview: false,
+                expires_at: now + SIGN_URLS_LIFETIME_SECONDS,
+                created_at: now,
+            }],
+            Action::CreateSignUrls.as_str(),
+        )
         .await?;
     let errors = vec![String::new(); rows.len()];
     Ok(CreateSignUrlsResponse { sign_url_infos: rows, error_messages: errors })
@@ -542,6 +549,6 @@ pub async fn channel_create_flow_sign_url(
             created_at: now,
         });
     }
-    state.store.create_sign_links(&links).await?;
+    state.store.create_sign_links(&links, Action::ChannelCreateFlowSignUrl.as_str()).await?;
     Ok(ChannelCreateFlowSignUrlResponse { flow_approver_url_infos: answer })
 }

@@ -3,6 +3,7 @@
 
 mod approvers;
 mod documents;
+mod evidence;
 mod files;
 mod flows;
 mod lifecycle;
@@ -83,9 +84,11 @@ implemented_actions! {
     ChannelDescribeBillUsageDetail(ChannelDescribeBillUsageDetailRequest) => lifecycle::channel_describe_bill_usage_detail,
     ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
     ChannelGetTaskResultApi(ChannelGetTaskResultApiRequest) => documents::channel_get_task_result_api,
+    CreateChannelFlowEvidenceReport(CreateChannelFlowEvidenceReportRequest) => evidence::create_channel_flow_evidence_report,
     CreateFlowGroupSignReview(CreateFlowGroupSignReviewRequest) => reviews::create_flow_group_sign_review,
     CreateSignUrls(CreateSignUrlsRequest) => links::create_sign_urls,
     DescribeCancelFlowsTask(DescribeCancelFlowsTaskRequest) => lifecycle::describe_cancel_flows_task,
+    DescribeChannelFlowEvidenceReport(DescribeChannelFlowEvidenceReportRequest) => evidence::describe_channel_flow_evidence_report,
     DescribeFileConvertTask(DescribeFileConvertTaskRequest) => documents::describe_file_convert_task,
     DescribeResourceUrlsByFlows(DescribeResourceUrlsByFlowsRequest) => documents::describe_resource_urls_by_flows,
     DescribeFlowDetailInfo(DescribeFlowDetailInfoRequest) => flows::describe_flow_detail_info,

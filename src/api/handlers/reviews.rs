@@ -8,6 +8,7 @@ use anyhow::anyhow;
 use tracing::warn;
 
 use super::{agent_operator, created_group};
+use crate::api::action::Action;
 use crate::api::urls::sign_path;
 use crate::api::wire::{
     ChannelCreateFlowRemindsRequest, ChannelCreateFlowRemindsResponse, ChannelCreateFlowSignReviewRequest,
@@ -273,7 +274,7 @@ async fn send_reminders(
             created_at: now,
         });
     }
-    state.store.create_sign_links(&links).await?;
+    state.store.create_sign_links(&links, Action::ChannelCreateFlowReminds.as_str()).await?;
     let sends = messages.into_iter().map(|(who, mobile, text)| async move {
         match state.sms.send(&mobile, &text, None).await {
             Ok(()) => Some(who),
