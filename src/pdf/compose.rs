@@ -29,7 +29,7 @@ pub struct PreparedTemplate {
     pub(super) acro_form: Option<(Option<ObjectId>, Dictionary)>,
     /// The root of the page tree, for documents that gain pages.
     pages_root: (ObjectId, Dictionary),
-    next_id: u32,
+    pub(super) next_id: u32,
     prev_xref: usize,
     xref_stream: bool,
 }

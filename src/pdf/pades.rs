@@ -112,8 +112,9 @@ pub fn form_fields<'a>(recipients: impl IntoIterator<Item = &'a str>, components
 /// Form field flags (ISO 32000-1, 12.7.3.1 and 12.7.4.2).
 const READ_ONLY: i64 = 1;
 const PUSH_BUTTON: i64 = 1 << 16;
-/// Annotation flag: printed.
+/// Annotation flags: printed; locked (ISO 32000-1, 12.5.3).
 const PRINT: i64 = 4;
+const LOCKED: i64 = 128;
 
 /// A PDF text string: PDFDocEncoding is ASCII for ASCII text, anything else UTF-16BE.
 fn text_string(text: &str) -> Object {
@@ -125,7 +126,7 @@ fn text_string(text: &str) -> Object {
     Object::String(bytes, StringFormat::Hexadecimal)
 }
 
-fn name(n: &str) -> Object {
+fn name_object(n: &str) -> Object {
     Object::Name(n.as_bytes().to_vec())
 }
 
@@ -149,22 +150,22 @@ pub fn add_form_fields(update: &mut Update, fields: &[FormField]) -> anyhow::Res
             .ok_or_else(|| anyhow!("field {} is on page {}, past the last page", field.name, field.rect.page))?;
         let id = update.id();
         let mut dict = Dictionary::from_iter([
-            ("Type", name("Annot")),
-            ("Subtype", name("Widget")),
+            ("Type", name_object("Annot")),
+            ("Subtype", name_object("Widget")),
             ("T", text_string(&field.name)),
             ("Rect", real_array(&page_box(info.media, &field.rect))),
             ("P", Object::Reference(info.id)),
             ("F", Object::Integer(PRINT)),
         ]);
         match field.kind {
-            FieldKind::Signature => dict.set("FT", name("Sig")),
+            FieldKind::Signature => dict.set("FT", name_object("Sig")),
             FieldKind::Text => {
-                dict.set("FT", name("Tx"));
+                dict.set("FT", name_object("Tx"));
                 dict.set("Ff", Object::Integer(READ_ONLY));
                 dict.set("DA", Object::String(b"/Helv 0 Tf 0 g".to_vec(), StringFormat::Literal));
             }
             FieldKind::Picture => {
-                dict.set("FT", name("Btn"));
+                dict.set("FT", name_object("Btn"));
                 dict.set("Ff", Object::Integer(READ_ONLY | PUSH_BUTTON));
             }
         }
@@ -189,10 +190,10 @@ pub fn add_form_fields(update: &mut Update, fields: &[FormField]) -> anyhow::Res
     }
     if !form.has(b"DR") {
         let helvetica = Dictionary::from_iter([
-            ("Type", name("Font")),
-            ("Subtype", name("Type1")),
-            ("BaseFont", name("Helvetica")),
-            ("Encoding", name("WinAnsiEncoding")),
+            ("Type", name_object("Font")),
+            ("Subtype", name_object("Type1")),
+            ("BaseFont", name_object("Helvetica")),
+            ("Encoding", name_object("WinAnsiEncoding")),
         ]);
         let fonts = Dictionary::from_iter([("Helv", Object::Dictionary(helvetica))]);
         form.set("DR", Object::Dictionary(Dictionary::from_iter([("Font", Object::Dictionary(fonts))])));
@@ -307,11 +308,14 @@ pub fn sign(latest: &[u8], signer: &Signer, marks: &[Mark], fonts: &Fonts, cms: 
     value.set("M", Object::String(pdf_date(signer.signed_at)?.into_bytes(), StringFormat::Literal));
     value.set("Name", text_string(signer.name));
     if certify {
-        let params =
-            Dictionary::from_iter([("Type", name("TransformParams")), ("P", Object::Integer(2)), ("V", name("1.2"))]);
+        let params = Dictionary::from_iter([
+            ("Type", name_object("TransformParams")),
+            ("P", Object::Integer(2)),
+            ("V", name_object("1.2")),
+        ]);
         let reference = Dictionary::from_iter([
-            ("Type", name("SigRef")),
-            ("TransformMethod", name("DocMDP")),
+            ("Type", name_object("SigRef")),
+            ("TransformMethod", name_object("DocMDP")),
             ("TransformParams", Object::Dictionary(params)),
         ]);
         value.set("Reference", Object::Array(vec![Object::Dictionary(reference)]));
@@ -334,13 +338,106 @@ pub fn sign(latest: &[u8], signer: &Signer, marks: &[Mark], fonts: &Fonts, cms: 
     Ok(out)
 }
 
+/// The form's dictionary in `update`, to change: the base's, as a new version of its object,
+/// or, where the catalog holds it directly, the catalog's entry.
+fn form_mut<'u>(update: &'u mut Update, prepared: &PreparedTemplate) -> anyhow::Result<&'u mut Dictionary> {
+    let (form_id, form) = prepared.acro_form.clone().ok_or_else(|| anyhow!("the contract has no form"))?;
+    let object = match form_id {
+        Some(id) => update.object_mut(id.0, || Object::Dictionary(form)),
+        None => {
+            let (catalog_id, catalog) = &prepared.catalog;
+            let Object::Dictionary(catalog) = update.object_mut(catalog_id.0, || Object::Dictionary(catalog.clone()))
+            else {
+                bail!("the catalog is no dictionary")
+            };
+            catalog.set("AcroForm", Object::Dictionary(form));
+            catalog.get_mut(b"AcroForm")?
+        }
+    };
+    let Object::Dictionary(form) = object else { bail!("the form is no dictionary") };
+    Ok(form)
+}
+
+/// `latest` plus one incremental update adding a document timestamp (PAdES B-LTA): an
+/// invisible signature field whose value is a /DocTimeStamp (`/SubFilter /ETSI.RFC3161`), the
+/// token over the whole file before it made by `tsa`. Validators allow it after certification.
+pub fn add_document_timestamp(latest: &[u8], tsa: &dyn Cms) -> anyhow::Result<Vec<u8>> {
+    let doc = super::load(latest)?;
+    let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
+    let existing = fields_by_name(&doc, &prepared);
+    let name = (1..).map(|n| format!("qs-timestamp-{n}")).find(|n| !existing.contains_key(n.as_bytes()));
+    let name = name.expect("an unused name among the integers");
+    let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };
+    let (field_id, value_id) = (update.id(), update.id());
+    let first = &prepared.pages[0];
+    let field = Dictionary::from_iter([
+        ("FT", name_object("Sig")),
+        ("T", text_string(&name)),
+        ("Type", name_object("Annot")),
+        ("Subtype", name_object("Widget")),
+        ("Rect", real_array(&[0.0; 4])),
+        ("F", Object::Integer(PRINT | LOCKED)),
+        ("P", Object::Reference(first.id)),
+        ("V", Object::Reference((value_id, 0))),
+    ]);
+    update.objects.push((field_id, Object::Dictionary(field)));
+    update
+        .objects
+        .push((value_id, Object::Dictionary(signature_dictionary("DocTimeStamp", "ETSI.RFC3161", tsa.max_len()))));
+    let Object::Dictionary(page) = update.object_mut(first.id.0, || Object::Dictionary(first.dict.clone())) else {
+        bail!("page 1 is no dictionary")
+    };
+    let mut annots = first.annots.clone();
+    annots.push(Object::Reference((field_id, 0)));
+    page.set("Annots", Object::Array(annots));
+    let form = form_mut(&mut update, &prepared)?;
+    let mut fields = form.get(b"Fields").and_then(Object::as_array).cloned().unwrap_or_default();
+    fields.push(Object::Reference((field_id, 0)));
+    form.set("Fields", Object::Array(fields));
+    let (mut out, offsets) = update.write_located()?;
+    embed(&mut out, offsets[&value_id], tsa)?;
+    Ok(out)
+}
+
+/// `latest` plus one incremental update adding DER `certs` and `crls` to the document security
+/// store (/DSS, PAdES B-LT), beside what it holds already.
+pub fn add_dss(latest: &[u8], certs: &[Vec<u8>], crls: &[Vec<u8>]) -> anyhow::Result<Vec<u8>> {
+    let doc = super::load(latest)?;
+    let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
+    let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };
+    let (catalog_id, catalog) = &prepared.catalog;
+    let mut dss = match catalog.get(b"DSS").and_then(|d| doc.dereference(d)) {
+        Ok((_, Object::Dictionary(d))) => d.clone(),
+        _ => Dictionary::from_iter([("Type", name_object("DSS"))]),
+    };
+    for (key, items) in [(&b"Certs"[..], certs), (b"CRLs", crls)] {
+        let mut refs =
+            dss.get(key).and_then(|a| doc.dereference(a)).and_then(|(_, a)| a.as_array()).cloned().unwrap_or_default();
+        for der in items {
+            let id = update.id();
+            update.objects.push((id, Object::Stream(super::font::compressed(Dictionary::new(), der))));
+            refs.push(Object::Reference((id, 0)));
+        }
+        if !refs.is_empty() {
+            dss.set(key, Object::Array(refs));
+        }
+    }
+    let dss_id = update.id();
+    update.objects.push((dss_id, Object::Dictionary(dss)));
+    let Object::Dictionary(catalog) = update.object_mut(catalog_id.0, || Object::Dictionary(catalog.clone())) else {
+        bail!("the catalog is no dictionary")
+    };
+    catalog.set("DSS", Object::Reference((dss_id, 0)));
+    update.write()
+}
+
 /// A signature value with its /ByteRange and /Contents still to fill (see [`embed`]).
 fn signature_dictionary(kind: &str, sub_filter: &str, max_len: usize) -> Dictionary {
     let placeholder = Object::Integer(BYTE_RANGE_PLACEHOLDER);
     Dictionary::from_iter([
-        ("Type", name(kind)),
-        ("Filter", name("Adobe.PPKLite")),
-        ("SubFilter", name(sub_filter)),
+        ("Type", name_object(kind)),
+        ("Filter", name_object("Adobe.PPKLite")),
+        ("SubFilter", name_object(sub_filter)),
         ("ByteRange", Object::Array(vec![Object::Integer(0), placeholder.clone(), placeholder.clone(), placeholder])),
         ("Contents", Object::String(vec![0; max_len], StringFormat::Hexadecimal)),
     ])
@@ -717,9 +814,13 @@ mod tests {
         }
 
         fn signer(&self, name: &str, serial: u32) -> OpensslCms {
+            self.signer_with(name, serial, "keyUsage=critical,digitalSignature,nonRepudiation\n")
+        }
+
+        fn signer_with(&self, name: &str, serial: u32, extensions: &str) -> OpensslCms {
             let at = |ext: &str| self.dir.join(format!("{name}.{ext}"));
             let (key, csr, cert, ext) = (at("key"), at("csr"), at("pem"), at("ext"));
-            std::fs::write(&ext, "keyUsage=critical,digitalSignature,nonRepudiation\n").unwrap();
+            std::fs::write(&ext, extensions).unwrap();
             let p = |p: &Path| p.to_str().unwrap().to_owned();
             ran(
                 "openssl",
@@ -804,6 +905,61 @@ mod tests {
             }
             let out = run("pdfsig", &["-nssdir", nss.to_str().unwrap(), pdf.to_str().unwrap()]);
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        }
+    }
+
+    /// A timestamp authority made with openssl under the test root: `openssl ts -reply`.
+    struct OpensslTsa {
+        dir: PathBuf,
+        config: PathBuf,
+    }
+
+    impl Cms for OpensslTsa {
+        fn sign(&self, signed: [&[u8]; 2]) -> anyhow::Result<Vec<u8>> {
+            let n = SIGNED.fetch_add(1, Ordering::SeqCst);
+            let at = |what: &str| self.dir.join(format!("{what}-{n}")).to_str().unwrap().to_owned();
+            std::fs::write(at("stamped"), [signed[0], signed[1]].concat())?;
+            ran("openssl", &["ts", "-query", "-data", &at("stamped"), "-sha256", "-cert", "-out", &at("tsq")]);
+            let config = self.config.to_str().unwrap();
+            ran(
+                "openssl",
+                &["ts", "-reply", "-config", config, "-queryfile", &at("tsq"), "-token_out", "-out", &at("tst")],
+            );
+            Ok(std::fs::read(at("tst"))?)
+        }
+
+        fn max_len(&self) -> usize {
+            8192
+        }
+    }
+
+    impl Ca {
+        fn tsa(&self) -> OpensslTsa {
+            let cms = self.signer_with(
+                "tsa",
+                9,
+                "extendedKeyUsage=critical,timeStamping\nkeyUsage=critical,digitalSignature\n",
+            );
+            let p = |p: &Path| p.to_str().unwrap().to_owned();
+            std::fs::write(self.dir.join("tsaserial"), "01\n").unwrap();
+            let config = self.dir.join("ts.cnf");
+            let text = format!(
+                "[tsa]\ndefault_tsa = qs\n[qs]\nserial = {}\nsigner_cert = {}\ncerts = {}\nsigner_key = {}\n\
+                 signer_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\n\
+                 ess_cert_id_alg = sha256\n",
+                p(&self.dir.join("tsaserial")),
+                p(&cms.cert),
+                p(&self.root),
+                p(&cms.key)
+            );
+            std::fs::write(&config, text).unwrap();
+            OpensslTsa { dir: self.dir.clone(), config }
+        }
+
+        fn der(&self, pem: &Path) -> Vec<u8> {
+            let der = pem.with_extension("der");
+            ran("openssl", &["x509", "-in", pem.to_str().unwrap(), "-outform", "DER", "-out", der.to_str().unwrap()]);
+            std::fs::read(der).unwrap()
         }
     }
 
@@ -892,6 +1048,124 @@ mod tests {
         for words in ["同意录用", "李四13800000000", "2026年12月02日", "合同专用章"] {
             assert!(crate::pdf::sign::tests::text(&path, 2).contains(words), "{words}");
         }
+    }
+
+    #[test]
+    fn signatures_are_read_back_with_their_boxes_and_ranges_and_a_document_timestamp_after_the_dss_validates() {
+        let Some(fonts) = validators() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new(dir.path());
+        let [first, second, third] = signed_chain(&ca, &fonts);
+        assert_eq!(signatures(&first).unwrap(), []);
+
+        let read = signatures(&third).unwrap();
+        let all = components();
+        let expected = [
+            ("EmployerSeal", "典子谦示例企业", Some(2), second.len()),
+            ("EmployeeSignature", "张三", None, third.len()),
+        ];
+        assert_eq!(read.len(), 2);
+        for (s, (field, name, doc_mdp, end)) in read.iter().zip(expected) {
+            assert_eq!(s.field, field);
+            let placement = all.iter().find(|c| c.component_id == field).unwrap().placement;
+            let rect = s.rect.unwrap();
+            assert_eq!(rect.page, placement.page);
+            for (got, want) in [
+                (rect.x, placement.x),
+                (rect.y, placement.y),
+                (rect.width, placement.width),
+                (rect.height, placement.height),
+            ] {
+                assert!((got - want).abs() < 0.01, "{field}: {rect:?}, not {placement:?}");
+            }
+            assert_eq!((s.kind.as_str(), s.sub_filter.as_str()), ("Sig", "ETSI.CAdES.detached"));
+            assert_eq!(s.name.as_deref(), Some(name));
+            assert_eq!(s.signed_at.as_deref(), Some("D:20261202143000+08'00'"));
+            assert_eq!(s.doc_mdp, doc_mdp);
+            assert!(s.covers_revision, "{field}");
+            assert_eq!(s.byte_range[2] + s.byte_range[3], end, "{field} covers its own revision");
+            let [a, b] = s.signed(&third);
+            assert_eq!(a.len() + b.len() + (s.byte_range[2] - s.byte_range[1]), end);
+            assert_eq!((s.cms[0], der_len(&s.cms)), (0x30, Some(s.cms.len())));
+        }
+
+        let certs: Vec<Vec<u8>> =
+            ["root", "employer", "employee"].iter().map(|n| ca.der(&dir.path().join(format!("{n}.pem")))).collect();
+        let with_dss = add_dss(&third, &certs, &[]).unwrap();
+        let stamped = add_document_timestamp(&with_dss, &ca.tsa()).unwrap();
+        assert!(stamped.starts_with(&with_dss) && with_dss.starts_with(&third));
+        let read = signatures(&stamped).unwrap();
+        assert_eq!(read.len(), 3);
+        let stamp = &read[2];
+        assert_eq!((stamp.field.as_str(), stamp.kind.as_str()), ("qs-timestamp-1", "DocTimeStamp"));
+        assert_eq!(stamp.sub_filter, "ETSI.RFC3161");
+        assert!(stamp.covers_revision && stamp.byte_range[2] + stamp.byte_range[3] == stamped.len());
+        let path = dir.path().join("stamped.pdf");
+        std::fs::write(&path, &stamped).unwrap();
+        qpdf_check(&path);
+        let (ok, report) = ca.pyhanko(&path);
+        assert!(ok, "{report}");
+        assert_eq!(report.matches("The signature is judged VALID.").count(), 2, "{report}");
+        assert!(report.contains("All modifications relate to signature maintenance"), "{report}");
+        // pyHanko checks the timestamp only in LTV mode; openssl checks the token against the ranges.
+        let (ranges, token) = (dir.path().join("ranges"), dir.path().join("token.der"));
+        std::fs::write(&ranges, stamp.signed(&stamped).concat()).unwrap();
+        std::fs::write(&token, &stamp.cms).unwrap();
+        let p = |p: &Path| p.to_str().unwrap().to_owned();
+        let verified = ran(
+            "openssl",
+            &[
+                "ts",
+                "-verify",
+                "-data",
+                &p(&ranges),
+                "-in",
+                &p(&token),
+                "-token_in",
+                "-CAfile",
+                &p(&ca.root),
+                "-untrusted",
+                &p(&dir.path().join("tsa.pem")),
+            ],
+        );
+        assert!(verified.contains("Verification: OK"), "{verified}");
+    }
+
+    #[test]
+    fn signatures_of_a_hostile_file_are_an_error_not_a_panic() {
+        let body = |byte_range: &str| {
+            let objects = [
+                "<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R 6 0 R 4 0 R]>>>>".to_owned(),
+                "<</Type/Pages/Kids[3 0 R]/Count 1>>".to_owned(),
+                "<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>".to_owned(),
+                "<</FT/Sig/T(s)/V 5 0 R/P 3 0 R/Rect[10 20 110 70]>>".to_owned(),
+                format!("<</Type/Sig/ByteRange{byte_range}/Contents<3003020100>>>"),
+                "<</FT/Sig/T(loop)/Kids[6 0 R]>>".to_owned(),
+            ];
+            let mut out = b"%PDF-1.7\n".to_vec();
+            let mut offsets = Vec::new();
+            for (i, o) in objects.iter().enumerate() {
+                offsets.push(out.len());
+                out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+            }
+            let xref = out.len();
+            out.extend_from_slice(b"xref\n0 7\n0000000000 65535 f \n");
+            for o in offsets {
+                out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+            }
+            out.extend_from_slice(format!("trailer\n<</Size 7/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n").as_bytes());
+            out
+        };
+        // A field listed twice and one that is its own kid are walked once; a /ByteRange past
+        // the end is refused.
+        let e = signatures(&body("[0 10 20 99999]")).unwrap_err();
+        assert_eq!(format!("{e:#}"), "signature s: its /ByteRange is not two ranges within the file");
+        for range in ["[0 -1 2 3]", "[0 1.5 2 3]", "[0 1 2]", "(x)", "[0 30 20 5]"] {
+            assert!(signatures(&body(range)).is_err(), "{range}");
+        }
+        let read = signatures(&body("[0 10 20 5]")).unwrap();
+        assert_eq!((read.len(), read[0].covers_revision, read[0].cms.len()), (1, false, 5));
+        assert_eq!(read[0].rect, Some(Placement { page: 1, x: 10.0, y: 772.0, width: 100.0, height: 50.0 }));
     }
 
     #[test]
