@@ -31,9 +31,13 @@ present() {
     qpdf) command -v qpdf >/dev/null ;;
     fonts-noto-cjk) [ -f "$NOTO_CJK" ] ;;
     chromium) command -v chromium >/dev/null ;;
+    # The PAdES tests make their certificates and CMS with openssl and trust their root in an
+    # NSS database (certutil) for pdfsig.
+    openssl) command -v openssl >/dev/null ;;
+    libnss3-tools) command -v certutil >/dev/null ;;
   esac
 }
-PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium)
+PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium openssl libnss3-tools)
 missing=()
 for p in "${PACKAGES[@]}"; do present "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
