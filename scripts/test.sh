@@ -34,9 +34,13 @@ present() {
     # The cluster tests' Redis (QIANSHU_TEST_REDIS_URL, 127.0.0.1:6379 by default), and a
     # redis-server of their own that they stop and start.
     redis-server) command -v redis-server >/dev/null ;;
+    # The PAdES tests make their certificates and CMS with openssl and trust their root in an
+    # NSS database (certutil) for pdfsig.
+    openssl) command -v openssl >/dev/null ;;
+    libnss3-tools) command -v certutil >/dev/null ;;
   esac
 }
-PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium redis-server)
+PACKAGES=(postgresql-client poppler-utils poppler-data qpdf fonts-noto-cjk chromium redis-server openssl libnss3-tools)
 missing=()
 for p in "${PACKAGES[@]}"; do present "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

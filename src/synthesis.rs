@@ -373,7 +373,15 @@ fn lowest_priority() {
 /// A document from its inputs, with `fonts`: what the workers run for each job.
 pub fn render(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
     let marks = fill_marks(&input.template.components, &input.fields, &input.images, fonts)?;
-    compose(&input.prepared, &marks, fonts)
+    compose(
+        &input.prepared,
+        &marks,
+        &crate::pdf::pades::form_fields(
+            input.template.recipients.iter().map(|r| r.recipient_id.as_str()),
+            &input.template.components,
+        ),
+        fonts,
+    )
 }
 
 /// One signing as a contract's revision draws it.

@@ -20,25 +20,31 @@ use crate::domain::template::Placement;
 
 /// What a template's pages look like to the writer, computed once per template.
 pub struct PreparedTemplate {
-    bytes: Bytes,
-    pages: Vec<PageInfo>,
+    pub(super) bytes: Bytes,
+    pub(super) pages: Vec<PageInfo>,
     trailer: Dictionary,
+    /// The document catalog, for updates that change the form or the permissions.
+    pub(super) catalog: (ObjectId, Dictionary),
+    /// The catalog's interactive form, dereferenced, if there is one.
+    pub(super) acro_form: Option<(Option<ObjectId>, Dictionary)>,
     /// The root of the page tree, for documents that gain pages.
     pages_root: (ObjectId, Dictionary),
-    next_id: u32,
+    pub(super) next_id: u32,
     prev_xref: usize,
     xref_stream: bool,
 }
 
-struct PageInfo {
-    id: ObjectId,
-    dict: Dictionary,
+pub(super) struct PageInfo {
+    pub(super) id: ObjectId,
+    pub(super) dict: Dictionary,
     contents: Vec<Object>,
+    /// The page's annotations (its `/Annots`, dereferenced if indirect).
+    pub(super) annots: Vec<Object>,
     /// The page's resources with `/Font` and `/XObject` as direct dictionaries, inherited
     /// ones included, so new names can be added beside them.
     resources: Dictionary,
     /// MediaBox: x0, y0, x1, y1.
-    media: [f64; 4],
+    pub(super) media: [f64; 4],
 }
 
 impl PreparedTemplate {
@@ -46,8 +52,13 @@ impl PreparedTemplate {
     /// [`super::load`], [`super::pages`]), so what this accepts makes documents.
     pub fn new(bytes: Bytes) -> anyhow::Result<PreparedTemplate> {
         let doc = super::load(&bytes)?;
-        let tree = super::pages(&doc)?;
-        super::check_complete(&doc, &tree)?;
+        PreparedTemplate::from_document(bytes, &doc)
+    }
+
+    /// [`PreparedTemplate::new`] for bytes already loaded as `doc` (with [`super::load`]).
+    pub(super) fn from_document(bytes: Bytes, doc: &lopdf::Document) -> anyhow::Result<PreparedTemplate> {
+        let tree = super::pages(doc)?;
+        super::check_complete(doc, &tree)?;
         let mut pages = Vec::with_capacity(tree.len());
         for page in tree {
             let mut resources = page.resources.cloned().unwrap_or_default();
@@ -65,8 +76,36 @@ impl PreparedTemplate {
                 },
                 _ => Vec::new(),
             };
-            pages.push(PageInfo { id: page.id, dict: page.dict.clone(), contents, resources, media: page.media_box });
+            let annots = match page.dict.get(b"Annots") {
+                Ok(o) => doc.dereference(o)?.1.as_array().cloned().unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            pages.push(PageInfo {
+                id: page.id,
+                dict: page.dict.clone(),
+                contents,
+                annots,
+                resources,
+                media: page.media_box,
+            });
         }
+        let catalog_id = doc.trailer.get(b"Root")?.as_reference()?;
+        let catalog = doc.get_dictionary(catalog_id)?.clone();
+        let acro_form = match catalog.get(b"AcroForm") {
+            Ok(Object::Reference(id)) => Some((Some(*id), doc.get_dictionary(*id)?.clone())),
+            Ok(Object::Dictionary(d)) => Some((None, d.clone())),
+            _ => None,
+        };
+        let acro_form = match acro_form {
+            Some((id, mut form)) => {
+                if let Ok(fields @ Object::Reference(_)) = form.get(b"Fields") {
+                    let direct = doc.dereference(fields)?.1.as_array()?.clone();
+                    form.set("Fields", Object::Array(direct));
+                }
+                Some((id, form))
+            }
+            None => None,
+        };
         let pages_root_id = doc.catalog()?.get(b"Pages")?.as_reference()?;
         let pages_root = (pages_root_id, doc.get_dictionary(pages_root_id)?.clone());
         let xref_stream =
@@ -78,6 +117,8 @@ impl PreparedTemplate {
         Ok(PreparedTemplate {
             pages,
             trailer,
+            catalog: (catalog_id, catalog),
+            acro_form,
             pages_root,
             next_id: doc.max_id + 1,
             prev_xref: doc.xref_start,
@@ -130,6 +171,19 @@ pub enum Mark {
     },
 }
 
+impl Mark {
+    /// The box the mark is drawn in; its page is the template page the mark goes on.
+    pub fn placement(&self) -> Placement {
+        match self {
+            Mark::Text { page, rect, .. }
+            | Mark::Check { page, rect, .. }
+            | Mark::Image { page, rect, .. }
+            | Mark::Table { page, rect, .. }
+            | Mark::Seal { page, rect, .. } => Placement { page: *page, ..*rect },
+        }
+    }
+}
+
 /// The drawing and resources one page collects.
 #[derive(Default)]
 struct PageDraw {
@@ -162,6 +216,20 @@ fn font_name(f: FontFamily) -> &'static str {
 }
 
 impl<'a> Builder<'a> {
+    /// Draws `mark` into `draw`, on a page of `media`; tables, which may run on to new pages,
+    /// are drawn by [`Builder::table`].
+    fn mark(&mut self, draw: &mut PageDraw, media: [f64; 4], mark: &Mark) -> anyhow::Result<()> {
+        match mark {
+            Mark::Text { rect, lines, style, .. } => self.text(draw, media, rect, lines, style),
+            Mark::Check { rect, checked, .. } => Builder::check(draw, media, rect, *checked),
+            Mark::Image { rect, image, fit, .. } => self.image(draw, media, rect, image, *fit),
+            Mark::Seal { rect, organization, caption, .. } => {
+                self.seal(draw, media, rect, organization, caption.as_deref())
+            }
+            Mark::Table { .. } => bail!("a table can only be drawn on its page"),
+        }
+    }
+
     fn id(&mut self) -> u32 {
         self.next_id += 1;
         self.next_id - 1
@@ -416,9 +484,17 @@ fn merge(into: &mut PageDraw, from: PageDraw) {
     into.images.extend(from.images);
 }
 
-/// The contract: `template` with `marks` drawn on it, as one incremental update.
-pub fn compose(template: &PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
-    draw(template, marks, fonts)?.write()
+/// The contract: `template` with `marks` drawn on it and the empty form `fields` its signers
+/// fill and sign (see [`super::pades`]), as one incremental update.
+pub fn compose(
+    template: &PreparedTemplate,
+    marks: &[Mark],
+    fields: &[super::pades::FormField],
+    fonts: &Fonts,
+) -> anyhow::Result<Vec<u8>> {
+    let mut update = draw(template, marks, fonts)?;
+    super::pades::add_form_fields(&mut update, fields)?;
+    update.write()
 }
 
 /// A new revision's objects (new ones, and new versions of the base's), not yet written, so
@@ -433,7 +509,31 @@ pub struct Update<'a> {
 impl Update<'_> {
     /// The base's bytes, unchanged, followed by the update.
     pub fn write(self) -> anyhow::Result<Vec<u8>> {
+        Ok(write_update(self.base, self.objects, self.next_id)?.0)
+    }
+
+    /// [`Update::write`], also answering where each object of the update starts.
+    pub fn write_located(self) -> anyhow::Result<(Vec<u8>, BTreeMap<u32, usize>)> {
         write_update(self.base, self.objects, self.next_id)
+    }
+
+    /// A new object number.
+    pub fn id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
+    /// The update's version of object `id`, taken from the base (`from_base`) when the update
+    /// does not change it yet.
+    pub fn object_mut(&mut self, id: u32, from_base: impl FnOnce() -> Object) -> &mut Object {
+        let at = match self.objects.iter().position(|(i, _)| *i == id) {
+            Some(at) => at,
+            None => {
+                self.objects.push((id, from_base()));
+                self.objects.len() - 1
+            }
+        };
+        &mut self.objects[at].1
     }
 }
 
@@ -449,37 +549,15 @@ pub fn draw<'a>(template: &'a PreparedTemplate, marks: &[Mark], fonts: &Fonts) -
         glyphs: BTreeMap::new(),
     };
     for mark in marks {
-        match mark {
-            Mark::Text { page, rect, lines, style } => {
-                let (i, media) = b.page(*page)?;
-                let mut draw = b.draws.remove(&i).unwrap_or_default();
-                let outcome = b.text(&mut draw, media, rect, lines, style);
-                b.draws.insert(i, draw);
-                outcome?;
-            }
-            Mark::Check { page, rect, checked } => {
-                let (i, media) = b.page(*page)?;
-                Builder::check(b.draws.entry(i).or_default(), media, rect, *checked)?;
-            }
-            Mark::Image { page, rect, image, fit } => {
-                let (i, media) = b.page(*page)?;
-                let mut draw = b.draws.remove(&i).unwrap_or_default();
-                let outcome = b.image(&mut draw, media, rect, image, *fit);
-                b.draws.insert(i, draw);
-                outcome?;
-            }
-            Mark::Table { page, rect, table } => {
-                let (i, media) = b.page(*page)?;
-                b.table(i, media, rect, table)?;
-            }
-            Mark::Seal { page, rect, organization, caption } => {
-                let (i, media) = b.page(*page)?;
-                let mut draw = b.draws.remove(&i).unwrap_or_default();
-                let outcome = b.seal(&mut draw, media, rect, organization, caption.as_deref());
-                b.draws.insert(i, draw);
-                outcome?;
-            }
+        let (i, media) = b.page(mark.placement().page)?;
+        if let Mark::Table { rect, table, .. } = mark {
+            b.table(i, media, rect, table)?;
+            continue;
         }
+        let mut draw = b.draws.remove(&i).unwrap_or_default();
+        let outcome = b.mark(&mut draw, media, mark);
+        b.draws.insert(i, draw);
+        outcome?;
     }
     // Fonts: one subset per family for the whole document.
     for (set, ids) in std::mem::take(&mut b.glyphs).values() {
@@ -488,24 +566,6 @@ pub fn draw<'a>(template: &'a PreparedTemplate, marks: &[Mark], fonts: &Fonts) -
     let push_q = b.id();
     b.objects.push((push_q, Object::Stream(lopdf::Stream::new(Dictionary::new(), b"q\n".to_vec()))));
 
-    let resources = |base: &Dictionary, draw: &PageDraw| -> Dictionary {
-        let mut res = base.clone();
-        let mut font = res.get(b"Font").and_then(Object::as_dict).cloned().unwrap_or_default();
-        for (name, id) in &draw.fonts {
-            font.set(name.as_str(), Object::Reference((*id, 0)));
-        }
-        if !font.is_empty() {
-            res.set("Font", Object::Dictionary(font));
-        }
-        let mut xobjects = res.get(b"XObject").and_then(Object::as_dict).cloned().unwrap_or_default();
-        for (name, id) in &draw.images {
-            xobjects.set(name.as_str(), Object::Reference((*id, 0)));
-        }
-        if !xobjects.is_empty() {
-            res.set("XObject", Object::Dictionary(xobjects));
-        }
-        res
-    };
     let draws = std::mem::take(&mut b.draws);
     let mut page_objects: Vec<(u32, Object)> = Vec::new();
     for (i, draw) in &draws {
@@ -523,20 +583,88 @@ pub fn draw<'a>(template: &'a PreparedTemplate, marks: &[Mark], fonts: &Fonts) -
         page_objects.push((info.id.0, Object::Dictionary(dict)));
     }
     if !b.added.is_empty() {
-        add_pages(&mut b, &mut page_objects, &resources)?;
+        add_pages(&mut b, &mut page_objects)?;
     }
     b.objects.extend(page_objects);
     Ok(Update { base: template, objects: b.objects, next_id: b.next_id })
 }
 
+/// `base` (a page's resources) with the fonts and images `draw` names added.
+fn resources(base: &Dictionary, draw: &PageDraw) -> Dictionary {
+    let mut res = base.clone();
+    let mut font = res.get(b"Font").and_then(Object::as_dict).cloned().unwrap_or_default();
+    for (name, id) in &draw.fonts {
+        font.set(name.as_str(), Object::Reference((*id, 0)));
+    }
+    if !font.is_empty() {
+        res.set("Font", Object::Dictionary(font));
+    }
+    let mut xobjects = res.get(b"XObject").and_then(Object::as_dict).cloned().unwrap_or_default();
+    for (name, id) in &draw.images {
+        xobjects.set(name.as_str(), Object::Reference((*id, 0)));
+    }
+    if !xobjects.is_empty() {
+        res.set("XObject", Object::Dictionary(xobjects));
+    }
+    res
+}
+
+/// `rect` (Tencent's coordinates) in the space of a page of `media`: x0, y0, x1, y1.
+pub fn page_box(media: [f64; 4], rect: &Placement) -> [f64; 4] {
+    let (x0, y1) = (media[0] + rect.x, media[3] - rect.y);
+    [x0, y1 - rect.height, x0 + rect.width, y1]
+}
+
+/// Widget appearances: each group of marks drawn, as on its page, into a form XObject of its
+/// own whose /BBox is the group's box in page space. With the identity /Matrix a widget whose
+/// /Rect is that box shows the marks exactly where page content would have put them. Answers
+/// the update holding the XObjects (and the fonts and images they draw with) and their object
+/// numbers, in the order of `groups`.
+pub fn appearances<'a>(
+    template: &'a PreparedTemplate,
+    groups: &[(Placement, Vec<&Mark>)],
+    fonts: &Fonts,
+) -> anyhow::Result<(Update<'a>, Vec<u32>)> {
+    let mut b = Builder {
+        template,
+        fonts,
+        next_id: template.next_id,
+        objects: Vec::new(),
+        draws: BTreeMap::new(),
+        added: BTreeMap::new(),
+        glyphs: BTreeMap::new(),
+    };
+    let mut drawn = Vec::with_capacity(groups.len());
+    for (rect, marks) in groups {
+        let (_, media) = b.page(rect.page)?;
+        let mut draw = PageDraw::default();
+        for mark in marks {
+            b.mark(&mut draw, media, mark)?;
+        }
+        drawn.push((page_box(media, rect), draw));
+    }
+    for (set, ids) in std::mem::take(&mut b.glyphs).values() {
+        b.objects.extend(set.objects(*ids)?);
+    }
+    let mut ids = Vec::with_capacity(drawn.len());
+    for (bbox, draw) in drawn {
+        let id = b.id();
+        let dict = Dictionary::from_iter([
+            ("Type", Object::Name(b"XObject".to_vec())),
+            ("Subtype", Object::Name(b"Form".to_vec())),
+            ("BBox", Object::Array(bbox.iter().map(|v| Object::Real(*v as f32)).collect())),
+            ("Resources", Object::Dictionary(resources(&Dictionary::new(), &draw))),
+        ]);
+        b.objects.push((id, Object::Stream(compressed(dict, &draw.content))));
+        ids.push(id);
+    }
+    Ok((Update { base: template, objects: b.objects, next_id: b.next_id }, ids))
+}
+
 /// Inserts the run-on pages after their template pages: the page tree becomes flat under its
 /// root, every page (the template's own objects, re-parented where the tree was nested,
 /// with what they inherited made explicit) listed in order.
-fn add_pages(
-    b: &mut Builder,
-    page_objects: &mut Vec<(u32, Object)>,
-    resources: &dyn Fn(&Dictionary, &PageDraw) -> Dictionary,
-) -> anyhow::Result<()> {
+fn add_pages(b: &mut Builder, page_objects: &mut Vec<(u32, Object)>) -> anyhow::Result<()> {
     let template = b.template;
     let (pages_root, ref root_dict) = template.pages_root;
     let mut kids = Vec::new();
@@ -581,7 +709,11 @@ fn add_pages(
 }
 
 /// Appends `objects`, a cross-reference section of the template's kind and the trailer.
-fn write_update(template: &PreparedTemplate, mut objects: Vec<(u32, Object)>, size: u32) -> anyhow::Result<Vec<u8>> {
+fn write_update(
+    template: &PreparedTemplate,
+    mut objects: Vec<(u32, Object)>,
+    size: u32,
+) -> anyhow::Result<(Vec<u8>, BTreeMap<u32, usize>)> {
     objects.sort_by_key(|(id, _)| *id);
     let mut out = Vec::with_capacity(template.bytes.len() + 64 * 1024);
     out.extend_from_slice(&template.bytes);
@@ -644,5 +776,5 @@ fn write_update(template: &PreparedTemplate, mut objects: Vec<(u32, Object)>, si
         out.push(b'\n');
     }
     write!(out, "startxref\n{xref_at}\n%%EOF\n")?;
-    Ok(out)
+    Ok((out, offsets.into_iter().collect()))
 }

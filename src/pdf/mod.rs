@@ -13,6 +13,7 @@ pub mod compose;
 pub mod font;
 pub mod image;
 pub mod locate;
+pub mod pades;
 pub mod report;
 pub mod seal;
 pub mod sign;

@@ -50,7 +50,7 @@ pub fn fitted_line(text: &str, rect: Placement, style: TextStyle, fonts: &dyn Me
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
     use std::process::Command;
@@ -62,12 +62,12 @@ mod tests {
     use crate::pdf::image::image_xobject;
     use crate::synthesis::{SignatureAppearance, fill_marks, signing_marks};
 
-    const EMPLOYER: &str = "yDwgKUUckp1jdybwUWptGKyGVpNME9fH";
-    const EMPLOYEE: &str = "yDwgKUUckp1jdybvUWptGKBD9TeupFMV";
-    const TEMPLATE: &str = "examples/templates/employment-contract.pdf";
+    pub(crate) const EMPLOYER: &str = "yDwgKUUckp1jdybwUWptGKyGVpNME9fH";
+    pub(crate) const EMPLOYEE: &str = "yDwgKUUckp1jdybvUWptGKBD9TeupFMV";
+    pub(crate) const TEMPLATE: &str = "examples/templates/employment-contract.pdf";
 
     /// The system's Noto CJK fonts and the PDF tools, or `None` (outside CI) to skip.
-    fn fonts_and_tools() -> Option<Fonts> {
+    pub(crate) fn fonts_and_tools() -> Option<Fonts> {
         let fonts = Fonts::load(&Default::default()).unwrap();
         let tools = ["qpdf", "pdftotext", "pdftoppm"]
             .iter()
@@ -81,7 +81,7 @@ mod tests {
     }
 
     /// The employment contract's components as the demo tenants file places them.
-    fn components() -> Vec<Component> {
+    pub(crate) fn components() -> Vec<Component> {
         let file: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string("examples/demo-tenants.json").unwrap()).unwrap();
         let template = &file["Applications"][0]["Templates"][0];
@@ -109,7 +109,7 @@ mod tests {
             .collect()
     }
 
-    fn of(components: &[Component], recipient: Option<&str>) -> Vec<Component> {
+    pub(crate) fn of(components: &[Component], recipient: Option<&str>) -> Vec<Component> {
         components.iter().filter(|c| c.recipient_id.as_deref() == recipient).cloned().collect()
     }
 
@@ -117,12 +117,12 @@ mod tests {
         components.iter().find(|c| c.component_id == id).unwrap().placement
     }
 
-    fn fields(values: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub(crate) fn fields(values: &[(&str, &str)]) -> Vec<(String, String)> {
         values.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     /// What a signing page's `<canvas>` sends: a transparent PNG with a dark stroke across it.
-    fn canvas_png(width: u32, height: u32) -> Vec<u8> {
+    pub(crate) fn canvas_png(width: u32, height: u32) -> Vec<u8> {
         let mut pixels = vec![0u8; (width * height * 4) as usize];
         for x in 0..width {
             let t = f64::from(x) / f64::from(width);
@@ -145,11 +145,11 @@ mod tests {
         out
     }
 
-    fn run(program: &str, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(program: &str, args: &[&str]) -> std::process::Output {
         Command::new(program).args(args).output().unwrap()
     }
 
-    fn qpdf_check(pdf: &Path) {
+    pub(crate) fn qpdf_check(pdf: &Path) {
         let out = run("qpdf", &["--check", pdf.to_str().unwrap()]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{}: {stdout}{}", pdf.display(), String::from_utf8_lossy(&out.stderr));
@@ -157,7 +157,7 @@ mod tests {
     }
 
     /// pdftotext's reading of one page, without spaces and line breaks.
-    fn text(pdf: &Path, page: u32) -> String {
+    pub(crate) fn text(pdf: &Path, page: u32) -> String {
         let page = page.to_string();
         let out = run("pdftotext", &["-enc", "UTF-8", "-f", &page, "-l", &page, pdf.to_str().unwrap(), "-"]);
         assert!(out.status.success());
@@ -165,7 +165,7 @@ mod tests {
     }
 
     /// A page rendered in colour at `dpi`: width, height and RGB pixels.
-    fn rendered(pdf: &Path, page: u32, dpi: u32) -> (usize, usize, Vec<u8>) {
+    pub(crate) fn rendered(pdf: &Path, page: u32, dpi: u32) -> (usize, usize, Vec<u8>) {
         let (page, dpi) = (page.to_string(), dpi.to_string());
         let out = run("pdftoppm", &["-r", &dpi, "-f", &page, "-l", &page, pdf.to_str().unwrap()]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -180,7 +180,11 @@ mod tests {
     }
 
     /// Pixels matching `is`, as (x, y) in points from the page's top-left.
-    fn pixels((w, _, rgb): &(usize, usize, Vec<u8>), dpi: u32, is: impl Fn([u8; 3]) -> bool) -> Vec<(f64, f64)> {
+    pub(crate) fn pixels(
+        (w, _, rgb): &(usize, usize, Vec<u8>),
+        dpi: u32,
+        is: impl Fn([u8; 3]) -> bool,
+    ) -> Vec<(f64, f64)> {
         let scale = 72.0 / f64::from(dpi);
         rgb.chunks_exact(3)
             .enumerate()
@@ -189,21 +193,21 @@ mod tests {
             .collect()
     }
 
-    fn red(p: [u8; 3]) -> bool {
+    pub(crate) fn red(p: [u8; 3]) -> bool {
         p[0] > 150 && p[1] < 110 && p[2] < 110
     }
 
-    fn dark(p: [u8; 3]) -> bool {
+    pub(crate) fn dark(p: [u8; 3]) -> bool {
         p.iter().all(|v| *v < 110)
     }
 
-    fn within(p: Placement, margin: f64) -> impl Fn(&(f64, f64)) -> bool {
+    pub(crate) fn within(p: Placement, margin: f64) -> impl Fn(&(f64, f64)) -> bool {
         move |&(x, y)| {
             x >= p.x - margin && x <= p.x + p.width + margin && y >= p.y - margin && y <= p.y + p.height + margin
         }
     }
 
-    fn date() -> time::Date {
+    pub(crate) fn date() -> time::Date {
         time::macros::date!(2026 - 12 - 02)
     }
 
@@ -215,7 +219,7 @@ mod tests {
         let table = r#"{"headers":[{"content":"月份"},{"content":"金额"}],"rowCount":1,"body":{"cells":[{"rowStart":1,"rowEnd":1,"columnStart":1,"columnEnd":1,"content":"2026年1月"},{"rowStart":1,"rowEnd":1,"columnStart":2,"columnEnd":2,"content":"8000.00元"}]}}"#;
         let initiator = fields(&[("CompanyName", "典子谦示例企业"), ("EmployeeName", "张三"), ("SalaryTable", table)]);
         let marks = fill_marks(&of(&all, None), &initiator, &HashMap::new(), fonts).unwrap();
-        let first = compose(&PreparedTemplate::new(template.clone()).unwrap(), &marks, fonts).unwrap();
+        let first = compose(&PreparedTemplate::new(template.clone()).unwrap(), &marks, &[], fonts).unwrap();
 
         let employer = signing_marks(
             &of(&all, Some(EMPLOYER)),
@@ -434,8 +438,13 @@ mod tests {
         )
         .unwrap();
         let contract = Bytes::from(
-            compose(&PreparedTemplate::new(Bytes::from(std::fs::read(TEMPLATE).unwrap())).unwrap(), &marks, &fonts)
-                .unwrap(),
+            compose(
+                &PreparedTemplate::new(Bytes::from(std::fs::read(TEMPLATE).unwrap())).unwrap(),
+                &marks,
+                &[],
+                &fonts,
+            )
+            .unwrap(),
         );
         let png = canvas_png(600, 300);
         let signer = of(&all, Some(EMPLOYER)).into_iter().chain(of(&all, Some(EMPLOYEE))).collect::<Vec<_>>();
