@@ -146,6 +146,21 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_CALLBACK_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_allow_private: Option<bool>,
+    /// PEM certificate of a root CA to use instead of the one qianshu makes on first start; with
+    /// --ca-key. Imported into the database by the first node that starts, which every node then
+    /// shares; a database that already has another root refuses it [default: a root made on first start]
+    #[arg(long, env = "QIANSHU_CA_CERT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+    /// The private key of --ca-cert: PKCS#8 PEM, ECDSA P-256
+    #[arg(long, env = "QIANSHU_CA_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_key: Option<PathBuf>,
+    /// An external RFC 3161 timestamp authority (http:// or https:// URL) for signatures'
+    /// timestamps; POST /tsa still serves the built-in one [default: the built-in TSA]
+    #[arg(long, env = "QIANSHU_TSA_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsa_url: Option<String>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -269,6 +284,7 @@ pub struct ServeSettings {
     pub sms_sender: SmsSender,
     pub test_helpers: bool,
     pub callback_allow_private: bool,
+    pub pki: crate::pki::PkiSettings,
 }
 
 impl ServeSettings {
@@ -307,6 +323,9 @@ struct Layered {
     test_helpers: bool,
     /// No default of its own: unset, it follows `demo`.
     callback_allow_private: Option<bool>,
+    ca_cert: Option<PathBuf>,
+    ca_key: Option<PathBuf>,
+    tsa_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -451,8 +470,25 @@ impl ServeSettings {
             sms_sender: SmsSender::parse(&l.sms_sender)?,
             test_helpers: l.test_helpers,
             callback_allow_private: l.callback_allow_private.unwrap_or(l.demo),
+            pki: pki_settings(&l)?,
         })
     }
+}
+
+fn pki_settings(l: &Layered) -> anyhow::Result<crate::pki::PkiSettings> {
+    let ca = match (&l.ca_cert, &l.ca_key) {
+        (Some(certificate), Some(key)) => {
+            Some(crate::pki::CaFiles { certificate: certificate.clone(), key: key.clone() })
+        }
+        (None, None) => None,
+        _ => bail!("ca-cert and ca-key go together: give both, or neither for the root qianshu makes"),
+    };
+    if let Some(url) = &l.tsa_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!("tsa-url `{url}` is not an http:// or https:// URL");
+    }
+    Ok(crate::pki::PkiSettings { ca, tsa_url: l.tsa_url.clone() })
 }
 
 fn parse_action(name: &str) -> anyhow::Result<Action> {

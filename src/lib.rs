@@ -12,6 +12,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod page;
 pub mod pdf;
+pub mod pki;
 pub mod ratelimit;
 pub mod secrets;
 pub mod server;

@@ -11,6 +11,7 @@ mod flows;
 mod group_commit;
 pub mod lifecycle;
 mod links;
+pub mod pki;
 pub mod reviews;
 mod sealed;
 pub mod signing;
