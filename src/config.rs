@@ -616,6 +616,25 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_files_go_together_and_the_tsa_url_is_a_web_url() {
+        let load = |flags: ServeFlags| ServeSettings::load(&StoreFlags::default(), &flags).map(|s| s.pki);
+        assert_eq!(load(ServeFlags::default()).unwrap(), crate::pki::PkiSettings::default());
+        let both = ServeFlags {
+            ca_cert: Some("ca.pem".into()),
+            ca_key: Some("ca.key".into()),
+            tsa_url: Some("https://tsa.example/tsr".into()),
+            ..Default::default()
+        };
+        let pki = load(both.clone()).unwrap();
+        let files = crate::pki::CaFiles { certificate: "ca.pem".into(), key: "ca.key".into() };
+        assert_eq!((pki.ca, pki.tsa_url.as_deref()), (Some(files), Some("https://tsa.example/tsr")));
+        let e = load(ServeFlags { ca_key: None, ..both.clone() }).unwrap_err().to_string();
+        assert_eq!(e, "ca-cert and ca-key go together: give both, or neither for the root qianshu makes");
+        let e = load(ServeFlags { tsa_url: Some("tsa.example".into()), ..both }).unwrap_err().to_string();
+        assert_eq!(e, "tsa-url `tsa.example` is not an http:// or https:// URL");
+    }
+
+    #[test]
     fn callbacks_reach_private_addresses_only_when_asked_or_in_the_demo() {
         let load = |demo, allow| {
             let flags = ServeFlags { demo, callback_allow_private: allow, ..Default::default() };

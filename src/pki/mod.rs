@@ -9,6 +9,9 @@ pub mod routes;
 pub mod tsa;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
