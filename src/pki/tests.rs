@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::cms::content_info::ContentInfo;
@@ -373,4 +374,54 @@ async fn bench_event_certificate_cms_and_timestamp() {
     let der = sign_detached(&credential, [head, tail], Some(pki.timestamper())).unwrap();
     println!("CMS B-T size: {} bytes", der.len());
     measure("verify B-T over 300 KiB", &|| assert!(pki.verify_detached(&der, [head, tail]).is_valid()));
+}
+
+/// A TSA on a loopback port: `/tsa` answers as the built-in one, `/other` with a token for
+/// another request.
+async fn external_tsa(pki: Arc<Pki>) -> String {
+    use axum::routing::post;
+    let honest = pki.clone();
+    let router = axum::Router::new()
+        .route("/tsa", post(move |body: axum::body::Bytes| async move { honest.tsa().respond(&body) }))
+        .route(
+            "/other",
+            post(move |_: axum::body::Bytes| async move {
+                let request = x509_tsp::TimeStampReq {
+                    version: x509_tsp::TspVersion::V1,
+                    message_imprint: x509_tsp::MessageImprint {
+                        hash_algorithm: super::cms::sha256_algorithm(),
+                        hashed_message: der::asn1::OctetString::new([9u8; 32]).unwrap(),
+                    },
+                    req_policy: None,
+                    nonce: None,
+                    cert_req: true,
+                    extensions: None,
+                };
+                pki.tsa().respond(&request.to_der().unwrap())
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_tsa_is_called_from_a_thread_off_the_runtime_and_must_answer_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Arc::new(pki_on(&dir).await);
+    let base = external_tsa(pki.clone()).await;
+    let runtime = tokio::runtime::Handle::current();
+    let external = HttpTimestamper::new(&format!("{base}/tsa"), runtime.clone()).unwrap();
+    let credential = pki.event_credential(Subject { name: "张三", organization: None }).unwrap();
+    let der = tokio::task::spawn_blocking(move || sign_detached(&credential, [PDF_HEAD, PDF_TAIL], Some(&external)))
+        .await
+        .unwrap()
+        .unwrap();
+    let report = pki.verify_detached(&der, [PDF_HEAD, PDF_TAIL]);
+    assert!(report.is_valid() && report.timestamp.is_some(), "{report:?}");
+
+    let liar = HttpTimestamper::new(&format!("{base}/other"), runtime).unwrap();
+    let e = tokio::task::spawn_blocking(move || liar.timestamp(&[1; 32])).await.unwrap().unwrap_err();
+    assert_eq!(e.to_string(), format!("the timestamp authority {base}/other answered for another request"));
 }
