@@ -27,7 +27,7 @@ async fn pki_on(dir: &tempfile::TempDir) -> Pki {
     Pki::load(&store, &PkiSettings::default(), URL).await.unwrap()
 }
 
-fn extension<'a>(certificate: &'a Certificate, oid: const_oid::ObjectIdentifier) -> &'a x509_cert::ext::Extension {
+fn extension(certificate: &Certificate, oid: const_oid::ObjectIdentifier) -> &x509_cert::ext::Extension {
     let extensions = certificate.tbs_certificate.extensions.as_ref().unwrap();
     extensions.iter().find(|e| e.extn_id == oid).unwrap_or_else(|| panic!("no extension {oid}"))
 }

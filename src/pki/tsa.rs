@@ -80,7 +80,7 @@ impl Tsa {
     /// The DER TimeStampResp to a DER TimeStampReq: granted, or a rejection saying why.
     pub fn respond(&self, request: &[u8]) -> Vec<u8> {
         let answer = match TimeStampReq::from_der(request) {
-            Err(_) => Err(Refusal::new(Failure::BadDataFormat, "not a DER TimeStampReq")),
+            Err(_) => Err(Refusal::new(FailInfo::BadDataFormat, "not a DER TimeStampReq")),
             Ok(request) => self.grant(request),
         };
         let response = match answer {
@@ -89,7 +89,7 @@ impl Tsa {
         };
         response.unwrap_or_else(|e| {
             tracing::error!("encoding a timestamp response: {e:#}");
-            Refusal::new(Failure::SystemFailure, "the response could not be encoded")
+            Refusal::new(FailInfo::SystemFailure, "the response could not be encoded")
                 .into_response()
                 .expect("a rejection with a fixed text encodes")
         })
@@ -101,21 +101,21 @@ impl Tsa {
             ID_SHA_256 => 32,
             ID_SHA_384 => 48,
             ID_SHA_512 => 64,
-            ID_SHA_1 => return Err(Refusal::new(Failure::BadAlg, "SHA-1 imprints are not accepted")),
-            _ => return Err(Refusal::new(Failure::BadAlg, "the hash algorithm is not supported")),
+            ID_SHA_1 => return Err(Refusal::new(FailInfo::BadAlg, "SHA-1 imprints are not accepted")),
+            _ => return Err(Refusal::new(FailInfo::BadAlg, "the hash algorithm is not supported")),
         };
         if imprint.hashed_message.as_bytes().len() != expected_len {
-            return Err(Refusal::new(Failure::BadDataFormat, "the imprint's length is not its hash's"));
+            return Err(Refusal::new(FailInfo::BadDataFormat, "the imprint's length is not its hash's"));
         }
         if request.req_policy.is_some_and(|p| p != POLICY) {
-            return Err(Refusal::new(Failure::UnacceptedPolicy, "the requested policy is not this TSA's"));
+            return Err(Refusal::new(FailInfo::UnacceptedPolicy, "the requested policy is not this TSA's"));
         }
         if request.extensions.is_some() {
-            return Err(Refusal::new(Failure::UnacceptedExtension, "no extension is supported"));
+            return Err(Refusal::new(FailInfo::UnacceptedExtension, "no extension is supported"));
         }
         self.token_for(request.message_imprint, request.nonce, request.cert_req).map_err(|e| {
             tracing::error!("issuing a timestamp token: {e:#}");
-            Refusal::new(Failure::SystemFailure, "the token could not be made")
+            Refusal::new(FailInfo::SystemFailure, "the token could not be made")
         })
     }
 }
@@ -138,7 +138,7 @@ impl ContentInfoDer {
 
 /// The PKIFailureInfo bits (RFC 3161 §2.4.2) the TSA answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
+enum FailInfo {
     BadAlg = 0,
     BadDataFormat = 5,
     UnacceptedPolicy = 15,
@@ -146,7 +146,7 @@ enum Failure {
     SystemFailure = 25,
 }
 
-impl Failure {
+impl FailInfo {
     /// A named BIT STRING with only this bit set, trailing zero bits removed as DER wants.
     /// (cmpv2 0.2's own encoding of PKIFailureInfo puts the bits in the wrong places.)
     fn bits(self) -> der::Result<BitString> {
@@ -173,12 +173,12 @@ struct Rejection<'a> {
 
 /// Why a request was refused: the RFC 3161 failure and a text for people.
 struct Refusal {
-    failure: Failure,
+    failure: FailInfo,
     text: &'static str,
 }
 
 impl Refusal {
-    fn new(failure: Failure, text: &'static str) -> Refusal {
+    fn new(failure: FailInfo, text: &'static str) -> Refusal {
         Refusal { failure, text }
     }
 
