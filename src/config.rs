@@ -172,6 +172,21 @@ pub struct ServeFlags {
     #[arg(long, env = "QIANSHU_TRUSTED_PROXIES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_proxies: Option<String>,
+    /// PEM certificate of a root CA to use instead of the one qianshu makes on first start; with
+    /// --ca-key. Imported into the database by the first node that starts, which every node then
+    /// shares; a database that already has another root refuses it [default: a root made on first start]
+    #[arg(long, env = "QIANSHU_CA_CERT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+    /// The private key of --ca-cert: PKCS#8 PEM, ECDSA P-256
+    #[arg(long, env = "QIANSHU_CA_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_key: Option<PathBuf>,
+    /// An external RFC 3161 timestamp authority (http:// or https:// URL) for signatures'
+    /// timestamps; POST /tsa still serves the built-in one [default: the built-in TSA]
+    #[arg(long, env = "QIANSHU_TSA_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsa_url: Option<String>,
 }
 
 /// A database URL whose password never reaches a log line.
@@ -319,6 +334,7 @@ pub struct ServeSettings {
     /// How long a stopping node waits for requests and renders in progress.
     pub drain_timeout: Duration,
     pub trusted_proxies: Vec<IpAddr>,
+    pub pki: crate::pki::PkiSettings,
 }
 
 impl ServeSettings {
@@ -362,6 +378,9 @@ struct Layered {
     callback_allow_private: Option<bool>,
     drain_timeout_ms: u64,
     trusted_proxies: Option<String>,
+    ca_cert: Option<PathBuf>,
+    ca_key: Option<PathBuf>,
+    tsa_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -523,6 +542,7 @@ impl ServeSettings {
             callback_allow_private: l.callback_allow_private.unwrap_or(l.demo),
             drain_timeout: Duration::from_millis(l.drain_timeout_ms),
             trusted_proxies: parse_trusted_proxies(l.trusted_proxies.as_deref().unwrap_or_default())?,
+            pki: pki_settings(&l)?,
         })
     }
 }
@@ -534,6 +554,20 @@ pub fn parse_trusted_proxies(s: &str) -> anyhow::Result<Vec<IpAddr>> {
         .filter(|a| !a.is_empty())
         .map(|a| a.parse().map_err(|_| anyhow::anyhow!("trusted-proxies: `{a}` is not an IP address")))
         .collect()
+fn pki_settings(l: &Layered) -> anyhow::Result<crate::pki::PkiSettings> {
+    let ca = match (&l.ca_cert, &l.ca_key) {
+        (Some(certificate), Some(key)) => {
+            Some(crate::pki::CaFiles { certificate: certificate.clone(), key: key.clone() })
+        }
+        (None, None) => None,
+        _ => bail!("ca-cert and ca-key go together: give both, or neither for the root qianshu makes"),
+    };
+    if let Some(url) = &l.tsa_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!("tsa-url `{url}` is not an http:// or https:// URL");
+    }
+    Ok(crate::pki::PkiSettings { ca, tsa_url: l.tsa_url.clone() })
 }
 
 fn parse_action(name: &str) -> anyhow::Result<Action> {
@@ -690,6 +724,22 @@ mod tests {
         std::fs::write(&file, "redis_url = \"redis://127.0.0.1\"\nredis_timeout_ms = 0\n").unwrap();
         let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
         assert_eq!(e, "redis-timeout-ms must be at least 1");
+    fn the_ca_files_go_together_and_the_tsa_url_is_a_web_url() {
+        let load = |flags: ServeFlags| ServeSettings::load(&StoreFlags::default(), &flags).map(|s| s.pki);
+        assert_eq!(load(ServeFlags::default()).unwrap(), crate::pki::PkiSettings::default());
+        let both = ServeFlags {
+            ca_cert: Some("ca.pem".into()),
+            ca_key: Some("ca.key".into()),
+            tsa_url: Some("https://tsa.example/tsr".into()),
+            ..Default::default()
+        };
+        let pki = load(both.clone()).unwrap();
+        let files = crate::pki::CaFiles { certificate: "ca.pem".into(), key: "ca.key".into() };
+        assert_eq!((pki.ca, pki.tsa_url.as_deref()), (Some(files), Some("https://tsa.example/tsr")));
+        let e = load(ServeFlags { ca_key: None, ..both.clone() }).unwrap_err().to_string();
+        assert_eq!(e, "ca-cert and ca-key go together: give both, or neither for the root qianshu makes");
+        let e = load(ServeFlags { tsa_url: Some("tsa.example".into()), ..both }).unwrap_err().to_string();
+        assert_eq!(e, "tsa-url `tsa.example` is not an http:// or https:// URL");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod page;
 pub mod pdf;
+pub mod pki;
 pub mod ratelimit;
 pub mod secrets;
 pub mod server;

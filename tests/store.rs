@@ -1713,3 +1713,40 @@ async fn the_evidence_trail_keeps_links_codes_doors_revisions_and_certificates(d
 }
 
 on_both_backends!(the_evidence_trail_keeps_links_codes_doors_revisions_and_certificates);
+async fn two_nodes_loading_the_pki_at_once_share_one_root_and_tsa(db: &TestDb) {
+    use qianshu::pki::{Pki, PkiSettings, Subject};
+    let (a, b) = (
+        Store::connect(&db.url, common::master_key()).await.unwrap(),
+        Store::connect(&db.url, common::master_key()).await.unwrap(),
+    );
+    let settings = PkiSettings::default();
+    let (first, second) =
+        tokio::join!(Pki::load(&a, &settings, "http://a.test"), Pki::load(&b, &settings, "http://b.test"));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.root_pem(), second.root_pem());
+    assert_eq!(first.tsa().credential().certificate(), second.tsa().credential().certificate());
+    let (x, y) = tokio::join!(
+        first.organization_credential(APP_A, "org", "某某公司"),
+        second.organization_credential(APP_A, "org", "某某公司")
+    );
+    assert_eq!(x.unwrap().certificate(), y.unwrap().certificate());
+
+    // What one node signs, the other verifies as its own root's.
+    let credential = first.event_credential(Subject { name: "张三", organization: None }).unwrap();
+    let cms = qianshu::pki::sign_detached(&credential, [b"head", b"tail"], Some(second.timestamper())).unwrap();
+    assert!(second.verify_detached(&cms, [b"head", b"tail"]).is_valid());
+
+    let pool = raw(db).await;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, private_key FROM pki_credentials ORDER BY name").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, [&format!("organization/{APP_A}/org/某某公司"), "root", "tsa"]);
+    for (name, key) in &rows {
+        assert!(key.starts_with("enc1:") && !key.contains("PRIVATE"), "{name}: {key}");
+    }
+    let third = Pki::load(&b, &settings, "http://b.test").await.unwrap();
+    assert_eq!(third.root_pem(), first.root_pem());
+}
+
+on_both_backends!(two_nodes_loading_the_pki_at_once_share_one_root_and_tsa);

@@ -63,6 +63,8 @@ pub struct AppState {
     pub edge: EdgeLimits,
     /// Sends text messages (signing codes) and keeps those sent for the test helpers.
     pub sms: crate::sms::Sms,
+    /// qianshu's certificate authority and timestamp authority.
+    pub pki: Arc<crate::pki::Pki>,
     /// Whether `/_qianshu/` serves the test helpers (`--test-helpers`).
     pub test_helpers: bool,
     /// Proxies whose `X-Forwarded-For` names a signer's address (`--trusted-proxies`).
@@ -95,6 +97,7 @@ impl AppState {
             sms: crate::sms::Sms::new(&settings.sms_sender, store.clock().clone())?,
             test_helpers: settings.test_helpers,
             trusted_proxies: settings.trusted_proxies.clone(),
+            pki: Arc::new(crate::pki::Pki::load(&store, &settings.pki, public_url).await?),
             store,
             blobs,
             synthesis,
@@ -125,6 +128,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(test_helpers::routes(&state))
         .merge(crate::page::assets::router())
         .merge(crate::page::routes())
+        .merge(crate::pki::routes::routes())
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {

@@ -13,6 +13,7 @@ mod group_commit;
 pub mod lifecycle;
 mod links;
 pub mod operations;
+pub mod pki;
 pub mod reviews;
 mod sealed;
 pub mod signing;

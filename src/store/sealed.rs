@@ -30,9 +30,11 @@ pub(super) const CALLBACK_TOKEN: SealedColumn =
     SealedColumn { table: "applications", row_key: "app_id", column: "callback_token" };
 pub(super) const SERVER_SECRET: SealedColumn =
     SealedColumn { table: "server_secrets", row_key: "name", column: "value" };
+pub(super) const PKI_KEY: SealedColumn =
+    SealedColumn { table: "pki_credentials", row_key: "name", column: "private_key" };
 
 /// Every column that holds secrets; a new one is added here and to nothing else at start.
-const SEALED_COLUMNS: [SealedColumn; 4] = [SECRET_KEY, CALLBACK_KEY, CALLBACK_TOKEN, SERVER_SECRET];
+const SEALED_COLUMNS: [SealedColumn; 5] = [SECRET_KEY, CALLBACK_KEY, CALLBACK_TOKEN, SERVER_SECRET, PKI_KEY];
 
 impl Store {
     pub(super) fn seal(&self, place: Place<'_>, plaintext: &SecretString) -> String {
