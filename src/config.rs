@@ -554,6 +554,8 @@ pub fn parse_trusted_proxies(s: &str) -> anyhow::Result<Vec<IpAddr>> {
         .filter(|a| !a.is_empty())
         .map(|a| a.parse().map_err(|_| anyhow::anyhow!("trusted-proxies: `{a}` is not an IP address")))
         .collect()
+}
+
 fn pki_settings(l: &Layered) -> anyhow::Result<crate::pki::PkiSettings> {
     let ca = match (&l.ca_cert, &l.ca_key) {
         (Some(certificate), Some(key)) => {
@@ -724,6 +726,9 @@ mod tests {
         std::fs::write(&file, "redis_url = \"redis://127.0.0.1\"\nredis_timeout_ms = 0\n").unwrap();
         let e = ServeSettings::load(&store, &ServeFlags::default()).unwrap_err().to_string();
         assert_eq!(e, "redis-timeout-ms must be at least 1");
+    }
+
+    #[test]
     fn the_ca_files_go_together_and_the_tsa_url_is_a_web_url() {
         let load = |flags: ServeFlags| ServeSettings::load(&StoreFlags::default(), &flags).map(|s| s.pki);
         assert_eq!(load(ServeFlags::default()).unwrap(), crate::pki::PkiSettings::default());
