@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.request
 import uuid
 
@@ -49,7 +50,7 @@ def expect_a_group_and_its_links(server, out):
 def test_the_python_example_creates_a_group_and_prints_its_links(db, tmp_path):
     server = demo_server(db, tmp_path)
     try:
-        r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(EXAMPLES / "first-group.py")],
+        r = subprocess.run([sys.executable, str(EXAMPLES / "first-group.py")],
                            capture_output=True, text=True, timeout=120,
                            env={**os.environ, "QIANSHU_ENDPOINT": server.address})
         assert r.returncode == 0, r.stderr
