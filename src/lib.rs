@@ -6,6 +6,7 @@ pub mod approvers;
 pub mod blobs;
 pub mod callbacks;
 pub mod config;
+pub mod crypto_provider;
 pub mod demo;
 pub mod domain;
 pub mod error;
