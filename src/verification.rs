@@ -99,14 +99,13 @@ fn outcome_of(report: &SignatureReport) -> Outcome {
 
 fn check(found: &EmbeddedSignature, report: &SignatureReport) -> SignatureCheck {
     let certificate = report.signer.as_ref();
-    let signed_at = report.timestamp.as_ref().map(|t| t.gen_time).or_else(|| found.signed_at.as_deref().and_then(pdf_date));
-    let rect = found.rect.unwrap_or(crate::domain::template::Placement { page: 0, x: 0.0, y: 0.0, width: 0.0, height: 0.0 });
+    let signed_at =
+        report.timestamp.as_ref().map(|t| t.gen_time).or_else(|| found.signed_at.as_deref().and_then(pdf_date));
+    let rect =
+        found.rect.unwrap_or(crate::domain::template::Placement { page: 0, x: 0.0, y: 0.0, width: 0.0, height: 0.0 });
     SignatureCheck {
         outcome: outcome_of(report),
-        signer_name: certificate
-            .and_then(|c| c.common_name.clone())
-            .or_else(|| found.name.clone())
-            .unwrap_or_default(),
+        signer_name: certificate.and_then(|c| c.common_name.clone()).or_else(|| found.name.clone()).unwrap_or_default(),
         signed_at_ms: signed_at.unwrap_or(0).saturating_mul(1000),
         algorithm: report.algorithm.clone().unwrap_or_default(),
         cert_serial: certificate.map(|c| c.serial_hex.to_lowercase()).unwrap_or_default(),

@@ -265,7 +265,13 @@ const PLATFORM_SIGNER: &str = "qianshu";
 /// `pdf` (a document qianshu issues, such as the evidence report) sealed by qianshu: an
 /// incremental update adding an invisible signature field, then one certifying that no later
 /// change is allowed (DocMDP P=1), signed by `cms`.
-pub fn seal(pdf: &[u8], name: &str, signed_at: time::OffsetDateTime, fonts: &Fonts, cms: &dyn Cms) -> anyhow::Result<Vec<u8>> {
+pub fn seal(
+    pdf: &[u8],
+    name: &str,
+    signed_at: time::OffsetDateTime,
+    fonts: &Fonts,
+    cms: &dyn Cms,
+) -> anyhow::Result<Vec<u8>> {
     let doc = super::load(pdf)?;
     let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(pdf), &doc)?;
     let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };

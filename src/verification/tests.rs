@@ -8,8 +8,8 @@ use crate::config::DatabaseUrl;
 use crate::domain::template::{Component, ComponentType, Placement};
 use crate::pdf::compose::{PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
-use crate::pdf::pades::{Cms, Signer, form_fields, sign};
 use crate::pdf::image::image_xobject;
+use crate::pdf::pades::{Cms, Signer, form_fields, sign};
 use crate::pdf::sign::tests::{
     EMPLOYEE, EMPLOYER, TEMPLATE, canvas_png, components, date, fields, fonts_and_tools, of,
 };
