@@ -524,12 +524,7 @@ fn embed(out: &mut [u8], at: usize, cms: &dyn Cms) -> anyhow::Result<()> {
     room.fill(b' ');
     room[..ranges.len()].copy_from_slice(ranges.as_bytes());
     let der = cms.sign([&out[..lt], &out[gt + 1..]])?;
-    ensure!(
-        der.len() * 2 <= gt - lt - 1,
-        "the CMS is {} bytes, more than the {} reserved",
-        der.len(),
-        (gt - lt - 1) / 2
-    );
+    ensure!(der.len() * 2 < gt - lt, "the CMS is {} bytes, more than the {} reserved", der.len(), (gt - lt - 1) / 2);
     let hex = hex::encode_upper(&der);
     out[lt + 1..lt + 1 + hex.len()].copy_from_slice(hex.as_bytes());
     Ok(())
