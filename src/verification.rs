@@ -67,7 +67,10 @@ pub fn verify(pdf: &[u8], pki: &Pki) -> Verification {
             signatures.push(check(found, &report));
         }
     }
-    let outcomes: Vec<Outcome> = signatures.iter().map(|s| s.outcome).chain(timestamps).collect();
+    // A document timestamp only breaks a file: whose TSA made it (`--tsa-url` may name any)
+    // says nothing about where the file was signed.
+    let broken = timestamps.into_iter().filter(|o| matches!(o, Outcome::Tampered | Outcome::Malformed));
+    let outcomes: Vec<Outcome> = signatures.iter().map(|s| s.outcome).chain(broken).collect();
     let outcome = if signatures.is_empty() {
         Outcome::Unsigned
     } else if outcomes.contains(&Outcome::Tampered) {
@@ -82,15 +85,16 @@ pub fn verify(pdf: &[u8], pki: &Pki) -> Verification {
     Verification { outcome, signatures }
 }
 
-/// A signature qianshu could not fully check is malformed; one whose bytes or key do not match,
-/// tampered; an intact one is qianshu's only if its certificate and timestamp chain to the root.
+/// A signature qianshu could not fully check is malformed; one whose bytes, key or timestamp do
+/// not match, tampered; an intact one is qianshu's if its certificate chains to the root, whoever
+/// timestamped it (`--tsa-url`).
 fn outcome_of(report: &SignatureReport) -> Outcome {
     let timestamp_intact = report.timestamp.as_ref().is_none_or(|t| t.valid);
     if report.problem.is_some() {
         Outcome::Malformed
     } else if !(report.digest_matches && report.signature_valid && timestamp_intact) {
         Outcome::Tampered
-    } else if report.is_valid() {
+    } else if report.chain_trusted {
         Outcome::Platform
     } else {
         Outcome::Elsewhere
