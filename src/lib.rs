@@ -25,3 +25,4 @@ pub mod store;
 pub mod synthesis;
 pub mod tenants;
 pub mod untrusted;
+pub mod verification;

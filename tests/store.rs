@@ -1776,6 +1776,7 @@ async fn two_nodes_loading_the_pki_at_once_share_one_root_and_tsa(db: &TestDb) {
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.root_pem(), second.root_pem());
     assert_eq!(first.tsa().credential().certificate(), second.tsa().credential().certificate());
+    assert_eq!(first.platform_credential().certificate(), second.platform_credential().certificate());
     let (x, y) = tokio::join!(
         first.organization_credential(APP_A, "org", "某某公司"),
         second.organization_credential(APP_A, "org", "某某公司")
@@ -1792,7 +1793,7 @@ async fn two_nodes_loading_the_pki_at_once_share_one_root_and_tsa(db: &TestDb) {
         sqlx::query_as("SELECT name, private_key FROM pki_credentials ORDER BY name").fetch_all(&pool).await.unwrap();
     pool.close().await;
     let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, [&format!("organization/{APP_A}/org/某某公司"), "root", "tsa"]);
+    assert_eq!(names, [&format!("organization/{APP_A}/org/某某公司"), "platform", "root", "tsa"]);
     for (name, key) in &rows {
         assert!(key.starts_with("enc1:") && !key.contains("PRIVATE"), "{name}: {key}");
     }
