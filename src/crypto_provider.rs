@@ -3,11 +3,17 @@
 //! rustls is built with `ring` only: its default, `aws-lc-rs`, compiles aws-lc from C and took
 //! most of a cold release build (see docs/ARCHITECTURE.md, "Choices and why"). Without a default
 //! provider compiled in, reqwest panics when a client is built unless one was installed first, so
-//! every place that builds one calls [`install`] before it.
+//! every client is built from [`http_client`], which installs it first.
 
 /// Installs ring as the process's rustls provider; later calls (and a provider already
 /// installed by an embedding program) leave it as it is.
 pub fn install() {
     // Err only means a provider is already installed, which is all this asks for.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A reqwest client builder, the provider installed: the one way qianshu starts an HTTP client.
+pub fn http_client() -> reqwest::ClientBuilder {
+    install();
+    reqwest::Client::builder()
 }

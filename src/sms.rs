@@ -55,12 +55,11 @@ struct WebhookMessage<'a> {
 impl Sms {
     /// A sender as `--sms-sender` says, stamping messages with `clock`.
     pub fn new(sender: &SmsSender, clock: Clock) -> anyhow::Result<Sms> {
-        crate::crypto_provider::install();
         let to = match sender {
             SmsSender::Log => Destination::Log,
             SmsSender::Webhook(url) => Destination::Webhook {
                 url: reqwest::Url::parse(url).context("the SMS webhook URL (--sms-sender)")?,
-                client: reqwest::Client::builder()
+                client: crate::crypto_provider::http_client()
                     .timeout(WEBHOOK_TIMEOUT)
                     .build()
                     .context("building the SMS webhook's HTTP client")?,

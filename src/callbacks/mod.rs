@@ -110,8 +110,7 @@ pub struct Callbacks {
 
 impl Callbacks {
     pub fn new(store: Store, allow_private: bool) -> anyhow::Result<Callbacks> {
-        crate::crypto_provider::install();
-        let client = reqwest::Client::builder()
+        let client = crate::crypto_provider::http_client()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             // A redirect is not a 200: the message is retried, never followed somewhere else.

@@ -208,7 +208,7 @@ const EXTERNAL_MAX_RESPONSE: usize = 256 * 1024;
 
 impl HttpTimestamper {
     pub fn new(url: &str, runtime: tokio::runtime::Handle) -> anyhow::Result<HttpTimestamper> {
-        let client = reqwest::Client::builder().timeout(EXTERNAL_TIMEOUT).build()?;
+        let client = crate::crypto_provider::http_client().timeout(EXTERNAL_TIMEOUT).build()?;
         Ok(HttpTimestamper { url: url.to_owned(), client, runtime })
     }
 
