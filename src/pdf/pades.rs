@@ -214,6 +214,25 @@ pub fn add_form_fields(update: &mut Update, fields: &[FormField]) -> anyhow::Res
     Ok(())
 }
 
+/// A contract made before contracts carried form fields, and not signed yet, with `fields`
+/// (its [`form_fields`]) added in one incremental update: before the first signature certifies
+/// the document, adding fields is still allowed. `None` for a contract that has its fields.
+pub fn add_missing_form_fields(latest: &[u8], fields: &[FormField]) -> anyhow::Result<Option<Vec<u8>>> {
+    let doc = super::load(latest)?;
+    let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
+    let existing = fields_by_name(&doc, &prepared);
+    if fields.iter().any(|f| existing.contains_key(f.name.as_bytes())) {
+        return Ok(None);
+    }
+    ensure!(
+        !existing.values().any(|(_, f)| is_signed_signature(f)),
+        "the contract is signed but has none of its signers' form fields"
+    );
+    let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };
+    add_form_fields(&mut update, fields)?;
+    Ok(Some(update.write()?))
+}
+
 /// Who signs, and when.
 pub struct Signer<'a> {
     /// The signer's RecipientId in the contract's template.
