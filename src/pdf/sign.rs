@@ -54,9 +54,11 @@ pub(super) mod tests {
     use std::process::Command;
     use std::sync::Arc;
 
+    use bytes::Bytes;
+
     use super::*;
     use crate::domain::template::{Component, ComponentType};
-    use crate::pdf::compose::compose;
+    use crate::pdf::compose::{PreparedTemplate, compose};
     use crate::pdf::image::image_xobject;
     use crate::synthesis::{SignatureAppearance, fill_marks, signing_marks};
 
