@@ -505,7 +505,7 @@ fn embed(out: &mut [u8], at: usize, cms: &dyn Cms) -> anyhow::Result<()> {
     room[..ranges.len()].copy_from_slice(ranges.as_bytes());
     let der = cms.sign([&out[..lt], &out[gt + 1..]])?;
     ensure!(
-        der.len() * 2 <= gt - lt - 1,
+        der.len() * 2 < gt - lt,
         "the CMS is {} bytes, more than the {} reserved",
         der.len(),
         (gt - lt - 1) / 2
