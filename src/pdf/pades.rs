@@ -504,12 +504,7 @@ fn embed(out: &mut [u8], at: usize, cms: &dyn Cms) -> anyhow::Result<()> {
     room.fill(b' ');
     room[..ranges.len()].copy_from_slice(ranges.as_bytes());
     let der = cms.sign([&out[..lt], &out[gt + 1..]])?;
-    ensure!(
-        der.len() * 2 < gt - lt,
-        "the CMS is {} bytes, more than the {} reserved",
-        der.len(),
-        (gt - lt - 1) / 2
-    );
+    ensure!(der.len() * 2 < gt - lt, "the CMS is {} bytes, more than the {} reserved", der.len(), (gt - lt - 1) / 2);
     let hex = hex::encode_upper(&der);
     out[lt + 1..lt + 1 + hex.len()].copy_from_slice(hex.as_bytes());
     Ok(())
@@ -1215,6 +1210,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_contract_made_without_form_fields_gets_them_in_its_first_signing_and_validates() {
+        let Some(fonts) = validators() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new(dir.path());
+        let all = components();
+        let fields_of_contract = form_fields([EMPLOYER, EMPLOYEE], &all);
+        let template = PreparedTemplate::new(Bytes::from(std::fs::read(TEMPLATE).unwrap())).unwrap();
+        let older = compose(&template, &[], &[], &fonts).unwrap();
+        let upgraded = add_missing_form_fields(&older, &fields_of_contract).unwrap().expect("fields added");
+        assert!(upgraded.starts_with(&older));
+        assert_eq!(add_missing_form_fields(&upgraded, &fields_of_contract).unwrap(), None);
+
+        let employer = of(&all, Some(EMPLOYER));
+        let seal = [SignatureAppearance::GeneratedSeal("典子谦示例企业".into())];
+        let marks = signing_marks(&employer, &[], &HashMap::new(), &seal, date(), &fonts).unwrap();
+        let signer =
+            Signer {
+                recipient_id: EMPLOYER, components: &employer, name: "典子谦示例企业", signed_at: signed_at()
+            };
+        let signed = sign(&upgraded, &signer, &marks, &fonts, &ca.signer("employer", 4)).unwrap();
+        let path = dir.path().join("upgraded.pdf");
+        std::fs::write(&path, &signed).unwrap();
+        let (ok, report) = ca.pyhanko(&path);
+        assert!(ok && report.contains("The signature is judged VALID."), "{report}");
+        // Once signed, nothing is added any more: a field missing now would be a disallowed change.
+        let error = add_missing_form_fields(&signed, &form_fields(["someone-else"], &all)).unwrap_err();
+        assert!(error.to_string().contains("signed but has none of its signers' form fields"), "{error}");
     }
 
     #[test]
