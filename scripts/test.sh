@@ -134,7 +134,7 @@ fi
 step "Rust tests: unit, the storage suite on both databases, the blob suite on both stores"
 cargo test --workspace
 
-step "official Python SDK suite on both backends"
+step "official Python SDK suite on both backends (with the README's examples, examples/)"
 cargo build --bin qianshu
 .venv/bin/python -m pytest tests/sdk -q -rs
 

@@ -34,6 +34,7 @@ impl BlobStore {
     fn s3(url: &str) -> anyhow::Result<BlobStore> {
         let rest = url.trim_start_matches("s3://");
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        crate::crypto_provider::install();
         let s3 = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .build()

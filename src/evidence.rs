@@ -1,7 +1,9 @@
 //! Evidence reports: a completed contract's whole history, read from the evidence trail the
-//! signing operations wrote, set as a PDF in Chinese on the render threads, passed through
-//! [`seal_report`], stored as a blob by SHA-256 and recorded, all before
-//! `CreateChannelFlowEvidenceReport` answers.
+//! signing operations wrote, set as a PDF in Chinese on the render threads, signed and
+//! timestamped by qianshu ([`seal_report`]), stored as a blob by SHA-256 and recorded, all
+//! before `CreateChannelFlowEvidenceReport` answers.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -11,7 +13,10 @@ use crate::domain::evidence::{Report, Trail, mask_mobile};
 use crate::domain::flow::{Approver, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, ReportId};
 use crate::error::{ApiError, Code, Failure};
+use crate::pdf::font::Fonts;
+use crate::pdf::pades::{self, Cms};
 use crate::pdf::report::Block;
+use crate::pki::Pki;
 use crate::store::Store;
 use crate::synthesis::Synthesis;
 
@@ -21,6 +26,7 @@ pub async fn create_report(
     store: &Store,
     blobs: &BlobStore,
     synthesis: &Synthesis,
+    pki: &Arc<Pki>,
     app: &ExternalId,
     flow_id: &FlowId,
 ) -> Result<Report, Failure> {
@@ -46,16 +52,42 @@ pub async fn create_report(
     let blocks = report_blocks(&trail, &report_id, now);
     let footer = format!("出证报告 {report_id}  合同 {flow_id}");
     let pdf = synthesis.render_report(blocks, footer).await?;
-    let sha256 = blobs.put(seal_report(Bytes::from(pdf))).await?;
+    let sealed = seal_report(synthesis, pki.clone(), pdf, now).await?;
+    let sha256 = blobs.put(sealed).await?;
     let report = Report { report_id, flow_id: flow_id.clone(), sha256, created_at: now };
     store.record_report(app, &report).await?;
     Ok(report)
 }
 
-/// Every finished report passes here on its way to storage: where qianshu's own signature and
-/// timestamp go once signatures are cryptographic. Until then the report leaves as drawn.
-pub fn seal_report(pdf: Bytes) -> Bytes {
-    pdf
+/// Room for the seal's CMS: qianshu's certificate and the root, the signature, and a timestamp
+/// token with its TSA's chain, which an external TSA (`--tsa-url`) may make RSA-4096 and long.
+const SEAL_CMS_ROOM: usize = 16 * 1024;
+
+/// qianshu's own signature, timestamped (PAdES B-T), as the CMS of a report's seal.
+struct PlatformSignature<'a>(&'a Pki);
+
+impl Cms for PlatformSignature<'_> {
+    fn sign(&self, signed: [&[u8]; 2]) -> anyhow::Result<Vec<u8>> {
+        crate::pki::sign_detached(self.0.platform_credential(), signed, Some(self.0.timestamper()))
+    }
+
+    fn max_len(&self) -> usize {
+        SEAL_CMS_ROOM
+    }
+}
+
+/// A finished report, made at `now` (unix seconds), signed by qianshu's own certificate with a
+/// timestamp and certified against any later change (DocMDP P=1), on the render threads.
+pub async fn seal_report(synthesis: &Synthesis, pki: Arc<Pki>, pdf: Vec<u8>, now: i64) -> anyhow::Result<Bytes> {
+    let fonts = synthesis.fonts().clone();
+    let signed_at = time::OffsetDateTime::from_unix_timestamp(now)?;
+    let sealed = synthesis.on_render_thread(move || seal(&pdf, &pki, signed_at, &fonts)).await?;
+    Ok(Bytes::from(sealed))
+}
+
+/// [`seal_report`] on this thread.
+pub(crate) fn seal(pdf: &[u8], pki: &Pki, signed_at: time::OffsetDateTime, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
+    pades::seal(pdf, crate::pki::PLATFORM_NAME, signed_at, fonts, &PlatformSignature(pki))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in China (UTC+8), as the report shows every time.

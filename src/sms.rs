@@ -55,6 +55,7 @@ struct WebhookMessage<'a> {
 impl Sms {
     /// A sender as `--sms-sender` says, stamping messages with `clock`.
     pub fn new(sender: &SmsSender, clock: Clock) -> anyhow::Result<Sms> {
+        crate::crypto_provider::install();
         let to = match sender {
             SmsSender::Log => Destination::Log,
             SmsSender::Webhook(url) => Destination::Webhook {

@@ -133,7 +133,7 @@ impl Synthesis {
 
     /// Runs `work` on a render thread, after the renders queued before it; a panic in it is an
     /// error like any other, so that one poisonous input fails its own job and nothing else.
-    async fn on_render_thread<T: Send + 'static>(
+    pub async fn on_render_thread<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {

@@ -529,7 +529,58 @@ async fn concurrent_groups_never_take_more_than_the_quota(db: &TestDb) {
     assert_eq!(store.quota_left(&id(APP_B)).await.unwrap(), (0, 10));
 }
 
-on_both_backends!(a_group_reads_back_as_it_was_written, concurrent_groups_never_take_more_than_the_quota);
+/// A batch as group commit writes it: several applications, each group charged in turn (one
+/// refused in the middle), and values that JSON, SQL or a multi-row insert could mangle.
+async fn a_batch_charges_each_group_in_turn_and_keeps_every_value_exactly(db: &TestDb) {
+    let store = applied(db).await;
+    let tricky = "引号\"反斜杠\\ 单引号' 换行\n制表\t😀 {\"json\": [1, null]} $1 ?";
+    let mut groups = Vec::new();
+    for flows in [4, 4, 3, 2] {
+        groups.push(planned_group(&store, APP_B, flows, 1_800_000_000).await);
+    }
+    let template_a = TemplateId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "t").unwrap();
+    let snapshot_a = store.template(&id(APP_A), &template_a).await.unwrap().unwrap().snapshot.clone();
+    let mut of_a = planned_group(&store, APP_B, 1, 1_800_000_000).await;
+    of_a.app_id = id(APP_A);
+    for f in &mut of_a.flows {
+        f.template_id = template_a.clone();
+        f.template_snapshot = snapshot_a.clone();
+    }
+    groups.insert(1, of_a);
+    let first = &mut groups[0].flows[0];
+    first.name = tricky.into();
+    first.options.description = Some(String::new());
+    first.options.custom_show_map = Some(tricky.into());
+    first.fields = vec![("F1".into(), tricky.into()), ("F2".into(), String::new())];
+    first.approvers[0].name = Some(tricky.into());
+    first.approvers[0].organization_name = None;
+
+    let outcomes = store.create_flow_groups(&groups).await.unwrap();
+    let refused: Vec<(usize, String)> =
+        outcomes.iter().enumerate().filter_map(|(i, o)| o.as_ref().err().map(|e| (i, e.message.clone()))).collect();
+    assert_eq!(refused, [(3, format!("The group needs 3 contracts of quota; application {APP_B} has 2 left."))]);
+    assert!(matches!(&outcomes[3], Err(e) if e.code == qianshu::error::Code::OperationDenied_NoQuota));
+    for (i, g) in groups.iter_mut().enumerate() {
+        let read = store.app_flow_group(&g.app_id, &g.flow_group_id).await.unwrap();
+        if i == 3 {
+            assert!(read.is_none());
+            continue;
+        }
+        let (name, flows) = read.unwrap();
+        for f in &mut g.flows {
+            f.group = Some((g.flow_group_id.clone(), "合同组".into()));
+        }
+        assert_eq!((name.as_str(), &flows), ("合同组", &g.flows));
+    }
+    assert_eq!(store.quota_left(&id(APP_B)).await.unwrap(), (0, 10));
+    assert_eq!(store.quota_left(&id(APP_A)).await.unwrap(), (99_999, 1));
+}
+
+on_both_backends!(
+    a_group_reads_back_as_it_was_written,
+    concurrent_groups_never_take_more_than_the_quota,
+    a_batch_charges_each_group_in_turn_and_keeps_every_value_exactly
+);
 
 async fn the_read_cache_drops_what_this_node_changes(db: &TestDb) {
     let store = applied(db).await.with_cache(std::time::Duration::from_secs(60));
@@ -1725,6 +1776,7 @@ async fn two_nodes_loading_the_pki_at_once_share_one_root_and_tsa(db: &TestDb) {
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.root_pem(), second.root_pem());
     assert_eq!(first.tsa().credential().certificate(), second.tsa().credential().certificate());
+    assert_eq!(first.platform_credential().certificate(), second.platform_credential().certificate());
     let (x, y) = tokio::join!(
         first.organization_credential(APP_A, "org", "某某公司"),
         second.organization_credential(APP_A, "org", "某某公司")
@@ -1741,7 +1793,7 @@ async fn two_nodes_loading_the_pki_at_once_share_one_root_and_tsa(db: &TestDb) {
         sqlx::query_as("SELECT name, private_key FROM pki_credentials ORDER BY name").fetch_all(&pool).await.unwrap();
     pool.close().await;
     let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, [&format!("organization/{APP_A}/org/某某公司"), "root", "tsa"]);
+    assert_eq!(names, [&format!("organization/{APP_A}/org/某某公司"), "platform", "root", "tsa"]);
     for (name, key) in &rows {
         assert!(key.starts_with("enc1:") && !key.contains("PRIVATE"), "{name}: {key}");
     }

@@ -199,7 +199,13 @@ pub fn verify_signature(
             return Ok(());
         }
     }
-    Err(failure("please check your signature is correct"))
+    // The usual cause is a key that is not this SecretId's, and the second a proxy that rewrites
+    // what was signed; the clock is judged before (SignatureExpire), so it is not the reason here.
+    Err(failure(&format!(
+        "the signature does not match. Check that the client signs with the SecretKey issued with \
+         SecretId `{}`, and that nothing between it and qianshu rewrites the body, the query or the Host header",
+        auth.secret_id
+    )))
 }
 
 #[cfg(test)]
@@ -269,6 +275,12 @@ mod tests {
         assert_eq!(e.code, Code::AuthFailure_SignatureFailure);
         let e = check("POST", "", "application/json", POST_BODY.as_bytes(), POST_AUTH, "otherKEY").unwrap_err();
         assert_eq!(e.code, Code::AuthFailure_SignatureFailure);
+        assert_eq!(
+            e.message,
+            "The provided credentials could not be validated: the signature does not match. Check that the client \
+             signs with the SecretKey issued with SecretId `AKIDqianshuTEST`, and that nothing between it and qianshu \
+             rewrites the body, the query or the Host header."
+        );
         let e = check("GET", "Limit=6", "application/x-www-form-urlencoded", b"", GET_AUTH, SECRET_KEY).unwrap_err();
         assert_eq!(e.code, Code::AuthFailure_SignatureFailure);
     }

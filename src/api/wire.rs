@@ -905,3 +905,40 @@ pub struct DescribeChannelFlowEvidenceReportResponse {
     pub report_url: String,
     pub status: String,
 }
+
+// ---- ChannelVerifyPdf ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelVerifyPdfRequest {
+    pub agent: Option<Agent>,
+    pub flow_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChannelVerifyPdfResponse {
+    pub verify_result: i64,
+    pub pdf_verify_results: Vec<PdfVerifyResult>,
+    pub verify_serial_no: String,
+    pub pdf_resource_md5: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PdfVerifyResult {
+    pub verify_result: i64,
+    pub sign_platform: String,
+    pub signer_name: String,
+    pub sign_time: i64,
+    pub sign_algorithm: String,
+    pub cert_sn: String,
+    pub cert_not_before: i64,
+    pub cert_not_after: i64,
+    pub sign_type: i64,
+    pub component_pos_x: f64,
+    pub component_pos_y: f64,
+    pub component_width: f64,
+    pub component_height: f64,
+    pub component_page: i64,
+}

@@ -110,6 +110,7 @@ pub struct Callbacks {
 
 impl Callbacks {
     pub fn new(store: Store, allow_private: bool) -> anyhow::Result<Callbacks> {
+        crate::crypto_provider::install();
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)

@@ -379,6 +379,8 @@ impl DynamicTable {
 pub const MAX_TABLE_COLUMNS: usize = 10;
 pub const MAX_CELL_CHARS: usize = 100;
 const MAX_TABLE_ROWS: usize = 2_000;
+/// The shape [`DynamicTable::parse`] names when a value is not a table at all.
+const TABLE_SHAPE: &str = r#"{"headers":[{"content":"…","widthPercent":50},…],"rowCount":N,"body":{"cells":[{"rowStart":1,"rowEnd":1,"columnStart":1,"columnEnd":1,"content":"…"},…]}} (widthPercent and body are optional)"#;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -417,8 +419,12 @@ impl DynamicTable {
         let bad = |rule: String| {
             ApiError::new(Code::InvalidParameter_ComponentValue, format!("The parameter `{field}`: {rule}."))
         };
-        let t: TableJson = serde_json::from_str(value)
-            .map_err(|e| bad(format!("not a table as documented (headers, rowCount, body.cells): {e}")))?;
+        // serde's words ("invalid type: sequence, expected struct TableJson") name our types, not
+        // the caller's fix: the refusal shows the shape to send instead.
+        let t: TableJson = serde_json::from_str(value).map_err(|_| {
+            let what = if serde_json::from_str::<serde_json::Value>(value).is_ok() { "a table" } else { "JSON" };
+            bad(format!("is not {what}; a DYNAMIC_TABLE value is {TABLE_SHAPE}"))
+        })?;
         if t.headers.is_empty() || t.headers.len() > MAX_TABLE_COLUMNS {
             return Err(bad(format!("a table has 1 to {MAX_TABLE_COLUMNS} header columns, not {}", t.headers.len())));
         }
@@ -608,7 +614,16 @@ mod tests {
         );
         assert!(table(&cell(2, 3, 1, 1)).unwrap_err().message.contains("outside the table's rows 1 to 2"));
         assert!(table(&format!("{},{}", cell(1, 2, 1, 1), cell(2, 2, 1, 2))).unwrap_err().message.contains("overlaps"));
-        assert!(DynamicTable::parse("[1,2]", "v").is_err());
+        let shape = r#"a DYNAMIC_TABLE value is {"headers":[{"content":"…","widthPercent":50},…],"rowCount":N,"body":{"cells":[{"rowStart":1,"rowEnd":1,"columnStart":1,"columnEnd":1,"content":"…"},…]}} (widthPercent and body are optional)."#;
+        let e = DynamicTable::parse("[1,2]", "v").unwrap_err();
+        assert_eq!(
+            (e.code, e.message),
+            (Code::InvalidParameter_ComponentValue, format!("The parameter `v`: is not a table; {shape}"))
+        );
+        let e = DynamicTable::parse(r#"{"headers":[{"content":"a"}],"rows":1}"#, "v").unwrap_err();
+        assert_eq!(e.message, format!("The parameter `v`: is not a table; {shape}"));
+        let e = DynamicTable::parse("{headers:", "v").unwrap_err();
+        assert_eq!(e.message, format!("The parameter `v`: is not JSON; {shape}"));
         assert!(DynamicTable::parse(r#"{"headers":[],"rowCount":1}"#, "v").is_err());
     }
 

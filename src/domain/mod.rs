@@ -105,14 +105,22 @@ pub struct Mobile(String);
 impl Mobile {
     pub fn parse(value: &str, field: &str) -> Result<Mobile, ApiError> {
         let b = value.as_bytes();
-        if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit) {
-            Ok(Mobile(value.to_owned()))
+        let rule = format!("The parameter `{field}` must be an 11-digit mainland mobile number");
+        // Each refusal names the one thing to change, so the caller need not guess which rule failed.
+        let why = if value.starts_with("+86") || (value.starts_with("86") && b.len() == 13) {
+            "; leave out the +86 country code".to_owned()
+        } else if let Some(c) = value.chars().find(|c| !c.is_ascii_digit()) {
+            format!(" written in digits only, without `{c}`")
+        } else if b.len() != 11 {
+            format!(", not {} digits", b.len())
+        } else if b[0] != b'1' {
+            format!(", which starts with 1, not {}", b[0] as char)
+        } else if !(b'3'..=b'9').contains(&b[1]) {
+            format!(", whose second digit is 3 to 9, not {}", b[1] as char)
         } else {
-            fail(
-                Code::InvalidParameter_Mobile,
-                format!("The parameter `{field}` must be an 11-digit mainland mobile number without +86."),
-            )
-        }
+            return Ok(Mobile(value.to_owned()));
+        };
+        fail(Code::InvalidParameter_Mobile, format!("{rule}{why}."))
     }
 
     pub fn as_str(&self) -> &str {
@@ -225,8 +233,20 @@ mod tests {
     #[test]
     fn a_mobile_must_be_eleven_mainland_digits() {
         assert!(Mobile::parse("13800000008", "Mobile").is_ok());
-        for bad in ["+8613800000008", "1380000000", "138000000081", "12800000008", "1380000000a", "23800000008"] {
-            assert_eq!(Mobile::parse(bad, "Mobile").unwrap_err().code, Code::InvalidParameter_Mobile, "{bad}");
+        let rule = "The parameter `Mobile` must be an 11-digit mainland mobile number";
+        for (bad, why) in [
+            ("+8613800000008", "; leave out the +86 country code"),
+            ("8613800000008", "; leave out the +86 country code"),
+            ("1380000000", ", not 10 digits"),
+            ("138000000081", ", not 12 digits"),
+            ("", ", not 0 digits"),
+            ("23800000008", ", which starts with 1, not 2"),
+            ("12800000008", ", whose second digit is 3 to 9, not 2"),
+            ("1380000000a", " written in digits only, without `a`"),
+            ("138-0000-0008", " written in digits only, without `-`"),
+        ] {
+            let e = Mobile::parse(bad, "Mobile").unwrap_err();
+            assert_eq!((e.code, e.message), (Code::InvalidParameter_Mobile, format!("{rule}{why}.")), "{bad}");
         }
     }
 

@@ -271,6 +271,45 @@ fn is_signed_signature(field: &Dictionary) -> bool {
 /// [`crate::synthesis::signing_marks`] for their components) and signs with `cms`; the first
 /// signature of the contract certifies it.
 pub fn sign(latest: &[u8], signer: &Signer, marks: &[Mark], fonts: &Fonts, cms: &dyn Cms) -> anyhow::Result<Vec<u8>> {
+    sign_revision(latest, signer, marks, fonts, cms, FORM_FILLING_AND_SIGNING)
+}
+
+/// DocMDP permissions (ISO 32000-1, 12.8.2.2): no change at all, or form filling and signing.
+const NO_CHANGES: i64 = 1;
+const FORM_FILLING_AND_SIGNING: i64 = 2;
+
+/// The field qianshu's own signature of a document it issues (the evidence report) goes in.
+const PLATFORM_SIGNER: &str = "qianshu";
+
+/// `pdf` (a document qianshu issues, such as the evidence report) sealed by qianshu: an
+/// incremental update adding an invisible signature field, then one certifying that no later
+/// change is allowed (DocMDP P=1), signed by `cms`.
+pub fn seal(
+    pdf: &[u8],
+    name: &str,
+    signed_at: time::OffsetDateTime,
+    fonts: &Fonts,
+    cms: &dyn Cms,
+) -> anyhow::Result<Vec<u8>> {
+    let doc = super::load(pdf)?;
+    let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(pdf), &doc)?;
+    let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };
+    let rect = Placement { page: 1, x: 0.0, y: 0.0, width: 0.0, height: 0.0 };
+    let field = FormField { name: invisible_signature_name(PLATFORM_SIGNER), rect, kind: FieldKind::Signature };
+    add_form_fields(&mut update, &[field])?;
+    let with_field = update.write()?;
+    let signer = Signer { recipient_id: PLATFORM_SIGNER, components: &[], name, signed_at };
+    sign_revision(&with_field, &signer, &[], fonts, cms, NO_CHANGES)
+}
+
+fn sign_revision(
+    latest: &[u8],
+    signer: &Signer,
+    marks: &[Mark],
+    fonts: &Fonts,
+    cms: &dyn Cms,
+    certified_permission: i64,
+) -> anyhow::Result<Vec<u8>> {
     let doc = super::load(latest)?;
     let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
     let fields = fields_by_name(&doc, &prepared);
@@ -329,7 +368,7 @@ pub fn sign(latest: &[u8], signer: &Signer, marks: &[Mark], fonts: &Fonts, cms: 
     if certify {
         let params = Dictionary::from_iter([
             ("Type", name_object("TransformParams")),
-            ("P", Object::Integer(2)),
+            ("P", Object::Integer(certified_permission)),
             ("V", name_object("1.2")),
         ]);
         let reference = Dictionary::from_iter([

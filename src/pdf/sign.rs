@@ -48,7 +48,7 @@ pub fn fitted_line(text: &str, rect: Placement, style: TextStyle, fonts: &dyn Me
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
     use std::process::Command;

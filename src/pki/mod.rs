@@ -55,8 +55,11 @@ const CRL_NEXT_UPDATE: Duration = Duration::from_secs(24 * 3600);
 
 const ROOT: &str = "root";
 const TSA: &str = "tsa";
+const PLATFORM: &str = "platform";
 const ROOT_NAME: &str = "qianshu Root CA";
 const TSA_NAME: &str = "qianshu Timestamp Authority";
+/// qianshu itself, as the signer of the documents it issues (evidence reports).
+pub const PLATFORM_NAME: &str = "qianshu";
 
 /// Where the root comes from when the operator brings one (`--ca-cert`, `--ca-key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +143,7 @@ pub struct Pki {
     root: Credential,
     root_pem: String,
     tsa: Arc<Tsa>,
+    platform: Credential,
     /// Timestamps signatures: the built-in TSA, or the external one of `--tsa-url`.
     timestamper: Arc<dyn Timestamper>,
     crl_url: String,
@@ -191,11 +195,13 @@ impl Pki {
             }
             None => tsa.clone(),
         };
+        let platform = long_lived(store, &root, PLATFORM, &crl_url, TsaOrSigner::Platform).await?;
         let root_pem = root.certificate.to_pem(LineEnding::LF)?;
         Ok(Pki {
             root,
             root_pem,
             tsa,
+            platform,
             timestamper,
             crl_url,
             store: store.clone(),
@@ -214,6 +220,12 @@ impl Pki {
 
     pub fn tsa(&self) -> &Tsa {
         &self.tsa
+    }
+
+    /// qianshu's own long-lived signing certificate (CN and O "qianshu"), for the documents it
+    /// issues: made by the first node to start, then shared like the TSA's.
+    pub fn platform_credential(&self) -> &Credential {
+        &self.platform
     }
 
     /// What timestamps signatures: the built-in TSA unless `--tsa-url` names another.
@@ -344,6 +356,7 @@ fn read_ca_files(files: &CaFiles) -> anyhow::Result<(Certificate, SigningKey)> {
 
 enum TsaOrSigner<'a> {
     Tsa,
+    Platform,
     Organization(&'a str),
 }
 
@@ -363,6 +376,9 @@ async fn long_lived(
             let now = SystemTime::now();
             let (kind, subject) = match kind {
                 TsaOrSigner::Tsa => (cert::Kind::TimeStamping { crl_url }, cert::name(TSA_NAME, Some("qianshu"))?),
+                TsaOrSigner::Platform => {
+                    (cert::Kind::Signer { crl_url }, cert::name(PLATFORM_NAME, Some(PLATFORM_NAME))?)
+                }
                 TsaOrSigner::Organization(name) => (cert::Kind::Signer { crl_url }, cert::name(name, Some(name))?),
             };
             let certificate = cert::issue(

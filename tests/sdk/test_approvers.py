@@ -126,7 +126,7 @@ def test_malformed_requests_are_refused_naming_the_field(shared_server):
     one = {"FlowId": first, "RecipientId": IND, **ZHAO}
     assert fill_error(s, FlowGroupId=gid, Approvers=[{**one, "ApproverMobile": "12345"}]) == (
         "InvalidParameter.Mobile",
-        "The parameter `Approvers.0.ApproverMobile` must be an 11-digit mainland mobile number without +86.")
+        "The parameter `Approvers.0.ApproverMobile` must be an 11-digit mainland mobile number, not 5 digits.")
     assert fill_error(s, FlowGroupId=gid, Approvers=[one, {**one, "RecipientId": ""}]) == \
         ("MissingParameter", "The parameter `Approvers.1.RecipientId` is required.")
     assert fill_error(s, FlowGroupId=gid, Approvers=[{**one, "FlowId": None}])[0] == "MissingParameter"

@@ -364,7 +364,9 @@ def flows_written(server):
     ("SalaryTable", json.dumps({"headers": [{"content": "a"}, {"content": "b"}], "rowCount": 1, "body": {
         "cells": [{"rowStart": 1, "rowEnd": 1, "columnStart": 1, "columnEnd": 3, "content": "x"}]}}),
      "body.cells.0 spans columns 1 to 3, but the table has 2 header column(s)"),
-    ("SalaryTable", "[1, 2]", "not a table as documented"),
+    ("SalaryTable", "[1, 2]", ': is not a table; a DYNAMIC_TABLE value is {"headers":[{"content":"…","widthPercent":50},…],'
+                              '"rowCount":N,"body":{"cells":[{"rowStart":1,"rowEnd":1,"columnStart":1,"columnEnd":1,'
+                              '"content":"…"},…]}} (widthPercent and body are optional).'),
     ("SalaryTable", json.dumps({"headers": [{"content": "月份", "widthPercent": 1}, {"content": "金额"}], "rowCount": 1}),
      "cannot be shown in component `SalaryTable`: headers.0: a word needs 10.0 points but the box is"),
     ("EmployeePhoto", "nosuchfile", "must be the FileId of an image this application uploaded"),

@@ -4,12 +4,15 @@ DescribeChannelFlowEvidenceReport, the PDF downloaded and read with pdftotext an
 
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,7 @@ from test_signing import (  # noqa: F401 (signer_server is a fixture)
     EMPLOYEE_LINK, PERSON_LINK, document, helper_sign, link, signer_server, statuses)
 from test_signing_page import new_code, path_of
 from test_flow_groups import NDA, create, flow, group
+from test_pki import root_pem
 
 TOOLS = ["pdftotext", "pdftoppm"]
 if missing := [t for t in TOOLS if shutil.which(t) is None]:
@@ -173,3 +177,55 @@ def test_a_report_is_found_only_by_its_own_application(signer_server, tmp_path):
     assert error_of(s.client(), "DescribeChannelFlowEvidenceReport",
                     {"Agent": AGENT_A, "ReportId": "short"})[0] == "InvalidParameter.ParamError"
     assert error_of(s.client(), "DescribeChannelFlowEvidenceReport", {"Agent": AGENT_A})[0] == "MissingParameter"
+
+
+def validators():
+    pyhanko = Path(sys.executable).parent / "pyhanko"
+    missing = [t for t in ("pdfsig", "certutil") if shutil.which(t) is None] + ([] if pyhanko.exists() else ["pyhanko"])
+    if missing:
+        assert not os.environ.get("CI"), f"CI installs {missing}"
+        pytest.skip(f"SKIPPED: {', '.join(missing)} not installed (scripts/test.sh installs them)")
+    return pyhanko
+
+
+def test_the_report_is_signed_and_timestamped_by_qianshu_as_validators_see_it(signer_server, tmp_path):
+    pyhanko = validators()
+    s = signer_server
+    g = signed_group(s)
+    _, path = report_pdf(s, g["FlowIds"][0], tmp_path)
+    ca = root_pem(s, tmp_path)
+    r = subprocess.run([str(pyhanko), "sign", "validate", "--no-revocation-check", "--trust-replace", "--trust",
+                        str(ca), "--pretty-print", str(path)], capture_output=True, text=True, timeout=120)
+    report = r.stdout + r.stderr
+    assert r.returncode == 0, report
+    for said in ('Certificate subject: "Common Name: qianshu, Organization: qianshu"',
+                 "The signer's certificate is trusted.", "The signature is cryptographically sound.",
+                 "The timestamp token is cryptographically sound.", "The TSA certificate is trusted.",
+                 "The signature covers the entire file.", "The signature is judged VALID."):
+        assert said in report, (said, report)
+    # One signature, certifying that nothing may change.
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import MDPPerm
+    with path.open("rb") as f:
+        [seal] = PdfFileReader(f).embedded_signatures
+        assert (seal.field_name, seal.docmdp_level) == ("qs-signature-qianshu", MDPPerm.NO_CHANGES)
+
+    nss = tmp_path / "nss"
+    nss.mkdir()
+    for args in (["-N", "--empty-password"], ["-A", "-n", "root", "-t", "CT,C,C", "-i", str(ca)]):
+        done = subprocess.run(["certutil", *args, "-d", str(nss)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    out = subprocess.run(["pdfsig", "-nssdir", str(nss), str(path)], capture_output=True, text=True, timeout=60)
+    text = out.stdout + out.stderr
+    assert text.count("Signature Validation: Signature is Valid.") == 1, text
+    assert text.count("Certificate Validation: Certificate is Trusted.") == 1, text
+    assert "Signer Certificate Common Name: qianshu" in text, text
+
+    # One byte of the report's text changed: the seal no longer holds.
+    pdf = bytearray(path.read_bytes())
+    pdf[pdf.index(b"stream") + 20] ^= 1
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(bytes(pdf))
+    r = subprocess.run([str(pyhanko), "sign", "validate", "--no-revocation-check", "--trust-replace", "--trust",
+                        str(ca), "--pretty-print", str(tampered)], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "The signature is judged VALID." not in r.stdout, r.stdout + r.stderr

@@ -39,7 +39,8 @@ pub async fn create_channel_flow_evidence_report(
         ApiError::new(Code::ResourceNotFound_Flow, format!("The contract `{given}` (FlowId) does not exist."))
     })?;
     let report =
-        crate::evidence::create_report(&state.store, &state.blobs, &state.synthesis, &caller.app_id, &id).await?;
+        crate::evidence::create_report(&state.store, &state.blobs, &state.synthesis, &state.pki, &caller.app_id, &id)
+            .await?;
     Ok(CreateChannelFlowEvidenceReportResponse {
         report_id: report.report_id.to_string(),
         status: SUCCESS.to_owned(),

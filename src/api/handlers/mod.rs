@@ -11,6 +11,7 @@ mod links;
 mod reviews;
 mod templates;
 mod tenancy;
+mod verify;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -84,6 +85,7 @@ implemented_actions! {
     ChannelDescribeBillUsageDetail(ChannelDescribeBillUsageDetailRequest) => lifecycle::channel_describe_bill_usage_detail,
     ChannelDescribeFlowComponents(ChannelDescribeFlowComponentsRequest) => documents::channel_describe_flow_components,
     ChannelGetTaskResultApi(ChannelGetTaskResultApiRequest) => documents::channel_get_task_result_api,
+    ChannelVerifyPdf(ChannelVerifyPdfRequest) => verify::channel_verify_pdf,
     CreateChannelFlowEvidenceReport(CreateChannelFlowEvidenceReportRequest) => evidence::create_channel_flow_evidence_report,
     CreateFlowGroupSignReview(CreateFlowGroupSignReviewRequest) => reviews::create_flow_group_sign_review,
     CreateSignUrls(CreateSignUrlsRequest) => links::create_sign_urls,
