@@ -208,6 +208,7 @@ const EXTERNAL_MAX_RESPONSE: usize = 256 * 1024;
 
 impl HttpTimestamper {
     pub fn new(url: &str, runtime: tokio::runtime::Handle) -> anyhow::Result<HttpTimestamper> {
+        crate::crypto_provider::install();
         let client = reqwest::Client::builder().timeout(EXTERNAL_TIMEOUT).build()?;
         Ok(HttpTimestamper { url: url.to_owned(), client, runtime })
     }
