@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::domain::ExternalId;
 use crate::domain::evidence::Door;
-use crate::domain::flow::{Approver, Values};
+use crate::domain::flow::{Approver, FlowStatus, SignerKind, Values};
 use crate::domain::id::{FlowId, SignId};
 use crate::domain::link::{LinkTarget, LinkToken, SignLink};
 use crate::domain::review::{ReviewResult, ReviewTarget};
@@ -24,9 +24,11 @@ use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, statu
 use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure};
 use crate::pdf::image::{ImageXObject, image_xobject};
+use crate::pdf::pades::form_fields;
+use crate::pki::Pki;
 use crate::store::Store;
 use crate::store::signing::{CodeCheck, CodeUse, Origin, Recorded, Revision, SignedContract};
-use crate::synthesis::{Signature, SignatureAppearance, Synthesis};
+use crate::synthesis::{Signature, SignatureAppearance, SigningKey, Synthesis};
 
 /// How often the state is re-read when another door keeps winning, before giving up.
 const ATTEMPTS: usize = 5;
@@ -93,12 +95,13 @@ impl LinkProblem {
 pub struct Signing {
     store: Store,
     synthesis: Arc<Synthesis>,
+    pki: Arc<Pki>,
     auto_sign: Notify,
 }
 
 impl Signing {
-    pub fn new(store: Store, synthesis: Arc<Synthesis>) -> Arc<Signing> {
-        Arc::new(Signing { store, synthesis, auto_sign: Notify::new() })
+    pub fn new(store: Store, synthesis: Arc<Synthesis>, pki: Arc<Pki>) -> Arc<Signing> {
+        Arc::new(Signing { store, synthesis, pki, auto_sign: Notify::new() })
     }
 
     /// What the link with `token` opens, as it is now.
@@ -164,6 +167,7 @@ impl Signing {
             let ids: Vec<FlowId> = plan.iter().map(|s| s.flow_id.clone()).collect();
             let latest = self.latest_revisions(app, &ids).await?;
             let date = china_date(now);
+            let signed_at = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             let mut revisions = Vec::with_capacity(plan.len());
             for s in plan {
                 let contract = contracts.iter().find(|c| c.flow.flow_id == s.flow_id).expect("planned from these");
@@ -172,15 +176,26 @@ impl Signing {
                     .get(&s.flow_id)
                     .cloned()
                     .ok_or_else(|| anyhow!("flow {} has no document", s.flow_id.as_str()))?;
+                let status = status_after(&contract.flow, &s.sign_id);
+                let template = &contract.template;
                 let signature = Signature {
+                    recipient_id: me.recipient_id.clone(),
                     components: contract.components_of(me).cloned().collect(),
+                    form_fields: form_fields(
+                        template.recipients.iter().map(|r| r.recipient_id.as_str()),
+                        &template.components,
+                    ),
                     values: s.values.clone(),
                     appearances: self.appearances(app, contract, me, request, drawn.as_ref()).await?,
                     date,
+                    name: signer_name(me).to_owned(),
+                    signed_at,
+                    key: self.signing_key(app, me).await?,
+                    completes: status == FlowStatus::All,
                 };
-                let status = status_after(&contract.flow, &s.sign_id);
                 revisions.push(async move {
-                    let sha256 = self.synthesis.revise(&base.sha256, signature).await?;
+                    let (sha256, certificate) =
+                        self.synthesis.revise(&base.sha256, signature, self.pki.clone()).await?;
                     Ok::<_, Failure>(SignedContract {
                         status,
                         flow_id: s.flow_id,
@@ -188,7 +203,7 @@ impl Signing {
                         values: s.values,
                         revision: base.number + 1,
                         sha256,
-                        certificate: None,
+                        certificate: Some(certificate),
                     })
                 });
             }
@@ -297,6 +312,18 @@ impl Signing {
         self.store.latest_revisions(app, ids).await
     }
 
+    /// An organisation's automatic signature is made with its own certificate; everyone
+    /// else's with a certificate issued for the signing event (O their organisation's name).
+    async fn signing_key(&self, app: &ExternalId, me: &Approver) -> Result<SigningKey, Failure> {
+        if me.signer == SignerKind::AutoSign {
+            let open_id = me.organization_open_id.as_deref().unwrap_or_default();
+            let name = signer_name(me);
+            let credential = self.pki.organization_credential(app.as_str(), open_id, name).await?;
+            return Ok(SigningKey::Organization(credential));
+        }
+        Ok(SigningKey::Event { name: signer_name(me).to_owned(), organization: me.organization_name.clone() })
+    }
+
     /// What the signer's signing components in `contract` show: their signature, drawn or
     /// typed, where they have a SIGN_SIGNATURE, and their organisation's seal (its first seal
     /// image, or the one drawn from its name) where they have a SIGN_SEAL.
@@ -384,6 +411,15 @@ impl Signing {
         }
         Ok(())
     }
+}
+
+/// The name a signature and its certificate carry: the person's, or, for an organisation's
+/// automatic signature, the organisation's.
+fn signer_name(me: &Approver) -> &str {
+    let organization = || me.organization_name.as_deref();
+    let name =
+        if me.signer == SignerKind::AutoSign { organization() } else { me.name.as_deref().or_else(organization) };
+    name.unwrap_or(me.recipient_id.as_str())
 }
 
 fn failure(e: Failure) -> anyhow::Error {

@@ -23,12 +23,16 @@ use tracing::{info, warn};
 use crate::blobs::BlobStore;
 use crate::domain::ExternalId;
 use crate::domain::document::{DynamicTable, ImageFit, TextStyle, set_text};
+use crate::domain::evidence::SignatureCertificate;
 use crate::domain::id::{FileId, FlowId};
 use crate::domain::template::{Component, ComponentType, Template};
 use crate::error::Failure;
 use crate::pdf::compose::{Mark, PreparedTemplate, compose};
 use crate::pdf::font::Fonts;
 use crate::pdf::image::{ImageXObject, image_xobject};
+use crate::pdf::pades;
+use crate::pki::pades::EventSignature;
+use crate::pki::{Credential, Pki, Subject};
 use crate::store::Store;
 use crate::store::documents::{Document, DocumentState, Lease, MAX_ATTEMPTS, Outcome};
 
@@ -384,30 +388,78 @@ pub fn render(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
     )
 }
 
-/// One signing as a contract's revision draws it.
+/// One signing as a contract's revision makes it.
 pub struct Signature {
+    /// The signer's RecipientId in the contract's template.
+    pub recipient_id: String,
     /// The signer's components in the contract, fill and signing ones.
     pub components: Vec<Component>,
+    /// The form fields the contract carries ([`crate::pdf::pades::form_fields`]), for a
+    /// contract made before contracts carried them.
+    pub form_fields: Vec<crate::pdf::pades::FormField>,
     /// The signer's fill values, by ComponentId.
     pub values: Vec<(String, String)>,
     pub appearances: Vec<SignatureAppearance>,
     /// The day SIGN_DATE components show.
     pub date: time::Date,
+    /// The signature's /Name.
+    pub name: String,
+    pub signed_at: time::OffsetDateTime,
+    pub key: SigningKey,
+    /// The signing completes the contract: the revision adds the document security store and
+    /// a document timestamp (PAdES B-LTA).
+    pub completes: bool,
+}
+
+/// What a signature is made with.
+pub enum SigningKey {
+    /// A certificate of its own, issued for this signing event.
+    Event { name: String, organization: Option<String> },
+    /// An organisation's automatic signature: its long-lived certificate.
+    Organization(Arc<Credential>),
 }
 
 impl Synthesis {
-    /// A contract's next revision: its latest one (`base`) plus one incremental update that
-    /// draws `signature`; the new revision's SHA-256, its bytes stored as a blob.
-    pub async fn revise(&self, base: &str, signature: Signature) -> anyhow::Result<String> {
+    /// A contract's next revision: its latest one (`base`) plus one PAdES signature (an
+    /// incremental update filling the signer's fields and signing, B-T), and, when the signing
+    /// completes the contract, the updates that make it B-LTA; the new revision's SHA-256, its
+    /// bytes stored as a blob, and the signature's certificate.
+    pub async fn revise(
+        &self,
+        base: &str,
+        signature: Signature,
+        pki: Arc<Pki>,
+    ) -> anyhow::Result<(String, SignatureCertificate)> {
         let bytes = self.blobs.get(base).await?;
         let fonts = self.fonts.clone();
-        let pdf = on_thread_of(&self.signing_threads, move || {
+        let (pdf, certificate) = on_thread_of(&self.signing_threads, move || {
             let s = signature;
             let marks = signing_marks(&s.components, &s.values, &HashMap::new(), &s.appearances, s.date, &fonts)?;
-            crate::pdf::sign::next_revision(bytes, &marks, &fonts)
+            let with_fields = pades::add_missing_form_fields(&bytes, &s.form_fields)?;
+            let latest = with_fields.as_deref().unwrap_or(&bytes);
+            let event;
+            let credential = match &s.key {
+                SigningKey::Event { name, organization } => {
+                    event = pki.event_credential(Subject { name, organization: organization.as_deref() })?;
+                    &event
+                }
+                SigningKey::Organization(credential) => &**credential,
+            };
+            let cms = EventSignature::new(credential, pki.timestamper());
+            let signer = pades::Signer {
+                recipient_id: &s.recipient_id,
+                components: &s.components,
+                name: &s.name,
+                signed_at: s.signed_at,
+            };
+            let mut pdf = pades::sign(latest, &signer, &marks, &fonts, &cms)?;
+            if s.completes {
+                pdf = crate::pki::pades::long_term(&pdf, &pki)?;
+            }
+            Ok((pdf, cms.certificate()))
         })
         .await?;
-        self.blobs.put(Bytes::from(pdf)).await
+        Ok((self.blobs.put(Bytes::from(pdf)).await?, certificate))
     }
 }
 

@@ -89,15 +89,16 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         let url_key = hex::decode(store.server_secret("url-signing").await?.expose_secret())
             .context("the stored URL-signing key")?;
+        let pki = Arc::new(crate::pki::Pki::load(&store, &settings.pki, public_url).await?);
         Ok(AppState {
             urls: urls::UrlSigner::new(&url_key, public_url),
             groups: GroupWriter::spawn(store.clone()),
-            signing: crate::signing::Signing::new(store.clone(), synthesis.clone()),
+            signing: crate::signing::Signing::new(store.clone(), synthesis.clone(), pki.clone()),
             expiry: crate::lifecycle::Expiry::new(store.clone()),
             sms: crate::sms::Sms::new(&settings.sms_sender, store.clock().clone())?,
             test_helpers: settings.test_helpers,
             trusted_proxies: settings.trusted_proxies.clone(),
-            pki: Arc::new(crate::pki::Pki::load(&store, &settings.pki, public_url).await?),
+            pki,
             store,
             blobs,
             synthesis,

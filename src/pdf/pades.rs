@@ -214,6 +214,25 @@ pub fn add_form_fields(update: &mut Update, fields: &[FormField]) -> anyhow::Res
     Ok(())
 }
 
+/// A contract made before contracts carried form fields, and not signed yet, with `fields`
+/// (its [`form_fields`]) added in one incremental update: before the first signature certifies
+/// the document, adding fields is still allowed. `None` for a contract that has its fields.
+pub fn add_missing_form_fields(latest: &[u8], fields: &[FormField]) -> anyhow::Result<Option<Vec<u8>>> {
+    let doc = super::load(latest)?;
+    let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
+    let existing = fields_by_name(&doc, &prepared);
+    if fields.iter().any(|f| existing.contains_key(f.name.as_bytes())) {
+        return Ok(None);
+    }
+    ensure!(
+        !existing.values().any(|(_, f)| is_signed_signature(f)),
+        "the contract is signed but has none of its signers' form fields"
+    );
+    let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };
+    add_form_fields(&mut update, fields)?;
+    Ok(Some(update.write()?))
+}
+
 /// Who signs, and when.
 pub struct Signer<'a> {
     /// The signer's RecipientId in the contract's template.
@@ -1230,6 +1249,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_contract_made_without_form_fields_gets_them_in_its_first_signing_and_validates() {
+        let Some(fonts) = validators() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new(dir.path());
+        let all = components();
+        let fields_of_contract = form_fields([EMPLOYER, EMPLOYEE], &all);
+        let template = PreparedTemplate::new(Bytes::from(std::fs::read(TEMPLATE).unwrap())).unwrap();
+        let older = compose(&template, &[], &[], &fonts).unwrap();
+        let upgraded = add_missing_form_fields(&older, &fields_of_contract).unwrap().expect("fields added");
+        assert!(upgraded.starts_with(&older));
+        assert_eq!(add_missing_form_fields(&upgraded, &fields_of_contract).unwrap(), None);
+
+        let employer = of(&all, Some(EMPLOYER));
+        let seal = [SignatureAppearance::GeneratedSeal("典子谦示例企业".into())];
+        let marks = signing_marks(&employer, &[], &HashMap::new(), &seal, date(), &fonts).unwrap();
+        let signer =
+            Signer {
+                recipient_id: EMPLOYER, components: &employer, name: "典子谦示例企业", signed_at: signed_at()
+            };
+        let signed = sign(&upgraded, &signer, &marks, &fonts, &ca.signer("employer", 4)).unwrap();
+        let path = dir.path().join("upgraded.pdf");
+        std::fs::write(&path, &signed).unwrap();
+        let (ok, report) = ca.pyhanko(&path);
+        assert!(ok && report.contains("The signature is judged VALID."), "{report}");
+        // Once signed, nothing is added any more: a field missing now would be a disallowed change.
+        let error = add_missing_form_fields(&signed, &form_fields(["someone-else"], &all)).unwrap_err();
+        assert!(error.to_string().contains("signed but has none of its signers' form fields"), "{error}");
     }
 
     #[test]

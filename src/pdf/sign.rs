@@ -1,22 +1,20 @@
-//! A signer's revision of a contract: what they sign is drawn on the latest revision as one
-//! more incremental update, so every earlier revision stays byte for byte what it was (the
-//! bytes a previous signature covers). What is drawn is decided elsewhere
-//! ([`crate::synthesis::signing_marks`]); this is how it is written.
+//! The marks of a signing that are set as text: a typed signature and a line fitted to its box.
+//! What is drawn is decided elsewhere ([`crate::synthesis::signing_marks`]); it goes into the
+//! signer's form fields' appearances ([`super::pades::sign`]).
 
 use anyhow::anyhow;
-use bytes::Bytes;
 
-use super::compose::{Mark, PreparedTemplate, draw};
+use super::compose::Mark;
 use super::font::Fonts;
 use crate::domain::document::{Align, FontFamily, Metrics, TextStyle, set_text};
 use crate::domain::template::Placement;
 
-/// The next revision of a contract: `latest` (its newest revision, as stored) with `marks`
-/// drawn on it; `latest` is an exact prefix of the result. A signature that must be part of
-/// the same update takes the steps apart: [`PreparedTemplate::new`], [`draw`], its own objects
-/// added to the [`super::compose::Update`], [`super::compose::Update::write`].
-pub fn next_revision(latest: Bytes, marks: &[Mark], fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
-    draw(&PreparedTemplate::new(latest)?, marks, fonts)?.write()
+/// `latest` with `marks` drawn on it as page content in one incremental update; `latest` is an
+/// exact prefix of the result. Signings fill form fields instead ([`super::pades::sign`]); the
+/// tests draw with this to look at the marks, and to tamper as a forger would.
+#[cfg(test)]
+pub fn next_revision(latest: bytes::Bytes, marks: &[Mark], fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
+    super::compose::draw(&super::compose::PreparedTemplate::new(latest)?, marks, fonts)?.write()
 }
 
 /// Typed signatures are set in 宋体 (no free brush or 楷体 face comes with the system fonts).
@@ -56,9 +54,11 @@ pub(crate) mod tests {
     use std::process::Command;
     use std::sync::Arc;
 
+    use bytes::Bytes;
+
     use super::*;
     use crate::domain::template::{Component, ComponentType};
-    use crate::pdf::compose::compose;
+    use crate::pdf::compose::{PreparedTemplate, compose};
     use crate::pdf::image::image_xobject;
     use crate::synthesis::{SignatureAppearance, fill_marks, signing_marks};
 

@@ -5,6 +5,7 @@
 
 pub mod cert;
 pub mod cms;
+pub mod pades;
 pub mod routes;
 pub mod tsa;
 pub mod verify;

@@ -3,6 +3,7 @@ helper and through the signing page, then CreateChannelFlowEvidenceReport and
 DescribeChannelFlowEvidenceReport, the PDF downloaded and read with pdftotext and pdftoppm."""
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -122,8 +123,18 @@ def test_a_signed_contracts_report_tells_its_whole_history(signer_server, tmp_pa
     assert set(shas) <= revisions_of(final)
     for sha in shas:
         assert sha in text, sha
-    # The signatures' section lists each signing event until certificates are recorded.
-    assert "签名证书与时间戳" in text and "第1版" in flat and "第2版" in flat
+    # The signatures' section: each signing's certificate (the one in the PDF's signature) and
+    # its timestamp.
+    assert "签名证书与时间戳" in text and "第1版" in flat and "第2版" in flat and "未记录" not in text
+    recorded = sql(s, f"SELECT cert_serial, cert_subject, timestamp_at FROM flow_revisions "
+                      f"WHERE flow_id = '{flow_id}' ORDER BY revision")
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    in_pdf = [sig.signer_cert.serial_number for sig in PdfFileReader(io.BytesIO(final)).embedded_signatures[:-1]]
+    assert [int(serial, 16) for serial, _, _ in recorded] == in_pdf
+    assert [subject for _, subject, _ in recorded] == ["CN=王五, O=典子谦示例企业", "CN=张三"]
+    # The table wraps long cells line by line, interleaving them: the first line of each is whole.
+    for serial, subject, timestamp_at in recorded:
+        assert serial[:12] in flat and subject.split(",")[0] in flat and timestamp_at is not None
 
 
 def test_the_first_page_is_drawn(signer_server, tmp_path):

@@ -49,7 +49,8 @@ def signature_boxes(s, template_id):
     """(page, x, y, width, height) of each signer's first signature or seal box in the template."""
     r = call(s.client(), "DescribeTemplates", {"Agent": AGENT_A, "TemplateId": template_id})
     boxes, seen = set(), set()
-    for c in r["Templates"][0]["Components"]:
+    template = r["Templates"][0]
+    for c in template["Components"] + template["SignComponents"]:
         if c["ComponentType"] in ("SIGN_SEAL", "SIGN_SIGNATURE") and c["ComponentRecipientId"] not in seen:
             seen.add(c["ComponentRecipientId"])
             boxes.add((c["ComponentPage"], c["ComponentPosX"], c["ComponentPosY"], c["ComponentWidth"],
