@@ -38,11 +38,7 @@ pub struct SignatureCheck {
     pub cert_not_after_ms: i64,
     /// The signature field's widget box in Tencent's coordinates (page from 1; all zero for a
     /// widget on no page).
-    pub page: u32,
-    pub x: f64,
-    pub y: f64,
-    pub width: f64,
-    pub height: f64,
+    pub rect: crate::domain::template::Placement,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,8 +101,6 @@ fn check(found: &EmbeddedSignature, report: &SignatureReport) -> SignatureCheck 
     let certificate = report.signer.as_ref();
     let signed_at =
         report.timestamp.as_ref().map(|t| t.gen_time).or_else(|| found.signed_at.as_deref().and_then(pdf_date));
-    let rect =
-        found.rect.unwrap_or(crate::domain::template::Placement { page: 0, x: 0.0, y: 0.0, width: 0.0, height: 0.0 });
     SignatureCheck {
         outcome: outcome_of(report),
         signer_name: certificate.and_then(|c| c.common_name.clone()).or_else(|| found.name.clone()).unwrap_or_default(),
@@ -115,11 +109,7 @@ fn check(found: &EmbeddedSignature, report: &SignatureReport) -> SignatureCheck 
         cert_serial: certificate.map(|c| c.serial_hex.to_lowercase()).unwrap_or_default(),
         cert_not_before_ms: certificate.map_or(0, |c| c.not_before.saturating_mul(1000)),
         cert_not_after_ms: certificate.map_or(0, |c| c.not_after.saturating_mul(1000)),
-        page: rect.page,
-        x: rect.x,
-        y: rect.y,
-        width: rect.width,
-        height: rect.height,
+        rect: found.rect.unwrap_or_default(),
     }
 }
 

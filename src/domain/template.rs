@@ -92,7 +92,7 @@ component_types! {
 }
 
 /// A rectangle on a page, in PDF points, with Tencent's origin at the page's top-left corner.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Placement {
     pub page: u32,
     pub x: f64,

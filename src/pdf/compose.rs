@@ -216,6 +216,19 @@ fn font_name(f: FontFamily) -> &'static str {
 }
 
 impl<'a> Builder<'a> {
+    /// An update of `template` with nothing drawn yet.
+    fn new(template: &'a PreparedTemplate, fonts: &'a Fonts) -> Builder<'a> {
+        Builder {
+            template,
+            fonts,
+            next_id: template.next_id,
+            objects: Vec::new(),
+            draws: BTreeMap::new(),
+            added: BTreeMap::new(),
+            glyphs: BTreeMap::new(),
+        }
+    }
+
     /// Draws `mark` into `draw`, on a page of `media`; tables, which may run on to new pages,
     /// are drawn by [`Builder::table`].
     fn mark(&mut self, draw: &mut PageDraw, media: [f64; 4], mark: &Mark) -> anyhow::Result<()> {
@@ -539,15 +552,7 @@ impl Update<'_> {
 
 /// `marks` drawn on `template`: the objects of one incremental update.
 pub fn draw<'a>(template: &'a PreparedTemplate, marks: &[Mark], fonts: &Fonts) -> anyhow::Result<Update<'a>> {
-    let mut b = Builder {
-        template,
-        fonts,
-        next_id: template.next_id,
-        objects: Vec::new(),
-        draws: BTreeMap::new(),
-        added: BTreeMap::new(),
-        glyphs: BTreeMap::new(),
-    };
+    let mut b = Builder::new(template, fonts);
     for mark in marks {
         let (i, media) = b.page(mark.placement().page)?;
         if let Mark::Table { rect, table, .. } = mark {
@@ -625,15 +630,7 @@ pub fn appearances<'a>(
     groups: &[(Placement, Vec<&Mark>)],
     fonts: &Fonts,
 ) -> anyhow::Result<(Update<'a>, Vec<u32>)> {
-    let mut b = Builder {
-        template,
-        fonts,
-        next_id: template.next_id,
-        objects: Vec::new(),
-        draws: BTreeMap::new(),
-        added: BTreeMap::new(),
-        glyphs: BTreeMap::new(),
-    };
+    let mut b = Builder::new(template, fonts);
     let mut drawn = Vec::with_capacity(groups.len());
     for (rect, marks) in groups {
         let (_, media) = b.page(rect.page)?;

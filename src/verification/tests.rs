@@ -88,9 +88,9 @@ fn signature_box(recipient: &str) -> Placement {
 }
 
 fn assert_box(check: &SignatureCheck, expected: Placement) {
-    let got = [check.x, check.y, check.width, check.height];
+    let got = [check.rect.x, check.rect.y, check.rect.width, check.rect.height];
     let want = [expected.x, expected.y, expected.width, expected.height];
-    assert_eq!(check.page, expected.page);
+    assert_eq!(check.rect.page, expected.page);
     // The widget's /Rect is written as 32-bit reals.
     assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 0.01), "{got:?} != {want:?}");
 }
@@ -195,7 +195,7 @@ async fn a_sealed_report_is_qianshus_certified_against_any_change() {
     let verification = verify(&sealed, &pki);
     assert_eq!(verification.outcome, Outcome::Platform);
     assert_eq!(verification.signatures[0].signer_name, "qianshu");
-    assert_eq!(verification.signatures[0].width, 0.0);
+    assert_eq!(verification.signatures[0].rect.width, 0.0, "an invisible field");
 }
 
 #[test]

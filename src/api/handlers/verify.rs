@@ -89,10 +89,10 @@ fn entry(check: SignatureCheck) -> PdfVerifyResult {
         cert_not_before: check.cert_not_before_ms,
         cert_not_after: check.cert_not_after_ms,
         sign_type: SIGN_TYPE,
-        component_pos_x: check.x,
-        component_pos_y: check.y,
-        component_width: check.width,
-        component_height: check.height,
-        component_page: i64::from(check.page),
+        component_pos_x: check.rect.x,
+        component_pos_y: check.rect.y,
+        component_width: check.rect.width,
+        component_height: check.rect.height,
+        component_page: i64::from(check.rect.page),
     }
 }
