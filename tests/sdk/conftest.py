@@ -185,3 +185,21 @@ def shared_server(request, tmp_path_factory):
     yield s
     s.stop()
     d.drop()
+
+
+def use_s3_bucket(monkeypatch, endpoint, prefix):
+    """A new bucket on the S3-compatible server at `endpoint`, named from `prefix`, and the
+    environment that makes a server started from now on keep its blobs in it (every AWS_
+    variable of the caller's environment out of the way)."""
+    import boto3
+    bucket = prefix + uuid.uuid4().hex[:12]
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "test"),
+                       ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1"), ("AWS_ALLOW_HTTP", "true"),
+                       ("QIANSHU_BLOB_STORE", f"s3://{bucket}/documents")]:
+        monkeypatch.setenv(key, value)
+    return s3, bucket

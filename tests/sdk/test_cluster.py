@@ -16,7 +16,7 @@ import pytest
 
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
-from conftest import APP_B, Database, Server, apply, call, psql
+from conftest import APP_B, Database, Server, apply, call, psql, use_s3_bucket
 from test_documents import download, text_of
 from test_flow_groups import AGENT_A, EMPLOYEE, NDA, b_group, create, detail, flow, group
 from test_signing import helper_sign, http, link, statuses
@@ -50,17 +50,8 @@ def two_nodes(tmp_path, monkeypatch):
     if not redis_answers(REDIS):
         missing("Redis", f"nothing answers PING at {REDIS}")
     db = Database("postgres", tmp_path)
-    import boto3
-    bucket = "qianshu-cluster-" + uuid.uuid4().hex[:12]
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")
-    s3.create_bucket(Bucket=bucket)
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "test"),
-                       ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1"), ("AWS_ALLOW_HTTP", "true"),
-                       ("QIANSHU_BLOB_STORE", f"s3://{bucket}/documents"),
-                       ("QIANSHU_MASTER_KEY", os.urandom(32).hex()),
+    s3, bucket = use_s3_bucket(monkeypatch, endpoint, "qianshu-cluster-")
+    for key, value in [("QIANSHU_MASTER_KEY", os.urandom(32).hex()),
                        ("QIANSHU_REDIS_URL", REDIS),
                        ("QIANSHU_REDIS_KEY_PREFIX", "qianshu-test-" + uuid.uuid4().hex),
                        # Generous, so that a loaded machine never makes a node judge alone here.

@@ -13,7 +13,6 @@ import struct
 import subprocess
 import time
 import urllib.request
-import uuid
 import zlib
 
 import pytest
@@ -563,18 +562,8 @@ def test_a_server_on_s3_keeps_templates_and_contracts_in_the_bucket(db, tmp_path
         if os.environ.get("CI") == "true":
             pytest.fail("an S3-compatible server is required on CI (scripts/test.sh starts moto_server)")
         pytest.skip("SKIPPED: no S3-compatible server (QIANSHU_TEST_S3_ENDPOINT; scripts/test.sh starts one)")
-    import boto3
-    bucket = "qianshu-sdk-" + uuid.uuid4().hex[:12]
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")
-    s3.create_bucket(Bucket=bucket)
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in [("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "test"),
-                       ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1"), ("AWS_ALLOW_HTTP", "true"),
-                       ("QIANSHU_BLOB_STORE", f"s3://{bucket}/documents")]:
-        monkeypatch.setenv(key, value)
-    from conftest import apply
+    from conftest import apply, use_s3_bucket
+    s3, bucket = use_s3_bucket(monkeypatch, endpoint, "qianshu-sdk-")
     r = apply(db, tmp_path)
     assert r.returncode == 0, r.stderr
     server = Server(db, tmp_path)
