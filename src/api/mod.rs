@@ -13,7 +13,7 @@ mod test_helpers;
 pub mod urls;
 pub mod wire;
 
-pub use handlers::request;
+pub use handlers::parse_as_every_request;
 
 use std::sync::Arc;
 

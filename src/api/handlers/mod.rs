@@ -26,8 +26,7 @@ use crate::domain::id::FlowGroupId;
 use crate::domain::tenancy::{Operator, Organization};
 use crate::error::{ApiError, Code, Failure, fail};
 
-/// Validates the parameters against the action's schema, then deserializes them. Public for the
-/// `edge_json` fuzz target, which feeds it what a caller could send.
+/// Validates the parameters against the action's schema, then deserializes them.
 pub fn request<T: DeserializeOwned>(action: Action, params: Value) -> Result<T, ApiError> {
     Schema::get().check(action.as_str(), &params)?;
     serde_json::from_value(params).map_err(|e| ApiError::new(Code::InvalidParameter, format!("Invalid request: {e}.")))
@@ -49,6 +48,13 @@ macro_rules! implemented_actions {
                 tests::trace::<super::wire::$request>(),
                 std::any::type_name::<super::wire::$request>().rsplit("::").next().unwrap_or_default(),
             ),)*]
+        }
+
+        /// Reads `params` as the wire request of every implemented action, each as its handler
+        /// would, and drops the results: for the `edge_json` and `edge_query` fuzz targets, which
+        /// look for panics and hangs, not answers.
+        pub fn parse_as_every_request(params: &Value) {
+            $(let _ = request::<super::wire::$request>(Action::$variant, params.clone());)*
         }
 
         pub async fn dispatch(
