@@ -221,7 +221,7 @@ pub fn add_missing_form_fields(latest: &[u8], fields: &[FormField]) -> anyhow::R
     let doc = super::load(latest)?;
     let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
     let existing = fields_by_name(&doc, &prepared);
-    if fields.iter().any(|f| existing.contains_key(f.name.as_bytes())) {
+    if fields.iter().any(|f| existing.contains_key(&f.name)) {
         return Ok(None);
     }
     ensure!(
@@ -248,15 +248,16 @@ pub struct Signer<'a> {
 /// Reserved digits of each /ByteRange number: enough for files up to 10 GB.
 const BYTE_RANGE_PLACEHOLDER: i64 = 9_999_999_999;
 
-/// The form's terminal fields by name, each with its object number and dictionary.
-fn fields_by_name(doc: &Document, prepared: &PreparedTemplate) -> BTreeMap<Vec<u8>, (ObjectId, Dictionary)> {
+/// The form's terminal fields by name (decoded: a name outside ASCII is stored as UTF-16), each
+/// with its object number and dictionary.
+fn fields_by_name(doc: &Document, prepared: &PreparedTemplate) -> BTreeMap<String, (ObjectId, Dictionary)> {
     let mut by_name = BTreeMap::new();
     let Some((_, form)) = &prepared.acro_form else { return by_name };
     for field in form.get(b"Fields").and_then(Object::as_array).into_iter().flatten() {
         let Ok(id) = field.as_reference() else { continue };
         let Ok(dict) = doc.get_dictionary(id) else { continue };
         if let Ok(Object::String(name, _)) = dict.get(b"T") {
-            by_name.insert(name.clone(), (id, dict.clone()));
+            by_name.insert(decode_text(name), (id, dict.clone()));
         }
     }
     by_name
@@ -314,9 +315,8 @@ fn sign_revision(
     let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
     let fields = fields_by_name(&doc, &prepared);
     let signature_name = signature_field_name(signer.recipient_id, signer.components);
-    let (signature_id, signature_field) = fields
-        .get(signature_name.as_bytes())
-        .ok_or_else(|| anyhow!("the contract has no signature field {signature_name}"))?;
+    let (signature_id, signature_field) =
+        fields.get(&signature_name).ok_or_else(|| anyhow!("the contract has no signature field {signature_name}"))?;
     ensure!(!signature_field.has(b"V"), "signature field {signature_name} is signed already");
     let certify = !fields.values().any(|(_, f)| is_signed_signature(f));
 
@@ -324,7 +324,7 @@ fn sign_revision(
     let mut targets = Vec::new();
     let mut drawn = vec![false; marks.len()];
     for c in signer.components {
-        let Some((id, field)) = fields.get(c.component_id.as_bytes()) else { continue };
+        let Some((id, field)) = fields.get(&c.component_id) else { continue };
         let mine: Vec<&Mark> = marks
             .iter()
             .enumerate()
@@ -423,7 +423,7 @@ pub fn add_document_timestamp(latest: &[u8], tsa: &dyn Cms) -> anyhow::Result<Ve
     let doc = super::load(latest)?;
     let prepared = PreparedTemplate::from_document(Bytes::copy_from_slice(latest), &doc)?;
     let existing = fields_by_name(&doc, &prepared);
-    let name = (1..).map(|n| format!("qs-timestamp-{n}")).find(|n| !existing.contains_key(n.as_bytes()));
+    let name = (1..).map(|n| format!("qs-timestamp-{n}")).find(|n| !existing.contains_key(n));
     let name = name.expect("an unused name among the integers");
     let mut update = Update { base: &prepared, objects: Vec::new(), next_id: prepared.next_id };
     let (field_id, value_id) = (update.id(), update.id());
@@ -749,6 +749,21 @@ mod tests {
         qpdf_check, red, rendered, within,
     };
     use crate::synthesis::{SignatureAppearance, fill_marks, signing_marks};
+
+    #[test]
+    fn a_field_named_outside_ascii_is_found_by_that_name() {
+        // The demo's ComponentIds are Chinese: the name goes into /T as UTF-16, and finding the
+        // field again must decode it (signing the demo failed with "no signature field 甲方（盖章）").
+        let template = PreparedTemplate::new(Bytes::from(std::fs::read(TEMPLATE).unwrap())).unwrap();
+        let rect = Placement { page: 1, x: 10.0, y: 10.0, width: 50.0, height: 50.0 };
+        let named = |name: &str| FormField { name: name.into(), rect, kind: FieldKind::Signature };
+        let fonts = Fonts::load(&Default::default()).unwrap();
+        let pdf = compose(&template, &[], &[named("甲方（盖章）"), named("Seal")], &fonts).unwrap();
+        let doc = crate::pdf::load(&pdf).unwrap();
+        let prepared = PreparedTemplate::from_document(Bytes::from(pdf.clone()), &doc).unwrap();
+        let names: Vec<String> = fields_by_name(&doc, &prepared).into_keys().collect();
+        assert_eq!(names, ["Seal", "甲方（盖章）"]);
+    }
 
     fn run(program: &str, args: &[&str]) -> std::process::Output {
         Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"))
