@@ -14,9 +14,10 @@ use crate::domain::flow::{Approver, FlowStatus, SignerKind};
 use crate::domain::id::{FlowId, ReportId};
 use crate::error::{ApiError, Code, Failure};
 use crate::pdf::font::Fonts;
-use crate::pdf::pades::{self, Cms};
+use crate::pdf::pades;
 use crate::pdf::report::Block;
 use crate::pki::Pki;
+use crate::pki::pades::EventSignature;
 use crate::store::Store;
 use crate::synthesis::Synthesis;
 
@@ -59,23 +60,6 @@ pub async fn create_report(
     Ok(report)
 }
 
-/// Room for the seal's CMS: qianshu's certificate and the root, the signature, and a timestamp
-/// token with its TSA's chain, which an external TSA (`--tsa-url`) may make RSA-4096 and long.
-const SEAL_CMS_ROOM: usize = 16 * 1024;
-
-/// qianshu's own signature, timestamped (PAdES B-T), as the CMS of a report's seal.
-struct PlatformSignature<'a>(&'a Pki);
-
-impl Cms for PlatformSignature<'_> {
-    fn sign(&self, signed: [&[u8]; 2]) -> anyhow::Result<Vec<u8>> {
-        crate::pki::sign_detached(self.0.platform_credential(), signed, Some(self.0.timestamper()))
-    }
-
-    fn max_len(&self) -> usize {
-        SEAL_CMS_ROOM
-    }
-}
-
 /// A finished report, made at `now` (unix seconds), signed by qianshu's own certificate with a
 /// timestamp and certified against any later change (DocMDP P=1), on the render threads.
 pub async fn seal_report(synthesis: &Synthesis, pki: Arc<Pki>, pdf: Vec<u8>, now: i64) -> anyhow::Result<Bytes> {
@@ -87,7 +71,13 @@ pub async fn seal_report(synthesis: &Synthesis, pki: Arc<Pki>, pdf: Vec<u8>, now
 
 /// [`seal_report`] on this thread.
 pub(crate) fn seal(pdf: &[u8], pki: &Pki, signed_at: time::OffsetDateTime, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
-    pades::seal(pdf, crate::pki::PLATFORM_NAME, signed_at, fonts, &PlatformSignature(pki))
+    pades::seal(
+        pdf,
+        crate::pki::PLATFORM_NAME,
+        signed_at,
+        fonts,
+        &EventSignature::new(pki.platform_credential(), pki.timestamper()),
+    )
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in China (UTC+8), as the report shows every time.

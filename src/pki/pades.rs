@@ -23,7 +23,8 @@ const SIGNATURE_MAX_LEN: usize = 16 * 1024;
 /// Room for a document timestamp token and its TSA's chain.
 const TIMESTAMP_MAX_LEN: usize = 12 * 1024;
 
-/// A signing event's signature by `credential`, timestamped by `timestamper` (B-T).
+/// A signature by `credential`, timestamped by `timestamper` (B-T): a signing event's, or qianshu's
+/// own on an evidence report.
 pub struct EventSignature<'a> {
     credential: &'a Credential,
     timestamper: &'a dyn Timestamper,
