@@ -24,7 +24,7 @@ use crate::domain::signing::{Contract, FieldValue, plan_reject, plan_sign, statu
 use crate::domain::template::ComponentType;
 use crate::error::{ApiError, Code, Failure};
 use crate::pdf::image::{ImageXObject, image_xobject};
-use crate::pdf::pades::form_fields;
+use crate::pdf::pades::template_form_fields;
 use crate::pki::Pki;
 use crate::store::Store;
 use crate::store::signing::{CodeCheck, CodeUse, Origin, Recorded, Revision, SignedContract};
@@ -177,14 +177,10 @@ impl Signing {
                     .cloned()
                     .ok_or_else(|| anyhow!("flow {} has no document", s.flow_id.as_str()))?;
                 let status = status_after(&contract.flow, &s.sign_id);
-                let template = &contract.template;
                 let signature = Signature {
                     recipient_id: me.recipient_id.clone(),
                     components: contract.components_of(me).cloned().collect(),
-                    form_fields: form_fields(
-                        template.recipients.iter().map(|r| r.recipient_id.as_str()),
-                        &template.components,
-                    ),
+                    form_fields: template_form_fields(&contract.template),
                     values: s.values.clone(),
                     appearances: self.appearances(app, contract, me, request, drawn.as_ref()).await?,
                     date,

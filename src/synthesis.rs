@@ -377,15 +377,7 @@ fn lowest_priority() {
 /// A document from its inputs, with `fonts`: what the workers run for each job.
 pub fn render(input: &Input, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
     let marks = fill_marks(&input.template.components, &input.fields, &input.images, fonts)?;
-    compose(
-        &input.prepared,
-        &marks,
-        &crate::pdf::pades::form_fields(
-            input.template.recipients.iter().map(|r| r.recipient_id.as_str()),
-            &input.template.components,
-        ),
-        fonts,
-    )
+    compose(&input.prepared, &marks, &pades::template_form_fields(&input.template), fonts)
 }
 
 /// One signing as a contract's revision makes it.

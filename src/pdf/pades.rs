@@ -18,7 +18,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
 
 use super::compose::{Mark, PreparedTemplate, Update, appearances, page_box};
 use super::font::Fonts;
-use crate::domain::template::{Component, ComponentType, Placement};
+use crate::domain::template::{Component, ComponentType, Placement, Template};
 
 /// Makes the CMS of a signature (or a document timestamp token).
 pub trait Cms: Send + Sync {
@@ -86,6 +86,12 @@ fn signature_field_name<'a>(recipient_id: &str, components: impl IntoIterator<It
                 && matches!(c.component_type, ComponentType::SignSignature | ComponentType::SignSeal)
         })
         .map_or_else(|| invisible_signature_name(recipient_id), |c| c.component_id.clone())
+}
+
+/// The empty form fields a contract made from `template` carries: what synthesis composes into
+/// it, and what its first signing adds to a contract made before contracts carried them.
+pub fn template_form_fields(template: &Template) -> Vec<FormField> {
+    form_fields(template.recipients.iter().map(|r| r.recipient_id.as_str()), &template.components)
 }
 
 /// The empty form fields a contract made from a template with `recipients` (their
