@@ -65,9 +65,7 @@ pub fn sign_detached(
     signed: [&[u8]; 2],
     timestamper: Option<&dyn super::tsa::Timestamper>,
 ) -> anyhow::Result<Vec<u8>> {
-    let mut digest = Sha256::new();
-    signed.iter().for_each(|range| digest.update(range));
-    signed_data(credential, ID_DATA, None, digest.finalize().into(), timestamper, true)
+    signed_data(credential, ID_DATA, None, super::verify::range_digest(signed), timestamper, true)
 }
 
 /// SignedData of `content_type` signed by `credential`: `econtent` inside, or detached when

@@ -9,7 +9,6 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use const_oid::db::rfc5911::ID_SIGNED_DATA;
 use der::{Decode, Encode};
-use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
 use super::cms::ID_AA_SIGNATURE_TIME_STAMP_TOKEN;
@@ -80,9 +79,7 @@ pub struct DocumentTimestamp<'a>(pub &'a dyn Timestamper);
 
 impl Cms for DocumentTimestamp<'_> {
     fn sign(&self, signed: [&[u8]; 2]) -> anyhow::Result<Vec<u8>> {
-        let mut digest = Sha256::new();
-        signed.iter().for_each(|range| digest.update(range));
-        self.0.timestamp(&digest.finalize().into())
+        self.0.timestamp(&verify::range_digest(signed))
     }
 
     fn max_len(&self) -> usize {

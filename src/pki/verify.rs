@@ -173,7 +173,9 @@ fn check_token<'a>(sd: &'a SignedData, root: &Certificate) -> Checked<'a> {
     }
 }
 
-fn range_digest(signed: [&[u8]; 2]) -> [u8; 32] {
+/// The SHA-256 of a PDF signature's two byte ranges, as one content: what its CMS (or document
+/// timestamp token) signs.
+pub(crate) fn range_digest(signed: [&[u8]; 2]) -> [u8; 32] {
     let mut digest = Sha256::new();
     signed.iter().for_each(|r| digest.update(r));
     digest.finalize().into()
