@@ -529,6 +529,50 @@ async fn concurrent_groups_never_take_more_than_the_quota(db: &TestDb) {
     assert_eq!(store.quota_left(&id(APP_B)).await.unwrap(), (0, 10));
 }
 
+/// Batches written at once (as PostgreSQL's group commit does), each charging two
+/// applications last, one of them with quota for only some: exactly that many are written,
+/// and none fails (two transactions taking the same rows in another order would deadlock).
+async fn concurrent_batches_of_two_applications_charge_exactly_the_quota(db: &TestDb) {
+    let store = applied(db).await;
+    let template_a = TemplateId::parse(Some("yDwgKUUckp1jdy4dUWptGKRavSGWt9cW"), "t").unwrap();
+    let snapshot_a = store.template(&id(APP_A), &template_a).await.unwrap().unwrap().snapshot.clone();
+    let mut batches = Vec::new();
+    for i in 0..12 {
+        let mut of_a = planned_group(&store, APP_B, 1, 1_800_000_000).await;
+        of_a.app_id = id(APP_A);
+        for f in &mut of_a.flows {
+            f.template_id = template_a.clone();
+            f.template_snapshot = snapshot_a.clone();
+        }
+        let of_b = planned_group(&store, APP_B, 2, 1_800_000_000).await;
+        // Half the batches name the applications the other way round.
+        batches.push(if i % 2 == 0 { vec![of_a, of_b] } else { vec![of_b, of_a] });
+    }
+    let tasks: Vec<_> = batches
+        .into_iter()
+        .map(|batch| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_flow_groups(&batch).await.map(|o| (batch, o)) })
+        })
+        .collect();
+    let mut written_b = 0;
+    for t in tasks {
+        let (batch, outcomes) = t.await.unwrap().unwrap();
+        for (g, outcome) in batch.iter().zip(outcomes) {
+            let stored = store.app_flow_group(&g.app_id, &g.flow_group_id).await.unwrap().is_some();
+            assert_eq!(stored, outcome.is_ok(), "{outcome:?}");
+            match (g.app_id.as_str(), outcome) {
+                (APP_A, outcome) => assert!(outcome.is_ok(), "{outcome:?}"),
+                (_, Ok(())) => written_b += 1,
+                (_, Err(e)) => assert_eq!(e.code, qianshu::error::Code::OperationDenied_NoQuota),
+            }
+        }
+    }
+    assert_eq!(written_b, 5);
+    assert_eq!(store.quota_left(&id(APP_B)).await.unwrap(), (0, 10));
+    assert_eq!(store.quota_left(&id(APP_A)).await.unwrap(), (99_988, 12));
+}
+
 /// A batch as group commit writes it: several applications, each group charged in turn (one
 /// refused in the middle), and values that JSON, SQL or a multi-row insert could mangle.
 async fn a_batch_charges_each_group_in_turn_and_keeps_every_value_exactly(db: &TestDb) {
@@ -551,7 +595,8 @@ async fn a_batch_charges_each_group_in_turn_and_keeps_every_value_exactly(db: &T
     first.name = tricky.into();
     first.options.description = Some(String::new());
     first.options.custom_show_map = Some(tricky.into());
-    first.fields = vec![("F1".into(), tricky.into()), ("F2".into(), String::new())];
+    // PostgreSQL receives each column as an array literal: NULL unquoted would be a null there.
+    first.fields = vec![("F1".into(), tricky.into()), ("F2".into(), String::new()), ("F3".into(), "NULL".into())];
     first.approvers[0].name = Some(tricky.into());
     first.approvers[0].organization_name = None;
 
@@ -579,6 +624,7 @@ async fn a_batch_charges_each_group_in_turn_and_keeps_every_value_exactly(db: &T
 on_both_backends!(
     a_group_reads_back_as_it_was_written,
     concurrent_groups_never_take_more_than_the_quota,
+    concurrent_batches_of_two_applications_charge_exactly_the_quota,
     a_batch_charges_each_group_in_turn_and_keeps_every_value_exactly
 );
 

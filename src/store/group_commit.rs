@@ -1,20 +1,25 @@
 //! Group commit for contract groups: concurrent `ChannelCreateFlowGroupByTemplates` calls are
-//! written together, in one transaction per batch, by a single task per node. A batch costs
-//! about as many statements as one group, which is what lets SQLite's single writer keep up.
+//! written together, in one transaction per batch. A batch costs about as many statements as
+//! one group, which is what lets SQLite's single writer keep up. On PostgreSQL several batches
+//! are written at once: a batch spends most of its time in the server, and one at a time left
+//! the server's other core idle.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, warn};
 
-use super::Store;
+use super::{Backend, Store};
 use crate::domain::flow::FlowGroup;
 use crate::error::Failure;
 
 /// Groups and contracts one batch may hold; past these a batch is written and the next begins.
 const MAX_GROUPS: usize = 128;
 const MAX_CONTRACTS: usize = 2_000;
+/// Batches written at once on PostgreSQL (SQLite has one writer).
+const POSTGRES_WRITERS: usize = 2;
 
 type Job = (FlowGroup, oneshot::Sender<Result<(), Failure>>);
 
@@ -26,18 +31,22 @@ pub struct GroupWriter {
 impl GroupWriter {
     /// Starts the writing task; it ends when every `GroupWriter` clone is dropped.
     pub fn spawn(store: Store) -> GroupWriter {
-        GroupWriter::start(move |batch| write(store.clone(), batch))
+        let writers = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        GroupWriter::start(writers, move |batch| write(store.clone(), batch))
     }
 
     /// Starts the task that gathers waiting groups into batches and has `write` write each
-    /// batch and answer its callers.
-    fn start<W, F>(write: W) -> GroupWriter
+    /// batch and answer its callers, up to `writers` batches at once.
+    fn start<W, F>(writers: usize, write: W) -> GroupWriter
     where
         W: Fn(Vec<Job>) -> F + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
         let (jobs, rx) = mpsc::channel(4 * MAX_GROUPS);
-        tokio::spawn(gather(rx, write));
+        tokio::spawn(gather(rx, writers, write));
         GroupWriter { jobs }
     }
 
@@ -51,15 +60,19 @@ impl GroupWriter {
     }
 }
 
-/// The writer's loop. A batch that panics drops its callers' answers, so they, and only they,
+/// The writer's loop. A batch begins only once a writer is free, so that groups arriving
+/// meanwhile join it. A batch that panics drops its callers' answers, so they, and only they,
 /// get an internal error; the loop goes on with the next batch (without this, one panic would
 /// fail every creation on the node until it restarts).
-async fn gather<W, F>(mut rx: mpsc::Receiver<Job>, write: W)
+async fn gather<W, F>(mut rx: mpsc::Receiver<Job>, writers: usize, write: W)
 where
     W: Fn(Vec<Job>) -> F,
-    F: Future<Output = ()>,
+    F: Future<Output = ()> + Send + 'static,
 {
-    while let Some(first) = rx.recv().await {
+    let free = Arc::new(Semaphore::new(writers));
+    loop {
+        let Ok(writer) = free.clone().acquire_owned().await else { return };
+        let Some(first) = rx.recv().await else { return };
         let mut contracts = first.0.flows.len();
         let mut batch = vec![first];
         while batch.len() < MAX_GROUPS && contracts < MAX_CONTRACTS {
@@ -72,11 +85,17 @@ where
             }
         }
         let groups = batch.len();
-        if let Err(panic) = AssertUnwindSafe(write(batch)).catch_unwind().await {
-            let why =
-                panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
-            error!("writing a batch of {groups} groups panicked: {}", why.unwrap_or("(no message)"));
-        }
+        let written = AssertUnwindSafe(write(batch)).catch_unwind();
+        tokio::spawn(async move {
+            if let Err(panic) = written.await {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+                error!("writing a batch of {groups} groups panicked: {}", why.unwrap_or("(no message)"));
+            }
+            drop(writer);
+        });
     }
 }
 
@@ -134,7 +153,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_that_panics_fails_its_own_callers_and_the_next_batch_is_written() {
-        let writer = GroupWriter::start(write_until_doomed);
+        let writer = GroupWriter::start(1, write_until_doomed);
         match writer.create(group("doomed")).await {
             Err(Failure::Internal(e)) => {
                 assert_eq!(e.to_string(), "writing the group's batch failed without an answer (see the log)")
