@@ -11,7 +11,7 @@ use crate::api::wire::{
 use crate::api::{AppState, Caller};
 use crate::domain::flow::{
     self, ApproverRequest, ComponentRef, Context, Flow, FlowGroupName, FlowGroupRequest, FlowName, FlowOptions,
-    FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, PageOptions, Signer,
+    FlowRequest, FormFieldRequest, MAX_FLOWS, MIN_FLOWS, PageOptions, Signer, SignerKind,
 };
 use crate::domain::id::{FileId, FlowGroupId, FlowId, TemplateId};
 use crate::domain::template::ComponentType;
@@ -116,6 +116,7 @@ pub async fn create_flow_group_by_templates(
         })?;
     }
     let dynamic = group.flows.iter().any(|f| f.approvers.iter().any(|a| a.signer.is_dynamic()));
+    let auto_signed = group.flows.iter().any(|f| f.approvers.iter().any(|a| a.signer == SignerKind::AutoSign));
     let response = ChannelCreateFlowGroupByTemplatesResponse {
         flow_group_id: group.flow_group_id.as_str().to_owned(),
         flow_ids: group.flows.iter().map(|f| f.flow_id.as_str().to_owned()).collect(),
@@ -148,7 +149,11 @@ pub async fn create_flow_group_by_templates(
     };
     state.groups.create(group).await?;
     state.synthesis.wake();
-    state.signing.wake_auto_sign();
+    // Only a group with an automatic signer gives the auto-signer work; waking it for every
+    // group kept it scanning the database back to back under load (about a third of a core).
+    if auto_signed {
+        state.signing.wake_auto_sign();
+    }
     Ok(response)
 }
 
