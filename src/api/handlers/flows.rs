@@ -150,7 +150,7 @@ pub async fn create_flow_group_by_templates(
     state.groups.create(group).await?;
     state.synthesis.wake();
     // Only a group with an automatic signer gives the auto-signer work; waking it for every
-    // group kept it scanning the database back to back under load (about a third of a core).
+    // group kept it scanning the database back to back under load.
     if auto_signed {
         state.signing.wake_auto_sign();
     }
