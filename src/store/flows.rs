@@ -201,8 +201,8 @@ fn push_array_element(array: &mut String, value: &Val) {
 
 /// When a batch of groups takes its quota. `Last`: counted from a read without locks and
 /// charged by its last statements, so that batches written at once overlap until then; on
-/// PostgreSQL another batch may have used that quota meanwhile, and the batch is written again
-/// `UnderLock`: counted from the applications' rows locked first, which cannot be outdone.
+/// PostgreSQL another batch may have used that quota meanwhile, and the batch is then written
+/// again `UnderLock`: counted from the applications' rows locked first, which cannot be outdone.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Charge {
     Last,
@@ -251,9 +251,12 @@ impl Store {
         apps.dedup();
         let placeholders: Vec<String> = (1..=apps.len()).map(|i| format!("${i}")).collect();
         // dialect: SQLite's BEGIN IMMEDIATE already holds the database's only write lock.
-        // In order, so that two transactions locking the same rows cannot deadlock.
+        // In order, so that two transactions locking the same rows cannot deadlock; and NO KEY,
+        // the lock a charge takes, which does not wait for the key-share locks that another
+        // batch's foreign-key checks hold on these rows until its own charge (FOR UPDATE would,
+        // and that batch's charge would then wait behind this one: a deadlock).
         let lock = if charge == Charge::UnderLock && self.backend == Backend::Postgres {
-            " ORDER BY app_id FOR UPDATE"
+            " ORDER BY app_id FOR NO KEY UPDATE"
         } else {
             ""
         };
@@ -302,7 +305,7 @@ impl Store {
     }
 
     /// Adds `charged` to the applications' used quota unless one of them would overdraw;
-    /// false, changing nothing, if one would. Each row is locked from its charge to the commit
+    /// false if one would (the caller then drops the transaction, and every charge with it). Each row is locked from its charge to the commit
     /// only, and rows are locked in the order of the applications' ids (`charged`'s), so that
     /// two transactions charging the same applications cannot deadlock.
     async fn charge(&self, conn: &mut sqlx::AnyConnection, charged: &BTreeMap<&str, i64>) -> Result<bool, Failure> {
