@@ -161,42 +161,40 @@ async fn insert_unnest(
             (_, false) => format!(", i{i} AS ({insert})"),
             (_, true) => format!(" {insert}"),
         });
-        let first = arrays.len();
-        arrays.extend(std::iter::repeat_n(String::from("{"), columns.len()));
-        for (r, row) in rows.iter().enumerate() {
-            for ((_, value), array) in row.iter().zip(&mut arrays[first..]) {
-                if r > 0 {
-                    array.push(',');
-                }
-                push_array_element(array, value);
-            }
-        }
+        arrays.extend((0..columns.len()).map(|j| array_literal(rows.iter().map(|row| &row[j].1))));
     }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for mut array in arrays {
-        array.push('}');
+    for array in arrays {
         q = q.bind(array);
     }
     q.execute(&mut *conn).await?;
     Ok(())
 }
 
-/// One element of a PostgreSQL array literal: NULL bare, text quoted with `"` and `\` escaped.
-fn push_array_element(array: &mut String, value: &Val) {
-    match value {
-        Val::Int(i) => array.push_str(&i.to_string()),
-        Val::Text(None) => array.push_str("NULL"),
-        Val::Text(Some(text)) => {
-            array.push('"');
-            for c in text.chars() {
-                if c == '"' || c == '\\' {
-                    array.push('\\');
+/// A PostgreSQL array literal of `values`: NULL bare, text quoted with `"` and `\` escaped.
+fn array_literal<'a>(values: impl IntoIterator<Item = &'a Val>) -> String {
+    let mut array = String::from("{");
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            array.push(',');
+        }
+        match value {
+            Val::Int(n) => array.push_str(&n.to_string()),
+            Val::Text(None) => array.push_str("NULL"),
+            Val::Text(Some(text)) => {
+                array.push('"');
+                for c in text.chars() {
+                    if c == '"' || c == '\\' {
+                        array.push('\\');
+                    }
+                    array.push(c);
                 }
-                array.push(c);
+                array.push('"');
             }
-            array.push('"');
         }
     }
+    array.push('}');
+    array
 }
 
 /// When a batch of groups takes its quota. `Last`: counted from a read without locks and
@@ -322,17 +320,8 @@ impl Store {
             }
             return Ok(true);
         }
-        let (mut apps, mut units) = (String::from("{"), String::from("{"));
-        for (i, (app, n)) in charged.iter().enumerate() {
-            if i > 0 {
-                apps.push(',');
-                units.push(',');
-            }
-            push_array_element(&mut apps, &Val::from(*app));
-            push_array_element(&mut units, &Val::Int(*n));
-        }
-        apps.push('}');
-        units.push('}');
+        let apps = array_literal(&charged.keys().map(|app| Val::from(*app)).collect::<Vec<_>>());
+        let units = array_literal(&charged.values().map(|n| Val::Int(*n)).collect::<Vec<_>>());
         sqlx::query("SELECT app_id FROM applications WHERE app_id = ANY($1::text[]) ORDER BY app_id FOR NO KEY UPDATE")
             .bind(apps.clone())
             .fetch_all(&mut *conn)
