@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor, Transaction};
+use sqlx::{AnyPool, Connection, Executor, Transaction};
 
 use crate::config::DatabaseUrl;
 use crate::secrets::MasterKey;
@@ -75,6 +75,9 @@ pub struct Store {
     lease_owner: Arc<str>,
 }
 
+/// A pooled connection idle this long is pinged before it is handed out (see `connect`).
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Store {
@@ -85,7 +88,20 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
         let mut raw = url.expose().to_owned();
-        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let mut pool = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(30))
+            // A ping before every use is one more round trip on PostgreSQL. sqlx pings each
+            // connection as it comes back to the pool (and closes it if that fails), so one
+            // back within the second is alive but for a server restart in that second.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            });
         match backend {
             // dialect: SQLite takes its settings per connection, and allows one writer at a time.
             Backend::Sqlite => {
