@@ -76,6 +76,23 @@ pub(super) async fn insert_tables(
     backend: Backend,
     tables: Vec<(&str, Vec<NamedRow>)>,
 ) -> Result<(), Failure> {
+    let shaped = shape(tables)?;
+    match backend {
+        Backend::Sqlite => {
+            for (table, columns, rows) in shaped {
+                insert_values(conn, table, &columns, rows).await?;
+            }
+            Ok(())
+        }
+        Backend::Postgres => insert_unnest(conn, shaped).await,
+    }
+}
+
+/// A table's name, columns and rows.
+type Shaped<'a> = (&'a str, Columns, Vec<NamedRow>);
+
+/// Each table with its columns, its first row's; fails on a row of another shape.
+fn shape(tables: Vec<(&str, Vec<NamedRow>)>) -> Result<Vec<Shaped<'_>>, Failure> {
     let mut shaped = Vec::with_capacity(tables.len());
     for (table, rows) in tables {
         let Some(first) = rows.first() else { continue };
@@ -94,15 +111,7 @@ pub(super) async fn insert_tables(
         }
         shaped.push((table, columns, rows));
     }
-    match backend {
-        Backend::Sqlite => {
-            for (table, columns, rows) in shaped {
-                insert_values(conn, table, &columns, rows).await?;
-            }
-            Ok(())
-        }
-        Backend::Postgres => insert_unnest(conn, shaped).await,
-    }
+    Ok(shaped)
 }
 
 /// SQLite: `INSERT … VALUES (…), (…)` with anonymous `?` parameters (SQLite looks each `$N` up
@@ -140,35 +149,88 @@ async fn insert_values(
 /// another length is a new statement every time (parsing and planning them was 18 % of a
 /// batch's time in the server); and a batch of groups is one round trip instead of seven. The
 /// arrays travel as text literals: the Any driver binds no arrays.
-async fn insert_unnest(
+async fn insert_unnest(conn: &mut sqlx::AnyConnection, tables: Vec<Shaped<'_>>) -> Result<(), Failure> {
+    let (mut inserts, arrays) = unnest_inserts(&tables, "");
+    let Some(last) = inserts.pop() else { return Ok(()) };
+    let sql = if inserts.is_empty() { last } else { format!("WITH {} {last}", named(&inserts).join(", ")) };
+    bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), arrays).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// PostgreSQL: `tables`' rows and the applications' quota `charged`, in one statement (see
+/// [`insert_unnest`]): outside a transaction it is a transaction of its own, one round trip
+/// for a whole batch of groups. The quota is charged after the inserts (the select list counts
+/// their rows first), so that its rows stay locked only to the commit; they are locked in the
+/// order of the applications' ids (`locked`, which a plain CTE would let the update skip), so
+/// that two batches cannot deadlock. An application that would overdraw is charged NULL, which
+/// its NOT NULL column refuses: the statement fails and writes nothing, and this answers false.
+async fn insert_and_charge(
     conn: &mut sqlx::AnyConnection,
-    tables: Vec<(&str, Columns, Vec<NamedRow>)>,
-) -> Result<(), Failure> {
-    let Some(last) = tables.len().checked_sub(1) else { return Ok(()) };
-    let (mut sql, mut arrays) = (String::new(), Vec::new());
-    for (i, (table, columns, rows)) in tables.iter().enumerate() {
+    tables: Vec<(&str, Vec<NamedRow>)>,
+    charged: &BTreeMap<&str, i64>,
+) -> Result<bool, Failure> {
+    let (inserts, mut arrays) = unnest_inserts(&shape(tables)?, " RETURNING 1");
+    let (apps, units) = (arrays.len() + 1, arrays.len() + 2);
+    arrays.push(array_literal(&charged.keys().map(|app| Val::from(*app)).collect::<Vec<_>>()));
+    arrays.push(array_literal(&charged.values().map(|n| Val::Int(*n)).collect::<Vec<_>>()));
+    let mut items = named(&inserts);
+    items.push(format!(
+        "locked AS MATERIALIZED (SELECT app_id FROM applications WHERE app_id = ANY(${apps}::text[]) \
+         ORDER BY app_id FOR NO KEY UPDATE)"
+    ));
+    items.push(format!(
+        "charged AS (UPDATE applications a SET flow_quota_used = CASE WHEN a.flow_quota_used + c.units <= a.flow_quota \
+         THEN a.flow_quota_used + c.units END FROM UNNEST(${apps}::text[], ${units}::bigint[]) AS c (app_id, units) \
+         WHERE a.app_id = c.app_id AND a.app_id IN (SELECT app_id FROM locked) RETURNING 1)"
+    ));
+    let counts: Vec<String> = (0..inserts.len())
+        .map(|i| format!("i{i}"))
+        .chain(["charged".to_owned()])
+        .map(|item| format!("(SELECT count(*) FROM {item})"))
+        .collect();
+    let sql = format!("WITH {} SELECT {}", items.join(", "), counts.join(", "));
+    match bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), arrays).execute(&mut *conn).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23502") && e.table() == Some("applications") => {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Each table's `INSERT … SELECT * FROM UNNEST(…)` followed by `returning`, and the arrays they
+/// bind, numbered from `$1`.
+fn unnest_inserts(tables: &[Shaped<'_>], returning: &str) -> (Vec<String>, Vec<String>) {
+    let (mut inserts, mut arrays) = (Vec::with_capacity(tables.len()), Vec::new());
+    for (table, columns, rows) in tables {
         let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
         let parameters: Vec<String> = columns
             .iter()
             .enumerate()
             .map(|(j, (_, int))| format!("${}::{}[]", arrays.len() + j + 1, if *int { "bigint" } else { "text" }))
             .collect();
-        let insert =
-            format!("INSERT INTO {table} ({}) SELECT * FROM UNNEST({})", names.join(", "), parameters.join(", "));
-        sql.push_str(&match (i, i == last) {
-            (0, true) => insert,
-            (0, false) => format!("WITH i0 AS ({insert})"),
-            (_, false) => format!(", i{i} AS ({insert})"),
-            (_, true) => format!(" {insert}"),
-        });
+        inserts.push(format!(
+            "INSERT INTO {table} ({}) SELECT * FROM UNNEST({}){returning}",
+            names.join(", "),
+            parameters.join(", ")
+        ));
         arrays.extend((0..columns.len()).map(|j| array_literal(rows.iter().map(|row| &row[j].1))));
     }
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    (inserts, arrays)
+}
+
+/// The statements as `WITH` items: `i0 AS (…)`, `i1 AS (…)`, ….
+fn named(statements: &[String]) -> Vec<String> {
+    statements.iter().enumerate().map(|(i, statement)| format!("i{i} AS ({statement})")).collect()
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_all(mut q: AnyQuery<'_>, arrays: Vec<String>) -> AnyQuery<'_> {
     for array in arrays {
         q = q.bind(array);
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    q
 }
 
 /// A PostgreSQL array literal of `values`: NULL bare, text quoted with `"` and `\` escaped.
@@ -198,9 +260,10 @@ fn array_literal<'a>(values: impl IntoIterator<Item = &'a Val>) -> String {
 }
 
 /// When a batch of groups takes its quota. `Last`: counted from a read without locks and
-/// charged by its last statements, so that batches written at once overlap until then; on
-/// PostgreSQL another batch may have used that quota meanwhile, and the batch is then written
-/// again `UnderLock`: counted from the applications' rows locked first, which cannot be outdone.
+/// charged after its rows are written (on PostgreSQL by the same statement, see
+/// `insert_and_charge`), so that batches written at once overlap until then; on PostgreSQL
+/// another batch may have used that quota meanwhile, and the batch is then written again
+/// `UnderLock`: counted from the applications' rows locked first, which cannot be outdone.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Charge {
     Last,
@@ -243,7 +306,28 @@ impl Store {
         groups: &[FlowGroup],
         charge: Charge,
     ) -> Result<Option<Vec<Result<(), ApiError>>>, Failure> {
+        // dialect: on PostgreSQL a batch charged last is two statements and no transaction:
+        // the read, then `insert_and_charge`, which is a transaction of its own.
+        if charge == Charge::Last && self.backend == Backend::Postgres {
+            let mut conn = self.writer.acquire().await?;
+            return self.write_batch(&mut conn, groups, charge).await;
+        }
         let mut tx = self.begin_write().await?;
+        let written = self.write_batch(&mut tx, groups, charge).await?;
+        if written.is_some() {
+            tx.commit().await?;
+        }
+        Ok(written)
+    }
+
+    /// Reads the quota the groups' applications have left, then writes and charges the groups
+    /// it covers (see `write_flow_groups`).
+    async fn write_batch(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        groups: &[FlowGroup],
+        charge: Charge,
+    ) -> Result<Option<Vec<Result<(), ApiError>>>, Failure> {
         let mut apps: Vec<&str> = groups.iter().map(|g| g.app_id.as_str()).collect();
         apps.sort_unstable();
         apps.dedup();
@@ -267,7 +351,7 @@ impl Store {
             q = q.bind(*a);
         }
         let (mut left, mut with_callbacks) = (HashMap::new(), HashSet::new());
-        for r in q.fetch_all(&mut *tx).await? {
+        for r in q.fetch_all(&mut *conn).await? {
             let app: String = r.try_get("app_id")?;
             if r.try_get::<i64, _>("callbacks")? == 1 {
                 with_callbacks.insert(app.clone());
@@ -294,152 +378,18 @@ impl Store {
             accepted.push(g);
             outcomes.push(Ok(()));
         }
-        self.insert_groups(&mut tx, &accepted, &with_callbacks).await?;
-        if !self.charge(&mut tx, &charged).await? {
-            return Ok(None);
+        if accepted.is_empty() {
+            return Ok(Some(outcomes));
         }
-        tx.commit().await?;
-        Ok(Some(outcomes))
-    }
-
-    /// Adds `charged` to the applications' used quota unless one of them would overdraw;
-    /// false if one would (the caller then drops the transaction, and every charge with it). Each row is locked from its charge to the commit
-    /// only, and rows are locked in the order of the applications' ids (`charged`'s), so that
-    /// two transactions charging the same applications cannot deadlock.
-    async fn charge(&self, conn: &mut sqlx::AnyConnection, charged: &BTreeMap<&str, i64>) -> Result<bool, Failure> {
-        const ONE: &str = "UPDATE applications SET flow_quota_used = flow_quota_used + $2 \
-                           WHERE app_id = $1 AND flow_quota_used + $2 <= flow_quota";
-        // dialect: on PostgreSQL, several applications cost two statements, not one each: their
-        // rows locked in order, then charged together.
-        if self.backend == Backend::Sqlite || charged.len() == 1 {
-            for (app, units) in charged {
-                let updated = sqlx::query(ONE).bind(*app).bind(*units).execute(&mut *conn).await?.rows_affected();
-                if updated != 1 {
-                    return Ok(false);
-                }
+        let tables = group_tables(&accepted, &with_callbacks);
+        let written = match self.backend {
+            Backend::Postgres => insert_and_charge(conn, tables, &charged).await?,
+            Backend::Sqlite => {
+                insert_tables(conn, self.backend, tables).await?;
+                charge_each(conn, &charged).await?
             }
-            return Ok(true);
-        }
-        let apps = array_literal(&charged.keys().map(|app| Val::from(*app)).collect::<Vec<_>>());
-        let units = array_literal(&charged.values().map(|n| Val::Int(*n)).collect::<Vec<_>>());
-        sqlx::query("SELECT app_id FROM applications WHERE app_id = ANY($1::text[]) ORDER BY app_id FOR NO KEY UPDATE")
-            .bind(apps.clone())
-            .fetch_all(&mut *conn)
-            .await?;
-        let updated = sqlx::query(
-            "UPDATE applications a SET flow_quota_used = a.flow_quota_used + c.units \
-             FROM UNNEST($1::text[], $2::bigint[]) AS c (app_id, units) \
-             WHERE a.app_id = c.app_id AND a.flow_quota_used + c.units <= a.flow_quota",
-        )
-        .bind(apps)
-        .bind(units)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        Ok(updated == charged.len() as u64)
-    }
-
-    /// Writes `groups`, and the creation callbacks of those whose application is one of
-    /// `with_callbacks` (no statement at all when none is).
-    async fn insert_groups(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        groups: &[&FlowGroup],
-        with_callbacks: &HashSet<String>,
-    ) -> Result<(), Failure> {
-        let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger, mut documents) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for g in groups {
-            let app = g.app_id.as_str();
-            group_rows.push(row! {
-                "flow_group_id" => g.flow_group_id.as_str(),
-                "app_id" => app,
-                "name" => g.name.as_str(),
-                "organization_open_id" => g.organization_open_id.as_str(),
-                "operator_open_id" => g.operator_open_id.as_str(),
-                "created_at" => g.created_on,
-            });
-            for (i, f) in g.flows.iter().enumerate() {
-                let id = f.flow_id.as_str();
-                flows.push(row! {
-                    "flow_id" => id,
-                    "app_id" => app,
-                    "flow_group_id" => g.flow_group_id.as_str(),
-                    "position" => i as i64,
-                    "organization_open_id" => f.organization_open_id.as_str(),
-                    "operator_open_id" => f.operator_open_id.as_str(),
-                    "template_id" => f.template_id.as_str(),
-                    "template_snapshot" => f.template_snapshot.as_str(),
-                    "name" => f.name.as_str(),
-                    "flow_type" => f.options.flow_type.clone(),
-                    "description" => f.options.description.clone(),
-                    "customer_data" => f.options.customer_data.clone(),
-                    "custom_show_map" => f.options.custom_show_map.clone(),
-                    "need_sign_review" => flag(f.options.need_sign_review),
-                    "display_type" => f.options.display_type,
-                    "status" => f.status.as_str(),
-                    "deadline" => f.deadline,
-                    "created_at" => f.created_on,
-                });
-                for (j, a) in f.approvers.iter().enumerate() {
-                    approvers.push(row! {
-                        "flow_id" => id,
-                        "position" => j as i64,
-                        "recipient_id" => a.recipient_id.as_str(),
-                        "sign_id" => a.sign_id.as_str(),
-                        "signer" => a.signer.as_str(),
-                        "role_name" => a.role_name.as_str(),
-                        "custom_role_name" => a.custom_role_name.clone(),
-                        "organization_open_id" => a.organization_open_id.clone(),
-                        "organization_name" => a.organization_name.clone(),
-                        "open_id" => a.open_id.clone(),
-                        "name" => a.name.clone(),
-                        "mobile" => a.mobile.clone(),
-                        "id_card_type" => a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()),
-                        "id_card_number" => a.id_card.as_ref().map(|c| c.number.clone()),
-                        "routing_order" => a.routing_order,
-                        "pre_read_seconds" => a.page.pre_read_seconds,
-                        "need_sign_review" => flag(a.review.is_needed()),
-                        "no_refuse" => flag(a.page.no_refuse),
-                        "status" => a.status.as_str(),
-                    });
-                }
-                for (component_id, value) in &f.fields {
-                    fields.push(
-                        row! { "flow_id" => id, "component_id" => component_id.as_str(), "value" => value.as_str() },
-                    );
-                }
-                ledger.push(row! {
-                    "app_id" => app,
-                    "flow_id" => id,
-                    "kind" => "CHARGE",
-                    "units" => 1,
-                    "created_at" => g.created_on,
-                    "organization_open_id" => f.organization_open_id.as_str(),
-                });
-                documents.push(row! {
-                    "flow_id" => id,
-                    "app_id" => app,
-                    "task_id" => f.document_task.as_ref().map(|t| t.as_str().to_owned()),
-                    "state" => DocumentState::Pending.as_str(),
-                    "renders" => 0,
-                    "lease_until" => 0,
-                    "attempts" => 0,
-                });
-            }
-        }
-        let reported: Vec<&FlowGroup> =
-            groups.iter().copied().filter(|g| with_callbacks.contains(g.app_id.as_str())).collect();
-        let tables = vec![
-            ("flow_groups", group_rows),
-            ("flows", flows),
-            ("flow_approvers", approvers),
-            ("flow_fields", fields),
-            ("quota_ledger", ledger),
-            ("flow_documents", documents),
-            ("callback_outbox", super::callbacks::creation_rows(&reported)),
-        ];
-        insert_tables(conn, self.backend, tables).await
+        };
+        Ok(written.then_some(outcomes))
     }
 
     /// Quota units the application has left and has used; fails if the ledger does not explain the use.
@@ -548,6 +498,124 @@ impl Store {
         let rows = q.fetch_all(&mut *conn).await?;
         load_flows(&mut conn, rows).await
     }
+}
+
+/// The rows of `groups`, and the creation callbacks of those whose application is one of
+/// `with_callbacks` (none when none is), by table.
+fn group_tables(groups: &[&FlowGroup], with_callbacks: &HashSet<String>) -> Vec<(&'static str, Vec<NamedRow>)> {
+    let (mut group_rows, mut flows, mut approvers, mut fields, mut ledger, mut documents) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for g in groups {
+        let app = g.app_id.as_str();
+        group_rows.push(row! {
+            "flow_group_id" => g.flow_group_id.as_str(),
+            "app_id" => app,
+            "name" => g.name.as_str(),
+            "organization_open_id" => g.organization_open_id.as_str(),
+            "operator_open_id" => g.operator_open_id.as_str(),
+            "created_at" => g.created_on,
+        });
+        for (i, f) in g.flows.iter().enumerate() {
+            let id = f.flow_id.as_str();
+            flows.push(row! {
+                "flow_id" => id,
+                "app_id" => app,
+                "flow_group_id" => g.flow_group_id.as_str(),
+                "position" => i as i64,
+                "organization_open_id" => f.organization_open_id.as_str(),
+                "operator_open_id" => f.operator_open_id.as_str(),
+                "template_id" => f.template_id.as_str(),
+                "template_snapshot" => f.template_snapshot.as_str(),
+                "name" => f.name.as_str(),
+                "flow_type" => f.options.flow_type.clone(),
+                "description" => f.options.description.clone(),
+                "customer_data" => f.options.customer_data.clone(),
+                "custom_show_map" => f.options.custom_show_map.clone(),
+                "need_sign_review" => flag(f.options.need_sign_review),
+                "display_type" => f.options.display_type,
+                "status" => f.status.as_str(),
+                "deadline" => f.deadline,
+                "created_at" => f.created_on,
+            });
+            for (j, a) in f.approvers.iter().enumerate() {
+                approvers.push(row! {
+                    "flow_id" => id,
+                    "position" => j as i64,
+                    "recipient_id" => a.recipient_id.as_str(),
+                    "sign_id" => a.sign_id.as_str(),
+                    "signer" => a.signer.as_str(),
+                    "role_name" => a.role_name.as_str(),
+                    "custom_role_name" => a.custom_role_name.clone(),
+                    "organization_open_id" => a.organization_open_id.clone(),
+                    "organization_name" => a.organization_name.clone(),
+                    "open_id" => a.open_id.clone(),
+                    "name" => a.name.clone(),
+                    "mobile" => a.mobile.clone(),
+                    "id_card_type" => a.id_card.as_ref().map(|c| c.kind.as_str().to_owned()),
+                    "id_card_number" => a.id_card.as_ref().map(|c| c.number.clone()),
+                    "routing_order" => a.routing_order,
+                    "pre_read_seconds" => a.page.pre_read_seconds,
+                    "need_sign_review" => flag(a.review.is_needed()),
+                    "no_refuse" => flag(a.page.no_refuse),
+                    "status" => a.status.as_str(),
+                });
+            }
+            for (component_id, value) in &f.fields {
+                fields
+                    .push(row! { "flow_id" => id, "component_id" => component_id.as_str(), "value" => value.as_str() });
+            }
+            ledger.push(row! {
+                "app_id" => app,
+                "flow_id" => id,
+                "kind" => "CHARGE",
+                "units" => 1,
+                "created_at" => g.created_on,
+                "organization_open_id" => f.organization_open_id.as_str(),
+            });
+            documents.push(row! {
+                "flow_id" => id,
+                "app_id" => app,
+                "task_id" => f.document_task.as_ref().map(|t| t.as_str().to_owned()),
+                "state" => DocumentState::Pending.as_str(),
+                "renders" => 0,
+                "lease_until" => 0,
+                "attempts" => 0,
+            });
+        }
+    }
+    let reported: Vec<&FlowGroup> =
+        groups.iter().copied().filter(|g| with_callbacks.contains(g.app_id.as_str())).collect();
+    let tables = vec![
+        ("flow_groups", group_rows),
+        ("flows", flows),
+        ("flow_approvers", approvers),
+        ("flow_fields", fields),
+        ("quota_ledger", ledger),
+        ("flow_documents", documents),
+        ("callback_outbox", super::callbacks::creation_rows(&reported)),
+    ];
+    tables
+}
+
+/// SQLite: adds `charged` to the applications' used quota, one guarded statement each, unless
+/// one of them would overdraw: false then (the caller drops the transaction, and every charge
+/// with it).
+async fn charge_each(conn: &mut sqlx::AnyConnection, charged: &BTreeMap<&str, i64>) -> Result<bool, Failure> {
+    for (app, units) in charged {
+        let updated = sqlx::query(
+            "UPDATE applications SET flow_quota_used = flow_quota_used + $2 \
+             WHERE app_id = $1 AND flow_quota_used + $2 <= flow_quota",
+        )
+        .bind(*app)
+        .bind(*units)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Flows from their rows, with their approvers and filled values.
