@@ -585,7 +585,7 @@ fn group_tables(groups: &[&FlowGroup], with_callbacks: &HashSet<String>) -> Vec<
     }
     let reported: Vec<&FlowGroup> =
         groups.iter().copied().filter(|g| with_callbacks.contains(g.app_id.as_str())).collect();
-    let tables = vec![
+    vec![
         ("flow_groups", group_rows),
         ("flows", flows),
         ("flow_approvers", approvers),
@@ -593,8 +593,7 @@ fn group_tables(groups: &[&FlowGroup], with_callbacks: &HashSet<String>) -> Vec<
         ("quota_ledger", ledger),
         ("flow_documents", documents),
         ("callback_outbox", super::callbacks::creation_rows(&reported)),
-    ];
-    tables
+    ]
 }
 
 /// SQLite: adds `charged` to the applications' used quota, one guarded statement each, unless
