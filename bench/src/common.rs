@@ -54,22 +54,24 @@ pub struct Database {
     admin: Option<(String, String)>,
 }
 
-/// A new database of `kind`: a file in `dir`, or a database of its own on the PostgreSQL server
-/// at `postgres` (dropped by [`Database::drop`]).
-/// The backends a run measures: SQLite always, PostgreSQL when a server is given; fails early
-/// when the server binary to measure is not built.
-pub fn backends(server: &Path, postgres: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
+/// The backends a run measures: SQLite unless `postgres_only`, PostgreSQL when a server is given;
+/// fails early when the server binary to measure is not built.
+pub fn backends(server: &Path, postgres: Option<&str>, postgres_only: bool) -> anyhow::Result<Vec<&'static str>> {
     if !server.exists() {
         bail!("{} not found: run `cargo build --release` first", server.display());
     }
     if postgres.is_some() {
-        Ok(vec!["sqlite", "postgres"])
+        Ok(if postgres_only { vec!["postgres"] } else { vec!["sqlite", "postgres"] })
+    } else if postgres_only {
+        bail!("--postgres-only needs --postgres URL")
     } else {
         println!("(no --postgres URL: PostgreSQL not measured)");
         Ok(vec!["sqlite"])
     }
 }
 
+/// A new database of `kind`: a file in `dir`, or a database of its own on the PostgreSQL server
+/// at `postgres` (dropped by [`Database::drop`]).
 pub async fn fresh_database(kind: &str, dir: &Path, postgres: Option<&str>) -> anyhow::Result<Database> {
     if kind == "sqlite" {
         return Ok(Database {

@@ -34,6 +34,9 @@ struct Args {
     /// PostgreSQL server where fresh databases are created; without it only SQLite is measured
     #[arg(long, env = "QIANSHU_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Measures PostgreSQL alone, without the SQLite runs before it (needs --postgres)
+    #[arg(long)]
+    postgres_only: bool,
     /// Seconds per closed-loop measurement
     #[arg(long, default_value_t = 5)]
     seconds: u64,
@@ -205,7 +208,7 @@ impl Sink {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let kinds = backends(&args.server, args.postgres.as_deref())?;
+    let kinds = backends(&args.server, args.postgres.as_deref(), args.postgres_only)?;
     println!(
         "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, synthesis workers {}, callbacks {}, {} cores",
         args.seconds,

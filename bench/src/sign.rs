@@ -30,6 +30,9 @@ struct Args {
     /// PostgreSQL server where fresh databases are created; without it only SQLite is measured
     #[arg(long, env = "QIANSHU_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Measures PostgreSQL alone, without the SQLite runs before it (needs --postgres)
+    #[arg(long)]
+    postgres_only: bool,
     /// Groups signed (one after the other) for each group size
     #[arg(long, default_value_t = 20)]
     groups: usize,
@@ -160,7 +163,7 @@ async fn links(client: &HttpClient, address: &str, args: &Args, group_id: &str) 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let kinds = backends(&args.server, args.postgres.as_deref())?;
+    let kinds = backends(&args.server, args.postgres.as_deref(), args.postgres_only)?;
     println!(
         "qianshu-sign-bench: {} groups signed one after the other per size, links for {} s with {} in flight, synthesis workers {}, {} cores",
         args.groups,
