@@ -62,8 +62,6 @@ pub fn backends(server: &Path, postgres: Option<&str>, postgres_only: bool) -> a
     }
     if postgres.is_some() {
         Ok(if postgres_only { vec!["postgres"] } else { vec!["sqlite", "postgres"] })
-    } else if postgres_only {
-        bail!("--postgres-only needs --postgres URL")
     } else {
         println!("(no --postgres URL: PostgreSQL not measured)");
         Ok(vec!["sqlite"])

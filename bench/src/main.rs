@@ -34,8 +34,8 @@ struct Args {
     /// PostgreSQL server where fresh databases are created; without it only SQLite is measured
     #[arg(long, env = "QIANSHU_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
-    /// Measures PostgreSQL alone, without the SQLite runs before it (needs --postgres)
-    #[arg(long)]
+    /// Measures PostgreSQL alone, without the SQLite runs before it
+    #[arg(long, requires = "postgres")]
     postgres_only: bool,
     /// Seconds per closed-loop measurement
     #[arg(long, default_value_t = 5)]
