@@ -1,7 +1,7 @@
 //! What both load generators share: SDK-signed requests, fresh databases, the server under
 //! test as a child process, and latency figures.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -54,35 +54,52 @@ pub struct Database {
     admin: Option<(String, String)>,
 }
 
-/// The backends a run measures: SQLite unless `postgres_only`, PostgreSQL when a server is given;
-/// fails early when the server binary to measure is not built.
-pub fn backends(server: &Path, postgres: Option<&str>, postgres_only: bool) -> anyhow::Result<Vec<&'static str>> {
-    if !server.exists() {
-        bail!("{} not found: run `cargo build --release` first", server.display());
-    }
-    if postgres.is_some() {
-        Ok(if postgres_only { vec!["postgres"] } else { vec!["sqlite", "postgres"] })
-    } else {
-        println!("(no --postgres URL: PostgreSQL not measured)");
-        Ok(vec!["sqlite"])
-    }
+// What both load generators measure: the server binary, and the databases it runs on. (Not a
+// doc comment: clap would print it atop each binary's --help as if it described the binary.)
+#[derive(clap::Args, Clone)]
+pub struct Target {
+    /// The qianshu binary to measure (build it with `cargo build --release`)
+    #[arg(long, default_value = "target/release/qianshu")]
+    pub server: PathBuf,
+    /// PostgreSQL server where fresh databases are created; without it only SQLite is measured
+    #[arg(long, env = "QIANSHU_BENCH_POSTGRES_URL")]
+    postgres: Option<String>,
+    /// Measures PostgreSQL alone, without the SQLite runs before it
+    #[arg(long, requires = "postgres")]
+    postgres_only: bool,
 }
 
-/// A new database of `kind`: a file in `dir`, or a database of its own on the PostgreSQL server
-/// at `postgres` (dropped by [`Database::drop`]).
-pub async fn fresh_database(kind: &str, dir: &Path, postgres: Option<&str>) -> anyhow::Result<Database> {
-    if kind == "sqlite" {
-        return Ok(Database {
-            url: DatabaseUrl::new(format!("sqlite://{}", dir.join("bench.db").display())),
-            admin: None,
-        });
+impl Target {
+    /// The backends a run measures: SQLite unless `--postgres-only`, PostgreSQL when a server is
+    /// given; fails early when the server binary to measure is not built.
+    pub fn backends(&self) -> anyhow::Result<Vec<&'static str>> {
+        if !self.server.exists() {
+            bail!("{} not found: run `cargo build --release` first", self.server.display());
+        }
+        if self.postgres.is_some() {
+            Ok(if self.postgres_only { vec!["postgres"] } else { vec!["sqlite", "postgres"] })
+        } else {
+            println!("(no --postgres URL: PostgreSQL not measured)");
+            Ok(vec!["sqlite"])
+        }
     }
-    let admin = postgres.context("no PostgreSQL URL")?.to_owned();
-    let name = format!("qianshu_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).context("URL")?;
-    Ok(Database { url: DatabaseUrl::new(format!("{base}/{name}")), admin: Some((admin, name)) })
+
+    /// A new database of `kind`: a file in `dir`, or a database of its own on the PostgreSQL
+    /// server (dropped by [`Database::drop`]).
+    pub async fn fresh_database(&self, kind: &str, dir: &Path) -> anyhow::Result<Database> {
+        if kind == "sqlite" {
+            return Ok(Database {
+                url: DatabaseUrl::new(format!("sqlite://{}", dir.join("bench.db").display())),
+                admin: None,
+            });
+        }
+        let admin = self.postgres.clone().context("no PostgreSQL URL")?;
+        let name = format!("qianshu_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).context("URL")?;
+        Ok(Database { url: DatabaseUrl::new(format!("{base}/{name}")), admin: Some((admin, name)) })
+    }
 }
 
 impl Database {

@@ -3,7 +3,6 @@
 //! rows written by a bare loop of the store's transactions on a database of the same kind.
 //! See bench/README.md.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +16,7 @@ use serde_json::{Value, json};
 
 mod common;
 mod fixtures;
-use common::{HttpClient, Outcome, Server, backends, fresh_database, signed};
+use common::{HttpClient, Outcome, Server, Target, signed};
 use fixtures::{ENT, IND, TEMPLATE, app_id, tenants};
 use qianshu::domain::ExternalId;
 use qianshu::domain::flow::{
@@ -28,15 +27,8 @@ use qianshu::domain::template::SnapshotId;
 
 #[derive(Parser, Clone)]
 struct Args {
-    /// The qianshu binary to measure (build it with `cargo build --release`)
-    #[arg(long, default_value = "target/release/qianshu")]
-    server: PathBuf,
-    /// PostgreSQL server where fresh databases are created; without it only SQLite is measured
-    #[arg(long, env = "QIANSHU_BENCH_POSTGRES_URL")]
-    postgres: Option<String>,
-    /// Measures PostgreSQL alone, without the SQLite runs before it
-    #[arg(long, requires = "postgres")]
-    postgres_only: bool,
+    #[command(flatten)]
+    target: Target,
     /// Seconds per closed-loop measurement
     #[arg(long, default_value_t = 5)]
     seconds: u64,
@@ -139,7 +131,7 @@ async fn open_loop(client: &HttpClient, address: &str, args: &Args) -> Outcome {
 /// The same rows, written by `concurrency` tasks looping over the store's transaction.
 async fn storage_floor(args: &Args, kind: &str, flows: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
-    let db = fresh_database(kind, dir.path(), args.postgres.as_deref()).await?;
+    let db = args.target.fresh_database(kind, dir.path()).await?;
     // A throwaway database: any key will do.
     let master_key = qianshu::secrets::MasterKey::from_hex(&"42".repeat(32), "the bench")?;
     let store = Store::connect(&db.url, master_key).await?;
@@ -208,7 +200,7 @@ impl Sink {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let kinds = backends(&args.server, args.postgres.as_deref(), args.postgres_only)?;
+    let kinds = args.target.backends()?;
     println!(
         "qianshu-bench: {} s per run, {} in flight, {} applications, open-loop rate {}/s, synthesis workers {}, callbacks {}, {} cores",
         args.seconds,
@@ -225,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
     );
     for kind in kinds {
         let dir = tempfile::tempdir()?;
-        let db = fresh_database(kind, dir.path(), args.postgres.as_deref()).await?;
+        let db = args.target.fresh_database(kind, dir.path()).await?;
         let mut extra: Vec<String> =
             args.synthesis_workers.map(|n| format!("--synthesis-workers={n}")).into_iter().collect();
         let mut tenants = tenants(args.apps);
@@ -243,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
         };
         // Callbacks owed: one per contract created and one per group.
         let mut owed = 0;
-        let server = Server::start(&args.server, &tenants, &db, dir.path(), &extra).await?;
+        let server = Server::start(&args.target.server, &tenants, &db, dir.path(), &extra).await?;
         let client: HttpClient =
             Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency * 2).build_http();
         // Warm up connections, caches and prepared statements.

@@ -5,7 +5,6 @@
 //! second: `ChannelCreateBatchQuickSignUrl`, signed by TC3 like an SDK, from concurrent
 //! workers. See bench/README.md.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,20 +18,13 @@ use serde_json::{Value, json};
 
 mod common;
 mod fixtures;
-use common::{HttpClient, Outcome, Server, backends, fresh_database, signed};
+use common::{HttpClient, Outcome, Server, Target, signed};
 use fixtures::{ENT, IND, SIGN_TEMPLATE, SIGNER_FIELD, app_id, tenants};
 
 #[derive(Parser, Clone)]
 struct Args {
-    /// The qianshu binary to measure (build it with `cargo build --release`)
-    #[arg(long, default_value = "target/release/qianshu")]
-    server: PathBuf,
-    /// PostgreSQL server where fresh databases are created; without it only SQLite is measured
-    #[arg(long, env = "QIANSHU_BENCH_POSTGRES_URL")]
-    postgres: Option<String>,
-    /// Measures PostgreSQL alone, without the SQLite runs before it
-    #[arg(long, requires = "postgres")]
-    postgres_only: bool,
+    #[command(flatten)]
+    target: Target,
     /// Groups signed (one after the other) for each group size
     #[arg(long, default_value_t = 20)]
     groups: usize,
@@ -163,7 +155,7 @@ async fn links(client: &HttpClient, address: &str, args: &Args, group_id: &str) 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let kinds = backends(&args.server, args.postgres.as_deref(), args.postgres_only)?;
+    let kinds = args.target.backends()?;
     println!(
         "qianshu-sign-bench: {} groups signed one after the other per size, links for {} s with {} in flight, synthesis workers {}, {} cores",
         args.groups,
@@ -174,10 +166,10 @@ async fn main() -> anyhow::Result<()> {
     );
     for kind in kinds {
         let dir = tempfile::tempdir()?;
-        let db = fresh_database(kind, dir.path(), args.postgres.as_deref()).await?;
+        let db = args.target.fresh_database(kind, dir.path()).await?;
         let mut extra = vec!["--test-helpers".to_owned()];
         extra.extend(args.synthesis_workers.map(|n| format!("--synthesis-workers={n}")));
-        let server = Server::start(&args.server, &tenants(1), &db, dir.path(), &extra).await?;
+        let server = Server::start(&args.target.server, &tenants(1), &db, dir.path(), &extra).await?;
         let client: HttpClient =
             Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency * 2).build_http();
         let address = server.address.as_str();
